@@ -1,0 +1,228 @@
+"""The manual API for what no library call reveals: tools, retrievals, LLM calls from clients we do
+not instrument, and application cache look-ups. Each works as a context manager; ``tool`` and
+``retrieval`` also as decorators (sync, async, generators)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+from agentvitals import names
+from agentvitals._invocation import Invocation, LLMInvocation, start_llm, start_operation
+from agentvitals._records import LLMResponse, Usage, non_negative_int
+from agentvitals._scope import Scope, decorate
+from agentvitals._telemetry import Telemetry, current
+
+_logger = logging.getLogger("agentvitals")
+
+__all__ = ["llm_call", "record_cache_lookup", "retrieval", "tool"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Operation(Scope):
+    """A tool or retrieval scope: one :class:`Invocation` per use."""
+
+    _invocation: Invocation | None = None
+    _telemetry: Telemetry | None = None
+
+    def _start(self, telemetry: Telemetry) -> Invocation:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _copy(self, name: str) -> _Operation:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _begin(self, *, is_async: bool) -> otel_context.Context:
+        telemetry = self._telemetry or current()
+        self._invocation = self._start(telemetry)  # BudgetExhausted propagates to the task, by design
+        return trace.set_span_in_context(self._invocation.span)
+
+    def _end(self, exc: BaseException | None) -> bool:
+        invocation = self._invocation
+        if invocation is not None:
+            if exc is None:
+                invocation.stop()
+            else:
+                invocation.fail(exc)
+        return False
+
+    @property
+    def span(self) -> trace.Span:
+        return self._invocation.span if self._invocation is not None else trace.INVALID_SPAN
+
+    def _decorate(self, name: str | None, func: F) -> F:
+        resolved = name or func.__name__
+        return decorate(lambda: self._copy(resolved), func)
+
+
+class tool(_Operation):  # noqa: N801 - a decorator and context manager
+    """A tool execution: span ``execute_tool {name}``, counted against the task's tool budget.
+
+    Args:
+        name: Tool name (low-cardinality: a metric label). Defaults to the decorated function's name.
+        tool_type: ``function``, ``extension`` or ``datastore``.
+        call_id: The model's tool-call id, if any (span attribute only).
+        arguments: Recorded only when content capture is on.
+    """
+
+    def __init__(self, name: str | None = None, *, tool_type: str = "function", call_id: str | None = None,
+                 arguments: Any = None, telemetry: Telemetry | None = None) -> None:
+        if callable(name):
+            raise TypeError("use @agentvitals.tool() or @agentvitals.tool('name'), with parentheses")
+        self._name = name
+        self._tool_type = tool_type
+        self._call_id = call_id
+        self._arguments = arguments
+        self._telemetry = telemetry
+
+    def __call__(self, func: F) -> F:
+        return self._decorate(self._name, func)
+
+    def _copy(self, name: str) -> tool:
+        return tool(name, tool_type=self._tool_type, telemetry=self._telemetry)
+
+    def _start(self, telemetry: Telemetry) -> Invocation:
+        attributes: dict[str, Any] = {names.GEN_AI_TOOL_TYPE: self._tool_type}
+        if self._call_id:
+            attributes[names.GEN_AI_TOOL_CALL_ID] = self._call_id
+        if self._arguments is not None and telemetry.capture_content:
+            attributes[names.GEN_AI_TOOL_CALL_ARGUMENTS] = telemetry.clip(str(self._arguments))
+        return start_operation(
+            telemetry,
+            operation=names.Operation.EXECUTE_TOOL.value,
+            target=self._name or "tool",
+            target_attribute=names.GEN_AI_TOOL_NAME,
+            step="tool",
+            duration=telemetry.tool_duration,
+            attributes=attributes,
+        )
+
+    def set_result(self, result: Any) -> None:
+        """Record the tool's result (only when content capture is on)."""
+        invocation = self._invocation
+        if invocation is not None and invocation.telemetry.capture_content:
+            invocation.span.set_attribute(names.GEN_AI_TOOL_CALL_RESULT, invocation.telemetry.clip(str(result)))
+
+
+class retrieval(_Operation):  # noqa: N801 - a decorator and context manager
+    """A retrieval from a data source (vector store, search index): span ``retrieval {source}``.
+
+    Args:
+        source: Data source id (low-cardinality: a metric label).
+        top_k: Requested number of results.
+        query: Recorded only when content capture is on.
+    """
+
+    def __init__(self, source: str | None = None, *, top_k: int | None = None, query: str | None = None,
+                 telemetry: Telemetry | None = None) -> None:
+        if callable(source):
+            raise TypeError("use @agentvitals.retrieval() or @agentvitals.retrieval('source'), with parentheses")
+        self._source = source
+        self._top_k = top_k
+        self._query = query
+        self._telemetry = telemetry
+
+    def __call__(self, func: F) -> F:
+        return self._decorate(self._source, func)
+
+    def _copy(self, name: str) -> retrieval:
+        return retrieval(name, top_k=self._top_k, telemetry=self._telemetry)
+
+    def _start(self, telemetry: Telemetry) -> Invocation:
+        attributes: dict[str, Any] = {}
+        if self._top_k is not None:
+            attributes[names.RETRIEVAL_TOP_K] = self._top_k
+        if self._query is not None and telemetry.capture_content:
+            attributes[names.GEN_AI_RETRIEVAL_QUERY_TEXT] = telemetry.clip(self._query)
+        return start_operation(
+            telemetry,
+            operation=names.Operation.RETRIEVAL.value,
+            target=self._source or "retrieval",
+            target_attribute=names.GEN_AI_DATA_SOURCE_ID,
+            step=None,
+            duration=telemetry.retrieval_duration,
+            attributes=attributes,
+            kind=SpanKind.CLIENT,
+        )
+
+    def set_results(self, count: int) -> None:
+        """Record how many results the retrieval returned."""
+        if self._invocation is not None and non_negative_int(count) is not None:
+            self._invocation.span.set_attribute(names.RETRIEVAL_RESULT_COUNT, count)
+
+
+class llm_call:  # noqa: N801 - a context manager
+    """Record an LLM call made through a client agentvitals does not instrument: tokens in, cost out.
+
+    ``with agentvitals.llm_call("my-provider", "my-model") as call: ...; call.record(input_tokens=..)``.
+    Token counts follow the inclusive convention (input includes cached tokens). After the block,
+    ``call.cost_usd`` is the computed cost, or ``None`` when the model is unpriced.
+    """
+
+    def __init__(self, provider: str, model: str, *, operation: str = names.Operation.CHAT.value,
+                 telemetry: Telemetry | None = None) -> None:
+        self._provider = provider
+        self._model = model
+        self._operation = operation
+        self._telemetry = telemetry
+        self._invocation: LLMInvocation | None = None
+        self.cost_usd: float | None = None
+
+    def record(self, *, input_tokens: int | None = None, output_tokens: int | None = None,
+               cache_read_tokens: int | None = None, cache_write_tokens: int | None = None,
+               reasoning_tokens: int | None = None, response_model: str | None = None,
+               finish_reasons: Sequence[str] = (), cost_usd: float | None = None) -> None:
+        """What the provider reported. Omit what it did not report: it stays absent, never 0."""
+        if self._invocation is None:
+            return
+        counts = (input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens)
+        usage = None
+        if any(c is not None for c in counts):
+            usage = Usage(*(non_negative_int(c) for c in counts))
+        self._invocation.response = LLMResponse(
+            model=response_model, finish_reasons=tuple(finish_reasons), usage=usage,
+            provider_cost_usd=cost_usd if isinstance(cost_usd, (int, float)) and cost_usd >= 0 else None,
+        )
+
+    def first_chunk(self) -> None:
+        """Call when the first streamed chunk arrives (records time to first chunk)."""
+        if self._invocation is not None:
+            self._invocation.first_chunk()
+
+    def __enter__(self) -> llm_call:
+        telemetry = self._telemetry or current()
+        self._invocation = start_llm(telemetry, provider=self._provider, operation=self._operation, model=self._model)
+        self._invocation.attach()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        invocation = self._invocation
+        if invocation is None:
+            return
+        invocation.detach()
+        if exc is None:
+            invocation.stop()
+        else:
+            invocation.fail(exc)
+        self.cost_usd = invocation.cost_usd
+
+    async def __aenter__(self) -> llm_call:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
+def record_cache_lookup(cache: str, hit: bool, *, telemetry: Telemetry | None = None) -> None:
+    """Count one application cache look-up (``cache`` is a low-cardinality name, e.g. ``semantic``)."""
+    try:
+        (telemetry or current()).cache_requests.add(
+            1, {names.CACHE_NAME: cache, names.CACHE_RESULT: "hit" if hit else "miss"}
+        )
+    except Exception:
+        _logger.debug("agentvitals: could not record cache look-up", exc_info=True)

@@ -1,0 +1,110 @@
+"""Exporter guards: export failures become counts and one clear log line, never an exception or a flood.
+
+The SDK's batch processor already exports on its own thread with a bounded queue, so callers never
+block on the network; these wrappers make the failures visible (counted, logged once per outage).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+_logger = logging.getLogger("agentvitals")
+
+__all__ = ["GuardedMetricExporter", "GuardedSpanExporter"]
+
+
+class _Outage:
+    """Logs the first failure of an outage and the recovery, counting what was lost in between."""
+
+    def __init__(self, what: str, target: str) -> None:
+        self._what = what
+        self._target = target
+        self._down = False
+        self._lost_in_outage = 0
+        self._lock = threading.Lock()
+
+    def failed(self, lost: int, reason: str) -> None:
+        with self._lock:
+            self._lost_in_outage += lost
+            if self._down:
+                return
+            self._down = True
+        _logger.warning("agentvitals: cannot export %s to %s (%s); dropping and counting them until it is reachable",
+                        self._what, self._target, reason)
+
+    def succeeded(self) -> None:
+        with self._lock:
+            if not self._down:
+                return
+            self._down, lost, self._lost_in_outage = False, self._lost_in_outage, 0
+        _logger.warning("agentvitals: export of %s to %s resumed; %d were dropped meanwhile", self._what, self._target,
+                        lost)
+
+
+class GuardedSpanExporter(SpanExporter):
+    def __init__(self, inner: SpanExporter, target: str) -> None:
+        self._inner = inner
+        self._outage = _Outage("spans", target)
+        self.dropped_spans = 0
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            result = self._inner.export(spans)
+            reason = "exporter returned FAILURE"
+        except Exception as exc:  # deliberate: an exporter bug must not kill the export thread
+            result, reason = SpanExportResult.FAILURE, f"{type(exc).__name__}: {exc}"
+        if result is SpanExportResult.SUCCESS:
+            self._outage.succeeded()
+        else:
+            self.dropped_spans += len(spans)
+            self._outage.failed(len(spans), reason)
+        return result
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return bool(self._inner.force_flush(timeout_millis))
+
+    def stats(self) -> dict[str, int]:
+        return {"dropped_spans": self.dropped_spans}
+
+
+class GuardedMetricExporter(MetricExporter):
+    def __init__(self, inner: MetricExporter, target: str) -> None:
+        super().__init__(
+            preferred_temporality=getattr(inner, "_preferred_temporality", None),
+            preferred_aggregation=getattr(inner, "_preferred_aggregation", None),
+        )
+        self._inner = inner
+        self._outage = _Outage("metrics", target)
+        self.failed_exports = 0
+
+    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
+        try:
+            result = self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
+            reason = "exporter returned FAILURE"
+        except Exception as exc:  # deliberate: see GuardedSpanExporter
+            result, reason = MetricExportResult.FAILURE, f"{type(exc).__name__}: {exc}"
+        if result is MetricExportResult.SUCCESS:
+            self._outage.succeeded()
+        else:
+            self.failed_exports += 1
+            self._outage.failed(1, reason)
+        return result
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return bool(self._inner.force_flush(timeout_millis))
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        self._inner.shutdown(timeout_millis=timeout_millis, **kwargs)
+
+    def stats(self) -> dict[str, int]:
+        return {"failed_metric_exports": self.failed_exports}

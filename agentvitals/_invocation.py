@@ -1,0 +1,281 @@
+"""The one span lifecycle: start, (attach while the call runs), stop or fail. Never raises.
+
+Every operation (an LLM call from any provider, an embeddings call, a tool, a retrieval) is an
+:class:`Invocation`. Provider instrumentations only map a request onto ``start_llm`` arguments and a
+response onto an :class:`~agentvitals._records.LLMResponse`; timing, errors, metrics, cost, task
+credit and budgets are written here once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from agentvitals import names
+from agentvitals._records import LLMResponse, Usage
+from agentvitals._tasks import TASK_KEY, TaskRun
+from agentvitals._telemetry import Telemetry
+from agentvitals.names import TokenType
+
+_logger = logging.getLogger("agentvitals")
+
+__all__ = ["Invocation", "LLMInvocation", "llm_active", "should_instrument_llm", "start_llm", "start_operation"]
+
+_LLM_ACTIVE = otel_context.create_key("agentvitals-llm-active")
+# The SDK's own key: exporters run under it, so their HTTP calls are never traced. Read directly
+# rather than through opentelemetry.instrumentation.utils, whose import costs ~50 ms.
+_SUPPRESSED = otel_context._SUPPRESS_INSTRUMENTATION_KEY
+_SUPPRESSED_PLAIN = "suppress_instrumentation"
+
+
+def llm_active() -> bool:
+    """True while an agentvitals LLM span is current: nested LLM instrumentation must stand aside."""
+    return otel_context.get_value(_LLM_ACTIVE) is True
+
+
+def should_instrument_llm() -> bool:
+    current = otel_context.get_current()
+    return not (current.get(_SUPPRESSED) or current.get(_SUPPRESSED_PLAIN) or current.get(_LLM_ACTIVE) is True)
+
+
+def error_type(exc: BaseException) -> str:
+    return type(exc).__qualname__
+
+
+class Invocation:
+    """A started operation. ``stop()``/``fail(exc)`` end it exactly once; neither raises."""
+
+    __slots__ = ("telemetry", "span", "run", "_start", "_duration", "_labels", "_token", "_ended", "_llm")
+
+    def __init__(
+        self,
+        telemetry: Telemetry,
+        span: trace.Span,
+        run: TaskRun | None,
+        duration: Any,
+        labels: dict[str, Any],
+        *,
+        llm: bool = False,
+    ) -> None:
+        self.telemetry = telemetry
+        self.span = span
+        self.run = run
+        self._start = time.perf_counter()
+        self._duration = duration
+        self._labels = labels
+        self._token: object | None = None
+        self._ended = False
+        self._llm = llm
+
+    # Context: the span is current only while the underlying call runs (never across a yield).
+    def attach(self) -> None:
+        ctx = trace.set_span_in_context(self.span)
+        if self._llm:
+            ctx = otel_context.set_value(_LLM_ACTIVE, True, ctx)
+        self._token = otel_context.attach(ctx)
+
+    def detach(self) -> None:
+        token, self._token = self._token, None
+        if token is not None:
+            otel_context.detach(token)  # type: ignore[arg-type]
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._start
+
+    def stop(self) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        try:
+            self._on_stop(None)
+            self._duration.record(self.elapsed(), self._labels)
+        except Exception:  # deliberate: telemetry never breaks the caller
+            _logger.debug("agentvitals: error while ending a span", exc_info=True)
+        self.span.end()
+
+    def fail(self, exc: BaseException) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        try:
+            kind = error_type(exc)
+            self.span.set_attribute(names.ERROR_TYPE, kind)
+            self.span.set_status(Status(StatusCode.ERROR, str(exc)[:200]))
+            self._on_stop(exc)
+            self._duration.record(self.elapsed(), {**self._labels, names.ERROR_TYPE: kind})
+        except Exception:  # deliberate: telemetry never breaks the caller
+            _logger.debug("agentvitals: error while failing a span", exc_info=True)
+        self.span.end()
+
+    def _on_stop(self, exc: BaseException | None) -> None:
+        """Hook for subclasses: record results before the span ends."""
+
+
+class LLMInvocation(Invocation):
+    """An LLM call: adds the response, tokens, cost, time to first chunk and task credit."""
+
+    __slots__ = ("provider", "request_model", "response", "_first_chunk", "cost_usd")
+
+    def __init__(self, telemetry: Telemetry, span: trace.Span, run: TaskRun | None, labels: dict[str, Any],
+                 provider: str, request_model: str | None) -> None:
+        super().__init__(telemetry, span, run, telemetry.operation_duration, labels, llm=True)
+        self.provider = provider
+        self.request_model = request_model
+        self.response: LLMResponse | None = None
+        self._first_chunk = False
+        self.cost_usd: float | None = None
+        """Set when the call ended with a priced usage."""
+
+    def first_chunk(self) -> None:
+        """Record time to first chunk (streams). Only the first call counts."""
+        if self._first_chunk:
+            return
+        self._first_chunk = True
+        elapsed = self.elapsed()
+        try:
+            self.span.set_attribute(names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, elapsed)
+            self.telemetry.time_to_first_chunk.record(elapsed, self._labels)
+        except Exception:
+            _logger.debug("agentvitals: could not record time to first chunk", exc_info=True)
+
+    def _on_stop(self, exc: BaseException | None) -> None:
+        response = self.response
+        span = self.span
+        telemetry = self.telemetry
+        usage = response.usage if response is not None else None
+        if response is not None and span.is_recording():
+            attributes: dict[str, Any] = {}
+            if response.model:
+                attributes[names.GEN_AI_RESPONSE_MODEL] = response.model
+            if response.response_id:
+                attributes[names.GEN_AI_RESPONSE_ID] = response.response_id
+            if response.finish_reasons:
+                attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] = list(response.finish_reasons)
+            if telemetry.capture_content and response.output_text:
+                attributes[names.GEN_AI_OUTPUT_MESSAGES] = telemetry.clip(response.output_text)
+            span.set_attributes(attributes)
+        if exc is not None:
+            return
+        if usage is None:
+            span.set_attribute(names.USAGE_REPORTED, False)
+        else:
+            self._record_usage(usage)
+        self._record_cost(response, usage)
+
+    def _record_usage(self, usage: Usage) -> None:
+        span, labels, telemetry = self.span, self._labels, self.telemetry
+        counts = (
+            (names.GEN_AI_USAGE_INPUT_TOKENS, TokenType.INPUT, usage.input_tokens),
+            (names.GEN_AI_USAGE_OUTPUT_TOKENS, TokenType.OUTPUT, usage.output_tokens),
+            (names.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, TokenType.CACHE_READ, usage.cache_read_tokens),
+            (names.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, TokenType.CACHE_WRITE, usage.cache_write_tokens),
+            (names.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, TokenType.REASONING, usage.reasoning_tokens),
+        )
+        for attribute, token_type, value in counts:
+            if value is None:
+                continue
+            span.set_attribute(attribute, value)
+            telemetry.tokens.add(value, {**labels, names.TOKEN_TYPE: token_type.value})
+        if usage.input_tokens is not None:
+            telemetry.token_usage.record(usage.input_tokens, {**labels, names.GEN_AI_TOKEN_TYPE: "input"})
+        if usage.output_tokens is not None:
+            telemetry.token_usage.record(usage.output_tokens, {**labels, names.GEN_AI_TOKEN_TYPE: "output"})
+
+    def _record_cost(self, response: LLMResponse | None, usage: Usage | None) -> None:
+        span, telemetry = self.span, self.telemetry
+        amount: float | None
+        source = "local"
+        if response is not None and response.provider_cost_usd is not None:
+            amount, source = response.provider_cost_usd, "provider"
+        else:
+            model = (response.model if response is not None and response.model else None) or self.request_model
+            cost = telemetry.pricing.cost(self.provider, model, usage)
+            if cost is None and model != self.request_model:
+                cost = telemetry.pricing.cost(self.provider, self.request_model, usage)
+            amount = cost.amount_usd if cost is not None else None
+        self.cost_usd = amount
+        if amount is None:
+            span.set_attribute(names.COST_PRICED, False)
+            telemetry.unpriced_calls.add(1, self._labels)
+        else:
+            span.set_attributes({
+                names.COST_AMOUNT: amount,
+                names.COST_CURRENCY: "USD",
+                names.COST_SOURCE: source,
+                names.COST_PRICED: True,
+            })
+            telemetry.cost.add(amount, self._labels)
+        if self.run is not None:
+            self.run.add_llm_result(
+                amount,
+                usage.input_tokens if usage is not None else None,
+                usage.output_tokens if usage is not None else None,
+            )
+
+
+def start_llm(
+    telemetry: Telemetry,
+    *,
+    provider: str,
+    operation: str,
+    model: str | None,
+    attributes: Mapping[str, Any] | None = None,
+    messages: Any = None,
+) -> LLMInvocation:
+    """Start an LLM span. Checks and counts the task's budget first (raises BudgetExhausted)."""
+    run: TaskRun | None = otel_context.get_value(TASK_KEY)  # type: ignore[assignment]
+    if run is not None:
+        run.begin_step("llm")
+    labels = {names.GEN_AI_OPERATION_NAME: operation, names.GEN_AI_PROVIDER_NAME: provider}
+    if model:
+        labels[names.GEN_AI_REQUEST_MODEL] = model
+    span_attributes = dict(labels)
+    if attributes:
+        span_attributes.update(attributes)
+    if messages is not None and telemetry.capture_content:
+        span_attributes[names.GEN_AI_INPUT_MESSAGES] = telemetry.clip(_to_json(messages))
+    span = telemetry.tracer.start_span(
+        names.span_name(operation, model), kind=SpanKind.CLIENT, attributes=span_attributes
+    )
+    return LLMInvocation(telemetry, span, run, labels, provider, model)
+
+
+def start_operation(
+    telemetry: Telemetry,
+    *,
+    operation: str,
+    target: str,
+    target_attribute: str,
+    step: str | None,
+    duration: Any,
+    attributes: Mapping[str, Any] | None = None,
+    kind: SpanKind = SpanKind.INTERNAL,
+) -> Invocation:
+    """Start a tool or retrieval span; ``step`` (``"tool"``) is checked against the task's budget."""
+    run: TaskRun | None = otel_context.get_value(TASK_KEY)  # type: ignore[assignment]
+    if run is not None and step is not None:
+        run.begin_step(step)
+    labels = {target_attribute: target}
+    span_attributes = {names.GEN_AI_OPERATION_NAME: operation, target_attribute: target}
+    if attributes:
+        span_attributes.update(attributes)
+    span = telemetry.tracer.start_span(names.span_name(operation, target), kind=kind, attributes=span_attributes)
+    return Invocation(telemetry, span, run, duration, labels)
+
+
+def _to_json(value: Any) -> str:
+    try:
+        return json.dumps(value, default=str, ensure_ascii=False)
+    except Exception:
+        return str(value)

@@ -1,0 +1,122 @@
+"""The telemetry handler: one object holding the tracer, the instruments, the prices and the settings.
+
+Instrumentation code receives a :class:`Telemetry` (or asks :func:`current`) and never touches the
+SDK: it uses the OpenTelemetry API only, so without ``init()`` everything is a cheap no-op.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, Protocol
+
+from opentelemetry import metrics, trace
+
+from agentvitals import names
+from agentvitals._version import __version__
+
+if TYPE_CHECKING:
+    from agentvitals._pricing import PriceTable
+    from agentvitals._tasks import TaskRun
+
+__all__ = ["Telemetry", "current", "activate", "deactivate"]
+
+
+class WaitTracker(Protocol):
+    """Registers task spans so their descendant spans are attributed to the task (see ``_accounting``)."""
+
+    def begin_task(self, span: trace.Span, run: TaskRun) -> None: ...
+
+
+def _create_instrument(meter: metrics.Meter, metric: names.Metric) -> Any:
+    if metric.instrument is names.Instrument.HISTOGRAM:
+        return meter.create_histogram(
+            metric.name,
+            unit=metric.unit,
+            description=metric.description,
+            explicit_bucket_boundaries_advisory=list(metric.buckets or ()),
+        )
+    if metric.instrument is names.Instrument.COUNTER:
+        return meter.create_counter(metric.name, unit=metric.unit, description=metric.description)
+    if metric.instrument is names.Instrument.UP_DOWN_COUNTER:
+        return meter.create_up_down_counter(metric.name, unit=metric.unit, description=metric.description)
+    raise ValueError(f"{metric.name}: {metric.instrument} is observed, not created here")
+
+
+class Telemetry:
+    """Everything an instrumentation needs to emit, bound to one tracer and one meter provider."""
+
+    def __init__(
+        self,
+        *,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+        pricing: PriceTable | None = None,
+        capture_content: bool = False,
+        content_max_length: int = 2000,
+        waits: WaitTracker | None = None,
+    ) -> None:
+        self.tracer = trace.get_tracer(
+            names.INSTRUMENTATION_SCOPE, __version__, tracer_provider, schema_url=names.SCHEMA_URL
+        )
+        meter = metrics.get_meter(names.INSTRUMENTATION_SCOPE, __version__, meter_provider, schema_url=names.SCHEMA_URL)
+        made = {m.name: _create_instrument(meter, m) for m in names.METRICS}
+        self.operation_duration = made[names.OPERATION_DURATION.name]
+        self.token_usage = made[names.TOKEN_USAGE.name]
+        self.time_to_first_chunk = made[names.TIME_TO_FIRST_CHUNK.name]
+        self.tokens = made[names.TOKENS.name]
+        self.cost = made[names.COST.name]
+        self.unpriced_calls = made[names.UNPRICED_CALLS.name]
+        self.tool_duration = made[names.TOOL_DURATION.name]
+        self.retrieval_duration = made[names.RETRIEVAL_DURATION.name]
+        self.task_duration = made[names.TASK_DURATION.name]
+        self.task_cost = made[names.TASK_COST.name]
+        self.task_active = made[names.TASK_ACTIVE.name]
+        self.task_idle = made[names.TASK_IDLE.name]
+        self.task_child = made[names.TASK_CHILD.name]
+        self.budget_exhausted = made[names.BUDGET_EXHAUSTED.name]
+        self.cache_requests = made[names.CACHE_REQUESTS.name]
+        self._pricing = pricing
+        self.capture_content = capture_content
+        self.content_max_length = content_max_length
+        self.waits = waits
+
+    @property
+    def pricing(self) -> PriceTable:
+        if self._pricing is None:  # loaded on first priced call, not at import
+            from agentvitals._pricing import load_price_table
+
+            self._pricing = load_price_table()
+        return self._pricing
+
+    def clip(self, text: str) -> str:
+        """Captured content, bounded in length."""
+        limit = self.content_max_length
+        return text if len(text) <= limit else text[:limit] + "…[truncated]"
+
+
+_active: Telemetry | None = None
+_default: Telemetry | None = None
+_lock = threading.Lock()
+
+
+def current() -> Telemetry:
+    """The handler ``init()`` activated, or one bound to the global providers (no-op without an SDK)."""
+    active = _active
+    if active is not None:
+        return active
+    global _default
+    if _default is None:
+        with _lock:
+            if _default is None:
+                _default = Telemetry()
+    return _default
+
+
+def activate(telemetry: Telemetry) -> None:
+    global _active
+    _active = telemetry
+
+
+def deactivate() -> None:
+    global _active
+    _active = None

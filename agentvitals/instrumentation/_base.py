@@ -1,0 +1,87 @@
+"""Table-driven, reversible patching: one table of patches drives both instrument and uninstrument."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, ClassVar
+
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.instrumentation.utils import unwrap
+from wrapt import wrap_function_wrapper
+
+from agentvitals._telemetry import Telemetry, current
+
+_logger = logging.getLogger("agentvitals")
+
+__all__ = ["Patch", "PatchTableInstrumentor", "import_optional"]
+
+
+@dataclass(frozen=True)
+class Patch:
+    """Wrap ``module.attribute`` (``"Class.method"``) with ``wrapper(telemetry)``. Skipped when absent."""
+
+    module: str
+    attribute: str
+    wrapper: Callable[[Telemetry], Callable[..., Any]]
+
+
+def import_optional(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(name)
+    except Exception:  # ImportError, or a broken optional dependency: then there is nothing to patch
+        _logger.debug("agentvitals: %s not importable; not instrumenting it", name, exc_info=True)
+        return None
+
+
+def _resolve(module: ModuleType, dotted: str) -> tuple[Any, str] | None:
+    owner: Any = module
+    *path, attribute = dotted.split(".")
+    for part in path:
+        owner = getattr(owner, part, None)
+        if owner is None:
+            return None
+    return (owner, attribute) if hasattr(owner, attribute) else None
+
+
+class PatchTableInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """An instrumentor whose subclasses only declare ``name``, ``instruments`` and ``patches``.
+
+    ``BaseInstrumentor`` makes each subclass a singleton and ignores a second ``instrument()``, so
+    instrumenting twice never doubles spans or cost. ``telemetry=`` may be passed; otherwise the
+    handler is built from the ``tracer_provider``/``meter_provider`` kwargs (zero-code start).
+    """
+
+    name: ClassVar[str]
+    instruments: ClassVar[tuple[str, ...]]
+    patches: ClassVar[tuple[Patch, ...]]
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return self.instruments
+
+    def _instrument(self, **kwargs: Any) -> None:
+        telemetry: Telemetry | None = kwargs.get("telemetry")
+        if telemetry is None:
+            provided = kwargs.get("tracer_provider") or kwargs.get("meter_provider")
+            telemetry = (
+                Telemetry(tracer_provider=kwargs.get("tracer_provider"), meter_provider=kwargs.get("meter_provider"))
+                if provided
+                else current()
+            )
+        applied: list[tuple[Any, str]] = []
+        for patch in self.patches:
+            module = import_optional(patch.module)
+            target = _resolve(module, patch.attribute) if module is not None else None
+            if target is None:
+                continue
+            wrap_function_wrapper(module, patch.attribute, patch.wrapper(telemetry))
+            applied.append(target)
+        self._applied = applied
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        for owner, attribute in getattr(self, "_applied", ()):
+            unwrap(owner, attribute)
+        self._applied = []

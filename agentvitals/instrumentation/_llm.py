@@ -1,0 +1,150 @@
+"""The wrapper every provider SDK method gets: a provider only supplies an :class:`LLMEndpoint`.
+
+Order inside a wrapper (as in the contrib instrumentors): skip when suppressed or when an LLM span is
+already current (one span and one cost per call); build attributes before the span starts; call the
+original with the span current; parse the response; on failure record ``error.type`` and re-raise
+the user's exception unchanged. Our own failures are logged at debug level and never raised, except
+:class:`~agentvitals.BudgetExhausted`, which the user asked for by setting a budget.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentvitals._invocation import LLMInvocation, should_instrument_llm, start_llm
+from agentvitals._records import LLMResponse
+from agentvitals._tasks import BudgetExhausted
+from agentvitals._telemetry import Telemetry
+from agentvitals.instrumentation._streams import AsyncStreamProxy, ChunkHandler, StreamRecorder, SyncStreamProxy
+
+_logger = logging.getLogger("agentvitals")
+
+__all__ = ["LLMEndpoint", "LLMRequest", "async_llm_wrapper", "sync_llm_wrapper"]
+
+
+@dataclass(slots=True)
+class LLMRequest:
+    model: str | None
+    stream: bool = False
+    attributes: dict[str, Any] = field(default_factory=dict)
+    messages: Any = None
+
+
+@dataclass(frozen=True)
+class LLMEndpoint:
+    """How one SDK method maps onto telemetry."""
+
+    provider: str
+    operation: str
+    parse_request: Callable[[Any, Mapping[str, Any]], LLMRequest]
+    """(the resource instance, the call's kwargs) -> request."""
+    parse_response: Callable[[Any, bool], LLMResponse]
+    """(the returned object, capture_content) -> response. May raise on malformed data."""
+    on_chunk: ChunkHandler | None = None
+
+
+def _start(telemetry: Telemetry, endpoint: LLMEndpoint, instance: Any, kwargs: Mapping[str, Any]
+           ) -> tuple[LLMInvocation, bool] | None:
+    """Start the span, or ``None`` if we cannot (then the call runs uninstrumented)."""
+    try:
+        request = endpoint.parse_request(instance, kwargs)
+        invocation = start_llm(
+            telemetry,
+            provider=endpoint.provider,
+            operation=endpoint.operation,
+            model=request.model,
+            attributes=request.attributes,
+            messages=request.messages,
+        )
+        return invocation, request.stream and endpoint.on_chunk is not None
+    except BudgetExhausted:
+        raise
+    except Exception:  # deliberate: never break the user's call
+        _logger.debug("agentvitals: could not start %s span", endpoint.provider, exc_info=True)
+        return None
+
+
+def _finish(invocation: LLMInvocation, endpoint: LLMEndpoint, result: Any, stream: bool, proxy: type) -> Any:
+    try:
+        if stream:
+            assert endpoint.on_chunk is not None
+            return proxy(result, StreamRecorder(invocation, endpoint.on_chunk))
+        invocation.response = endpoint.parse_response(result, invocation.telemetry.capture_content)
+    except Exception:  # a malformed response still yields a closed span, never an exception
+        _logger.debug("agentvitals: could not read %s response", endpoint.provider, exc_info=True)
+        invocation.span.set_attribute("agentvitals.response.parse_error", True)
+    invocation.stop()
+    return result
+
+
+def sync_llm_wrapper(endpoint: LLMEndpoint) -> Callable[[Telemetry], Callable[..., Any]]:
+    def factory(telemetry: Telemetry) -> Callable[..., Any]:
+        def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            if not should_instrument_llm():
+                return wrapped(*args, **kwargs)
+            started = _start(telemetry, endpoint, instance, kwargs)
+            if started is None:
+                return wrapped(*args, **kwargs)
+            invocation, stream = started
+            invocation.attach()
+            try:
+                result = wrapped(*args, **kwargs)
+            except BaseException as exc:
+                invocation.detach()
+                invocation.fail(exc)
+                raise
+            invocation.detach()
+            return _finish(invocation, endpoint, result, stream, SyncStreamProxy)
+
+        return wrapper
+
+    return factory
+
+
+def async_llm_wrapper(endpoint: LLMEndpoint) -> Callable[[Telemetry], Callable[..., Any]]:
+    def factory(telemetry: Telemetry) -> Callable[..., Any]:
+        async def wrapper(
+            wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> Any:
+            if not should_instrument_llm():
+                return await wrapped(*args, **kwargs)
+            started = _start(telemetry, endpoint, instance, kwargs)
+            if started is None:
+                return await wrapped(*args, **kwargs)
+            invocation, stream = started
+            invocation.attach()
+            try:
+                result = await wrapped(*args, **kwargs)
+            except BaseException as exc:
+                invocation.detach()
+                invocation.fail(exc)
+                raise
+            invocation.detach()
+            return _finish(invocation, endpoint, result, stream, AsyncStreamProxy)
+
+        return wrapper
+
+    return factory
+
+
+def number(value: Any) -> float | int | None:
+    """A request parameter if it is a real number (SDK sentinels like ``omit`` are not)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def server_attributes(instance: Any) -> dict[str, Any]:
+    """``server.address``/``server.port`` from the resource's client base URL, when it has one."""
+    base_url = getattr(getattr(instance, "_client", None), "base_url", None)
+    host = getattr(base_url, "host", None)
+    if not isinstance(host, str) or not host:
+        return {}
+    attributes: dict[str, Any] = {"server.address": host}
+    port = getattr(base_url, "port", None)
+    if isinstance(port, int):
+        attributes["server.port"] = port
+    return attributes

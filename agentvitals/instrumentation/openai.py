@@ -1,0 +1,142 @@
+"""OpenAI SDK (2.x on ``httpx``, 3.x on ``httpx2``): chat completions and embeddings, sync and async, streams.
+
+Usage convention: ``prompt_tokens`` already includes ``prompt_tokens_details.cached_tokens``
+(inclusive, like semconv); ``completion_tokens`` includes ``reasoning_tokens``. OpenAI reports no
+cache writes. A gateway that returns ``usage.cost`` (e.g. OpenRouter) is passed through as
+``source=provider``. Streams only carry usage when the caller asked for
+``stream_options={"include_usage": True}``; we never inject it, so without it usage is reported
+absent rather than estimated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from agentvitals import names
+from agentvitals._records import LLMResponse, Usage, non_negative_int
+from agentvitals.instrumentation._base import Patch, PatchTableInstrumentor
+from agentvitals.instrumentation._llm import (
+    LLMEndpoint,
+    LLMRequest,
+    async_llm_wrapper,
+    number,
+    server_attributes,
+    sync_llm_wrapper,
+)
+
+__all__ = ["OpenAIInstrumentor"]
+
+PROVIDER = "openai"
+
+
+def _request(instance: Any, kwargs: Mapping[str, Any]) -> LLMRequest:
+    model = kwargs.get("model")
+    attributes = server_attributes(instance)
+    stream = kwargs.get("stream") is True
+    if stream:
+        attributes[names.GEN_AI_REQUEST_STREAM] = True
+    max_tokens = number(kwargs.get("max_completion_tokens")) or number(kwargs.get("max_tokens"))
+    for attribute, value in (
+        (names.GEN_AI_REQUEST_MAX_TOKENS, max_tokens),
+        (names.GEN_AI_REQUEST_TEMPERATURE, number(kwargs.get("temperature"))),
+        (names.GEN_AI_REQUEST_TOP_P, number(kwargs.get("top_p"))),
+    ):
+        if value is not None:
+            attributes[attribute] = value
+    return LLMRequest(
+        model=model if isinstance(model, str) else None,
+        stream=stream,
+        attributes=attributes,
+        messages=kwargs.get("messages") if kwargs.get("messages") is not None else kwargs.get("input"),
+    )
+
+
+def _usage(raw: Any) -> Usage | None:
+    if raw is None:
+        return None
+    prompt = non_negative_int(getattr(raw, "prompt_tokens", None))
+    completion = non_negative_int(getattr(raw, "completion_tokens", None))
+    if prompt is None and completion is None:
+        return None
+    return Usage(
+        input_tokens=prompt,
+        output_tokens=completion,
+        cache_read_tokens=non_negative_int(getattr(getattr(raw, "prompt_tokens_details", None), "cached_tokens", None)),
+        reasoning_tokens=non_negative_int(
+            getattr(getattr(raw, "completion_tokens_details", None), "reasoning_tokens", None)
+        ),
+    )
+
+
+def _provider_cost(raw_usage: Any) -> float | None:
+    cost = getattr(raw_usage, "cost", None)
+    return float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost >= 0 else None
+
+
+def _string(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _chat_response(result: Any, capture: bool) -> LLMResponse:
+    raw_usage = getattr(result, "usage", None)
+    choices = getattr(result, "choices", None) or ()
+    finish = tuple(r for r in (getattr(c, "finish_reason", None) for c in choices) if isinstance(r, str))
+    text = None
+    if capture and choices:
+        text = _string(getattr(getattr(choices[0], "message", None), "content", None))
+    return LLMResponse(
+        model=_string(getattr(result, "model", None)),
+        response_id=_string(getattr(result, "id", None)),
+        finish_reasons=finish,
+        usage=_usage(raw_usage),
+        provider_cost_usd=_provider_cost(raw_usage),
+        output_text=text,
+    )
+
+
+def _chat_chunk(chunk: Any, response: LLMResponse, text: list[str] | None) -> None:
+    if response.model is None:
+        response.model = _string(getattr(chunk, "model", None))
+        response.response_id = _string(getattr(chunk, "id", None))
+    raw_usage = getattr(chunk, "usage", None)
+    if raw_usage is not None:
+        response.usage = _usage(raw_usage)
+        response.provider_cost_usd = _provider_cost(raw_usage)
+    for choice in getattr(chunk, "choices", None) or ():
+        reason = getattr(choice, "finish_reason", None)
+        if isinstance(reason, str):
+            response.finish_reasons = (*response.finish_reasons, reason)
+        if text is not None:
+            content = getattr(getattr(choice, "delta", None), "content", None)
+            if isinstance(content, str):
+                text.append(content)
+
+
+def _embeddings_response(result: Any, capture: bool) -> LLMResponse:
+    raw_usage = getattr(result, "usage", None)
+    prompt = non_negative_int(getattr(raw_usage, "prompt_tokens", None))
+    return LLMResponse(
+        model=_string(getattr(result, "model", None)),
+        usage=Usage(input_tokens=prompt) if prompt is not None else None,
+    )
+
+
+CHAT = LLMEndpoint(PROVIDER, names.Operation.CHAT.value, _request, _chat_response, _chat_chunk)
+EMBEDDINGS = LLMEndpoint(PROVIDER, names.Operation.EMBEDDINGS.value, _request, _embeddings_response)
+
+_CHAT_MODULE = "openai.resources.chat.completions.completions"
+_EMBEDDINGS_MODULE = "openai.resources.embeddings"
+
+
+class OpenAIInstrumentor(PatchTableInstrumentor):
+    """Instruments ``openai`` chat completions and embeddings."""
+
+    name = "openai"
+    instruments = ("openai >= 1.40.0",)
+    patches = (
+        Patch(_CHAT_MODULE, "Completions.create", sync_llm_wrapper(CHAT)),
+        Patch(_CHAT_MODULE, "AsyncCompletions.create", async_llm_wrapper(CHAT)),
+        Patch(_EMBEDDINGS_MODULE, "Embeddings.create", sync_llm_wrapper(EMBEDDINGS)),
+        Patch(_EMBEDDINGS_MODULE, "AsyncEmbeddings.create", async_llm_wrapper(EMBEDDINGS)),
+    )

@@ -1,0 +1,81 @@
+"""Shared fixtures: in-memory span exporter and metric reader behind a real ``agentvitals.init()``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import agentvitals
+from agentvitals._sdk import RecordEverythingSampler
+from tests.fake_llm import FakeLLMServer
+
+
+@dataclass
+class Telemetry:
+    exporter: InMemorySpanExporter
+    reader: InMemoryMetricReader
+
+    def spans(self, name_prefix: str = "") -> list[ReadableSpan]:
+        return [s for s in self.exporter.get_finished_spans() if s.name.startswith(name_prefix)]
+
+    def span(self, name_prefix: str) -> ReadableSpan:
+        found = self.spans(name_prefix)
+        all_names = [s.name for s in self.exporter.get_finished_spans()]
+        assert len(found) == 1, f"expected one span {name_prefix!r}, got {all_names}"
+        return found[0]
+
+    def points(self, metric: str) -> list[Any]:
+        data = self.reader.get_metrics_data()
+        found = []
+        for rm in data.resource_metrics if data else ():
+            for sm in rm.scope_metrics:
+                for m in sm.metrics:
+                    if m.name == metric:
+                        found.extend(m.data.data_points)
+        return found
+
+    def total(self, metric: str, **attributes: Any) -> float:
+        """Sum of a counter (or a histogram's sum) over points whose attributes include ``attributes``."""
+        total = 0.0
+        for point in self.points(metric):
+            if all(point.attributes.get(k.replace("__", ".")) == v for k, v in attributes.items()):
+                total += getattr(point, "value", None) if hasattr(point, "value") else point.sum
+        return total
+
+
+def make_telemetry(capture_content: bool = False, **init_kwargs: Any) -> Telemetry:
+    exporter = InMemorySpanExporter()
+    reader = InMemoryMetricReader()
+    tracer_provider = TracerProvider(sampler=RecordEverythingSampler(1.0))
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    meter_provider = MeterProvider(metric_readers=[reader])
+    agentvitals.init(
+        "test-service",
+        endpoint=False,
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+        capture_content=capture_content,
+        **init_kwargs,
+    )
+    return Telemetry(exporter, reader)
+
+
+@pytest.fixture
+def telemetry() -> Iterator[Telemetry]:
+    env = make_telemetry()
+    yield env
+    agentvitals.shutdown()
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer() as server:
+        yield server

@@ -1,0 +1,184 @@
+"""A minimal OpenAI- and Anthropic-compatible HTTP server on 127.0.0.1 for SDK tests.
+
+Behaviour is chosen per request with the ``x-fake`` header: ``ok`` (default), ``no_usage``,
+``bad_json``, ``error_500``, ``wrong_types``, ``truncated`` (stream cut mid-way).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+OPENAI_USAGE = {
+    "prompt_tokens": 1200,
+    "completion_tokens": 50,
+    "total_tokens": 1250,
+    "prompt_tokens_details": {"cached_tokens": 1000},
+    "completion_tokens_details": {"reasoning_tokens": 10},
+}
+ANTHROPIC_USAGE = {
+    "input_tokens": 100,
+    "output_tokens": 40,
+    "cache_read_input_tokens": 1000,
+    "cache_creation_input_tokens": 200,
+}
+
+
+def _chat(model: str, mode: str) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": model + "-2024-07-18",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello"}, "finish_reason": "stop"}],
+        "usage": OPENAI_USAGE,
+    }
+    if mode == "no_usage":
+        del body["usage"]
+    if mode == "wrong_types":
+        body["usage"] = {"prompt_tokens": "many", "completion_tokens": -3}
+        body["choices"] = [{"index": 0, "message": {"role": "assistant", "content": 7}, "finish_reason": 12}]
+    return body
+
+
+def _chat_chunks(model: str, include_usage: bool) -> list[dict[str, Any]]:
+    base = {"id": "chatcmpl-2", "object": "chat.completion.chunk", "created": 0, "model": model + "-2024-07-18"}
+    chunks = [
+        {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]},
+        *({**base, "choices": [{"index": 0, "delta": {"content": w}, "finish_reason": None}]} for w in "abcde"),
+        {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+    ]
+    if include_usage:
+        chunks.append({**base, "choices": [], "usage": OPENAI_USAGE})
+    return chunks
+
+
+def _message(model: str, mode: str) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": "hello"}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": ANTHROPIC_USAGE,
+    }
+    if mode == "no_usage":
+        body["usage"] = {}
+    return body
+
+
+def _message_events(model: str) -> list[tuple[str, dict[str, Any]]]:
+    start_usage = {**ANTHROPIC_USAGE, "output_tokens": 1}
+    message = {**_message(model, "ok"), "content": [], "stop_reason": None, "usage": start_usage}
+    return [
+        ("message_start", {"type": "message_start", "message": message}),
+        ("content_block_start", {"type": "content_block_start", "index": 0,
+                                 "content_block": {"type": "text", "text": ""}}),
+        *(("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                   "delta": {"type": "text_delta", "text": w}}) for w in "abc"),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                           "usage": {"output_tokens": 40}}),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:  # keep test output clean
+        pass
+
+    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _stream(self, events: list[tuple[str | None, dict[str, Any]]], done: bool, truncate: bool) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("connection", "close")
+        self.end_headers()
+        for index, (event, data) in enumerate(events):
+            if truncate and index == len(events) // 2:
+                self.wfile.write(b"data: {\"id\": \"trunc")  # cut inside a JSON payload
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            prefix = f"event: {event}\n" if event else ""
+            self.wfile.write(f"{prefix}data: {json.dumps(data)}\n\n".encode())
+        if done:
+            self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
+        self.close_connection = True
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server API
+        try:
+            self._post()
+        except (BrokenPipeError, ConnectionResetError):  # the client closed a stream early: expected
+            self.close_connection = True
+
+    def _post(self) -> None:
+        self.server.requests.append(self.path)  # type: ignore[attr-defined]
+        length = int(self.headers.get("content-length") or 0)
+        request = json.loads(self.rfile.read(length) or b"{}")
+        mode = self.headers.get("x-fake", "ok")
+        model = request.get("model", "unknown")
+        if mode == "error_500":
+            self._send(500, json.dumps({"error": {"message": "boom", "type": "server_error"}}).encode())
+            return
+        if mode == "bad_json":
+            self._send(200, b"{not json")
+            return
+        if self.path.endswith("/chat/completions"):
+            if request.get("stream"):
+                include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
+                self._stream([(None, c) for c in _chat_chunks(model, include_usage)], True, mode == "truncated")
+            else:
+                self._send(200, json.dumps(_chat(model, mode)).encode())
+        elif self.path.endswith("/embeddings"):
+            body = {"object": "list", "model": model,
+                    "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
+                    "usage": {"prompt_tokens": 8, "total_tokens": 8}}
+            self._send(200, json.dumps(body).encode())
+        elif self.path.endswith("/messages"):
+            if request.get("stream"):
+                self._stream(list(_message_events(model)), False, mode == "truncated")
+            else:
+                self._send(200, json.dumps(_message(model, mode)).encode())
+        else:
+            self._send(404, b'{"error": {"message": "not found"}}')
+
+
+class FakeLLMServer:
+    """Serves on a free 127.0.0.1 port; use as a context manager (always stopped)."""
+
+    def __init__(self) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+        self._server.requests = []  # type: ignore[attr-defined]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def requests(self) -> list[str]:
+        return self._server.requests  # type: ignore[attr-defined, no-any-return]
+
+    def __enter__(self) -> FakeLLMServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
