@@ -16,9 +16,8 @@ wall time into active and idle (waiting) time. Configuration follows the ``OTEL_
 anywhere but the configured OTLP endpoint.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from agentvitals._api import llm_call, record_cache_lookup, retrieval, tool
 from agentvitals._config import ConfigError, Settings
@@ -26,13 +25,13 @@ from agentvitals._tasks import Budget, BudgetExhausted, TaskRun, current_task, t
 from agentvitals._version import __version__
 from agentvitals.names import Outcome, WaitKind
 
-if TYPE_CHECKING:
+if _TYPE_CHECKING:
     from agentvitals._sdk import export_stats, force_flush, init, shutdown
 
 _SDK_FUNCTIONS = frozenset({"export_stats", "force_flush", "init", "shutdown"})
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     # The SDK and exporters load on first use of init()/shutdown(), keeping `import agentvitals` cheap.
     if name in _SDK_FUNCTIONS:
         from agentvitals import _sdk

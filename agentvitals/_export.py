@@ -17,7 +17,32 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 _logger = logging.getLogger("agentvitals")
 
-__all__ = ["GuardedMetricExporter", "GuardedSpanExporter"]
+__all__ = ["GuardedMetricExporter", "GuardedSpanExporter", "ExporterLogFilter"]
+
+_EXPORTER_LOGGERS = (
+    "opentelemetry.exporter.otlp.common.http",
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "opentelemetry.exporter.otlp.proto.http.metric_exporter",
+    "opentelemetry.exporter.otlp.proto.grpc.exporter",
+)
+_REPEATED_FAILURES = ("Transient error", "Failed to export")
+
+
+class ExporterLogFilter(logging.Filter):
+    """Drops the OTLP exporters' per-retry failure lines while init() is active; the guards below
+    report each outage once instead (and count what it cost)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        return not any(fragment in message for fragment in _REPEATED_FAILURES)
+
+    def install(self) -> None:
+        for name in _EXPORTER_LOGGERS:
+            logging.getLogger(name).addFilter(self)
+
+    def remove(self) -> None:
+        for name in _EXPORTER_LOGGERS:
+            logging.getLogger(name).removeFilter(self)
 
 
 class _Outage:

@@ -25,7 +25,7 @@ from agentvitals import environment_variables as env
 from agentvitals import instrumentation
 from agentvitals._accounting import WaitAccountingProcessor
 from agentvitals._config import Settings, resolve_settings
-from agentvitals._export import GuardedMetricExporter, GuardedSpanExporter
+from agentvitals._export import ExporterLogFilter, GuardedMetricExporter, GuardedSpanExporter
 from agentvitals._pricing import load_price_table
 from agentvitals._telemetry import Telemetry, activate, deactivate
 
@@ -65,9 +65,13 @@ class _Runtime:
     owns_tracer_provider: bool
     owns_meter_provider: bool
     exporters: list[Any] = field(default_factory=list)
+    log_filter: ExporterLogFilter | None = None
 
 
 _runtime: _Runtime | None = None
+# Providers a previous init() created: after shutdown() the global may still be one of them (OpenTelemetry
+# forbids replacing it), and it must not be mistaken for the application's own provider on re-init.
+_ours: list[Any] = []
 _lock = threading.Lock()
 _atexit_registered = False
 
@@ -169,7 +173,7 @@ def init(
         owns_tp = False
         if tp is None:
             global_tp = trace.get_tracer_provider()
-            if isinstance(global_tp, TracerProvider):
+            if isinstance(global_tp, TracerProvider) and not any(global_tp is p for p in _ours):
                 tp = global_tp
                 _logger.info("agentvitals: reusing the application's TracerProvider and its exporters")
             else:
@@ -190,7 +194,7 @@ def init(
         owns_mp = False
         if mp is None:
             global_mp = metrics.get_meter_provider()
-            if isinstance(global_mp, MeterProvider):
+            if isinstance(global_mp, MeterProvider) and not any(global_mp is p for p in _ours):
                 mp = global_mp
                 _logger.info("agentvitals: reusing the application's MeterProvider and its readers")
             else:
@@ -204,6 +208,7 @@ def init(
                 mp = MeterProvider(resource=resource, metric_readers=readers)
                 owns_mp = True
 
+        _ours.extend(p for p, owned in ((tp, owns_tp), (mp, owns_mp)) if owned)
         if owns_tp and not isinstance(trace.get_tracer_provider(), TracerProvider):
             trace.set_tracer_provider(tp)
         if owns_mp and not isinstance(metrics.get_meter_provider(), MeterProvider):
@@ -216,7 +221,11 @@ def init(
         )
         activate(telemetry)
         instrumentation.enable(settings.instrumentations, telemetry=telemetry, tracer_provider=tp, meter_provider=mp)
-        _runtime = _Runtime(settings, telemetry, tp, mp, owns_tp, owns_mp, exporters)
+        log_filter = None
+        if exporters:
+            log_filter = ExporterLogFilter()
+            log_filter.install()
+        _runtime = _Runtime(settings, telemetry, tp, mp, owns_tp, owns_mp, exporters, log_filter)
         if not _atexit_registered:
             atexit.register(shutdown)
             _atexit_registered = True
@@ -242,6 +251,8 @@ def shutdown(timeout_s: float = 5.0) -> None:
                     provider.force_flush(int(timeout_s * 1000))
             except Exception:  # deliberate: shutdown at exit must not raise
                 _logger.debug("agentvitals: error during shutdown", exc_info=True)
+        if runtime.log_filter is not None:
+            runtime.log_filter.remove()
 
 
 def force_flush(timeout_s: float = 5.0) -> bool:

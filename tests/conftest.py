@@ -22,6 +22,7 @@ from tests.fake_llm import FakeLLMServer
 class Telemetry:
     exporter: InMemorySpanExporter
     reader: InMemoryMetricReader
+    tracer_provider: TracerProvider
 
     def spans(self, name_prefix: str = "") -> list[ReadableSpan]:
         return [s for s in self.exporter.get_finished_spans() if s.name.startswith(name_prefix)]
@@ -65,7 +66,7 @@ def make_telemetry(capture_content: bool = False, **init_kwargs: Any) -> Telemet
         capture_content=capture_content,
         **init_kwargs,
     )
-    return Telemetry(exporter, reader)
+    return Telemetry(exporter, reader, tracer_provider)
 
 
 @pytest.fixture

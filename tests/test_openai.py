@@ -1,0 +1,202 @@
+"""The real ``openai`` SDK (3.x, on httpx2) against a local fake server: spans, tokens, cost."""
+
+from __future__ import annotations
+
+import gc
+
+import openai
+import pytest
+from opentelemetry.trace import SpanKind, StatusCode
+
+from agentvitals import names
+from tests.conftest import Telemetry
+from tests.fake_llm import FakeLLMServer
+
+MESSAGES = [{"role": "user", "content": "hi"}]
+# gpt-4o-mini: input 0.15, cache read 0.075, output 0.60 USD per 1M tokens. Usage: 1200 input of which
+# 1000 cached, 50 output: (200 * 0.15 + 1000 * 0.075 + 50 * 0.60) / 1e6.
+EXPECTED_COST = (200 * 0.15 + 1000 * 0.075 + 50 * 0.60) / 1e6
+
+
+def client(server: FakeLLMServer, mode: str = "ok") -> openai.OpenAI:
+    return openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test-secret", max_retries=0,
+                         default_headers={"x-fake": mode})
+
+
+def async_client(server: FakeLLMServer, mode: str = "ok") -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=server.url + "/v1", api_key="sk-test-secret", max_retries=0,
+                              default_headers={"x-fake": mode})
+
+
+def assert_priced_chat(span: object, *, stream: bool = False) -> None:
+    attributes = span.attributes  # type: ignore[attr-defined]
+    assert span.name == "chat gpt-4o-mini"  # type: ignore[attr-defined]
+    assert span.kind is SpanKind.CLIENT  # type: ignore[attr-defined]
+    assert attributes[names.GEN_AI_OPERATION_NAME] == "chat"
+    assert attributes[names.GEN_AI_PROVIDER_NAME] == "openai"
+    assert attributes[names.GEN_AI_REQUEST_MODEL] == "gpt-4o-mini"
+    assert attributes[names.GEN_AI_RESPONSE_MODEL] == "gpt-4o-mini-2024-07-18"
+    assert attributes[names.GEN_AI_USAGE_INPUT_TOKENS] == 1200
+    assert attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] == 50
+    assert attributes[names.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 1000
+    assert attributes[names.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] == 10
+    assert attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+    assert attributes[names.COST_AMOUNT] == pytest.approx(EXPECTED_COST)
+    assert attributes[names.COST_CURRENCY] == "USD"
+    assert attributes[names.COST_SOURCE] == "local"
+    assert (names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in attributes) is stream
+    assert names.GEN_AI_INPUT_MESSAGES not in attributes  # content capture is off by default
+
+
+def test_sync_chat_has_one_llm_span_with_http_child_and_cost(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    response = client(fake_llm).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+
+    assert response.choices[0].message.content == "hello"
+    llm = telemetry.span("chat ")
+    assert_priced_chat(llm)
+    http = telemetry.span("POST")
+    assert http.parent is not None and http.parent.span_id == llm.context.span_id
+    assert names.COST_AMOUNT not in http.attributes
+    assert telemetry.total(names.COST.name) == pytest.approx(EXPECTED_COST)
+    assert telemetry.total(names.TOKENS.name, agentvitals__token__type="cache_read") == 1000
+    duration = telemetry.points(names.OPERATION_DURATION.name)
+    assert len(duration) == 1 and duration[0].count == 1
+    assert 2.0 in duration[0].explicit_bounds
+
+
+async def test_async_chat(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    await async_client(fake_llm).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert_priced_chat(telemetry.span("chat "))
+
+
+def test_stream_with_final_usage_chunk(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    stream = client(fake_llm).chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+    )
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+
+    assert text == "abcde"
+    assert_priced_chat(telemetry.span("chat "), stream=True)
+    assert len(telemetry.points(names.TIME_TO_FIRST_CHUNK.name)) == 1
+
+
+async def test_async_stream(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    stream = await async_client(fake_llm).chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+    )
+    chunks = [chunk async for chunk in stream]
+
+    assert len(chunks) == 8
+    assert_priced_chat(telemetry.span("chat "), stream=True)
+
+
+def test_stream_without_usage_is_marked_absent_and_unpriced(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    for _ in client(fake_llm).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True):
+        pass
+
+    span = telemetry.span("chat ")
+    assert span.attributes[names.USAGE_REPORTED] is False
+    assert names.GEN_AI_USAGE_INPUT_TOKENS not in span.attributes  # never invented
+    assert span.attributes[names.COST_PRICED] is False
+    assert names.COST_AMOUNT not in span.attributes
+    assert telemetry.total(names.UNPRICED_CALLS.name) == 1
+
+
+def test_stream_early_break_then_release_ends_span(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    stream = client(fake_llm).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+    for _ in stream:
+        break
+    assert telemetry.spans("chat ") == []  # still open: the stream is alive
+    del stream
+    gc.collect()
+
+    span = telemetry.span("chat ")
+    assert span.end_time is not None
+    assert names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in span.attributes
+
+
+def test_stream_closed_by_context_manager(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    with client(fake_llm).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True) as stream:
+        next(iter(stream))
+    assert telemetry.span("chat ").end_time is not None
+
+
+async def test_async_stream_early_break_closed(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    stream = await async_client(fake_llm).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+    async for _ in stream:
+        break
+    await stream.close()
+    assert telemetry.span("chat ").end_time is not None
+
+
+def test_error_response_reraises_the_sdk_exception_unchanged(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    with pytest.raises(openai.InternalServerError) as raised:
+        client(fake_llm, "error_500").chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+
+    assert raised.value.status_code == 500
+    span = telemetry.span("chat ")
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes[names.ERROR_TYPE] == "InternalServerError"
+    durations = telemetry.points(names.OPERATION_DURATION.name)
+    assert [p.attributes[names.ERROR_TYPE] for p in durations] == ["InternalServerError"]
+    assert telemetry.total(names.COST.name) == 0 and telemetry.total(names.UNPRICED_CALLS.name) == 0
+
+
+def test_missing_usage_yields_closed_span_without_tokens(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    client(fake_llm, "no_usage").chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    span = telemetry.span("chat ")
+    assert span.end_time is not None
+    assert span.attributes[names.USAGE_REPORTED] is False
+    assert span.attributes[names.COST_PRICED] is False
+
+
+def test_wrong_types_in_response_are_dropped_not_raised(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    client(fake_llm, "wrong_types").chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    span = telemetry.span("chat ")
+    assert span.end_time is not None
+    assert names.GEN_AI_USAGE_INPUT_TOKENS not in span.attributes
+    assert names.GEN_AI_RESPONSE_FINISH_REASONS not in span.attributes
+
+
+def test_bad_json_yields_closed_span(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    with pytest.raises(ValueError) as raised:  # the SDK's own JSONDecodeError, passed through unchanged
+        client(fake_llm, "bad_json").chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert type(raised.value).__module__ == "json.decoder"
+    span = telemetry.span("chat ")
+    assert span.end_time is not None
+    assert span.attributes[names.ERROR_TYPE] == "JSONDecodeError"
+
+
+def test_truncated_stream_closes_span_with_usage_absent(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    # The server cuts the connection mid-event; the SDK ends the stream quietly after the chunks it got.
+    stream = client(fake_llm, "truncated").chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+    )
+    chunks = list(stream)
+    assert 0 < len(chunks) < 8
+    span = telemetry.span("chat ")
+    assert span.end_time is not None
+    assert span.attributes[names.USAGE_REPORTED] is False
+
+
+def test_embeddings(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    client(fake_llm).embeddings.create(model="text-embedding-3-small", input="hello")
+    span = telemetry.span("embeddings text-embedding-3-small")
+    assert span.attributes[names.GEN_AI_OPERATION_NAME] == "embeddings"
+    assert span.attributes[names.GEN_AI_USAGE_INPUT_TOKENS] == 8
+    assert span.attributes[names.COST_AMOUNT] == pytest.approx(8 * 0.02 / 1e6)
+
+
+def test_unknown_model_is_unpriced_and_counted(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    client(fake_llm).chat.completions.create(model="my-finetune", messages=MESSAGES)
+    span = telemetry.span("chat my-finetune")
+    assert span.attributes[names.COST_PRICED] is False
+    assert names.COST_AMOUNT not in span.attributes
+    assert telemetry.total(names.UNPRICED_CALLS.name, gen_ai__request__model="my-finetune") == 1
+    assert telemetry.total(names.COST.name) == 0
+
+
+def test_api_key_never_in_attributes(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    client(fake_llm).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    for span in telemetry.spans():
+        assert all("sk-test-secret" not in str(value) for value in span.attributes.values())

@@ -1,0 +1,203 @@
+"""Tasks: trace trees across asyncio, threads and generators; active/idle split; budgets; outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import openai
+import pytest
+
+import agentvitals
+from agentvitals import names
+from tests.conftest import Telemetry
+from tests.fake_llm import FakeLLMServer
+
+
+def parent_of(telemetry: Telemetry, span_name: str) -> str:
+    spans = {s.context.span_id: s for s in telemetry.spans()}
+    span = telemetry.span(span_name)
+    assert span.parent is not None, f"{span_name} has no parent"
+    return spans[span.parent.span_id].name
+
+
+async def test_three_parallel_tools_idle_once_child_thrice(telemetry: Telemetry) -> None:
+    async def call_tool(name: str) -> None:
+        with agentvitals.tool(name):
+            await asyncio.sleep(0.1)
+
+    async with agentvitals.task("parallel"):
+        await asyncio.gather(call_tool("a"), call_tool("b"), call_tool("c"))
+
+    span = telemetry.span("invoke_agent parallel")
+    idle, child = span.attributes[names.TASK_IDLE_TIME], span.attributes[names.TASK_CHILD_TIME]
+    assert idle == pytest.approx(0.1, abs=0.03)
+    assert child == pytest.approx(0.3, abs=0.05)
+    assert span.attributes[names.TASK_ACTIVE_TIME] == pytest.approx(
+        span.attributes[names.TASK_WALL_TIME] - idle, abs=1e-6
+    )
+    assert span.attributes[names.TASK_IDLE_TIME_PREFIX + "tool"] == pytest.approx(idle)
+    for tool_name in "abc":
+        assert parent_of(telemetry, f"execute_tool {tool_name}") == "invoke_agent parallel"
+    assert telemetry.total(names.TASK_CHILD.name) == pytest.approx(child)
+    assert telemetry.total(names.TASK_IDLE.name, agentvitals__wait__kind="tool") == pytest.approx(idle)
+
+
+def test_threads_keep_the_trace_tree_and_the_split(telemetry: Telemetry) -> None:
+    @agentvitals.tool("fetch")
+    def fetch(_: int) -> None:
+        time.sleep(0.1)
+
+    with agentvitals.task("threaded"), ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(fetch, range(3)))
+
+    spans = telemetry.spans("execute_tool fetch")
+    task_span = telemetry.span("invoke_agent threaded")
+    assert len(spans) == 3
+    assert all(s.parent is not None and s.parent.span_id == task_span.context.span_id for s in spans)
+    assert task_span.attributes[names.TASK_IDLE_TIME] == pytest.approx(0.1, abs=0.04)
+    assert task_span.attributes[names.TASK_CHILD_TIME] == pytest.approx(0.3, abs=0.06)
+
+
+def test_sequential_waits_add_up_and_own_compute_is_active(telemetry: Telemetry) -> None:
+    with agentvitals.task("sequential"):
+        for _ in range(2):
+            with agentvitals.tool("slow"):
+                time.sleep(0.05)
+        deadline = time.perf_counter() + 0.05
+        while time.perf_counter() < deadline:  # own compute: active, not idle
+            pass
+
+    span = telemetry.span("invoke_agent sequential")
+    assert span.attributes[names.TASK_IDLE_TIME] == pytest.approx(0.1, abs=0.02)
+    assert span.attributes[names.TASK_ACTIVE_TIME] >= 0.045
+    assert span.attributes[names.TASK_CPU_TIME] >= 0.04  # the busy loop, measured as thread CPU time
+
+
+def test_generators_nest_under_the_task(telemetry: Telemetry) -> None:
+    @agentvitals.retrieval("docs")
+    def search(query: str):  # type: ignore[no-untyped-def]
+        for index in range(3):
+            yield f"{query}-{index}"
+
+    def steps():  # type: ignore[no-untyped-def]
+        for name in ("x", "y"):
+            with agentvitals.tool(name):
+                yield name
+
+    with agentvitals.task("gen"):
+        assert list(search("q")) == ["q-0", "q-1", "q-2"]
+        assert list(steps()) == ["x", "y"]
+
+    assert parent_of(telemetry, "retrieval docs") == "invoke_agent gen"
+    assert parent_of(telemetry, "execute_tool x") == "invoke_agent gen"
+    assert parent_of(telemetry, "execute_tool y") == "invoke_agent gen"
+
+
+def test_decorated_generator_task_is_one_span(telemetry: Telemetry) -> None:
+    @agentvitals.task("streaming-task")
+    def produce():  # type: ignore[no-untyped-def]
+        for index in range(3):
+            with agentvitals.tool("step"):
+                pass
+            yield index
+
+    assert list(produce()) == [0, 1, 2]
+    task_span = telemetry.span("invoke_agent streaming-task")
+    assert all(s.parent.span_id == task_span.context.span_id for s in telemetry.spans("execute_tool step"))
+    assert task_span.attributes[names.TASK_OUTCOME] == "success"
+
+
+async def test_nested_task_tool_llm_tree(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    client = openai.AsyncOpenAI(base_url=fake_llm.url + "/v1", api_key="sk-test", max_retries=0)
+
+    @agentvitals.task("agent")
+    async def agent() -> None:
+        with agentvitals.tool("lookup"):
+            await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+
+    await agent()
+    assert parent_of(telemetry, "execute_tool lookup") == "invoke_agent agent"
+    assert parent_of(telemetry, "chat gpt-4o-mini") == "execute_tool lookup"
+    assert parent_of(telemetry, "POST") == "chat gpt-4o-mini"
+    task_span = telemetry.span("invoke_agent agent")
+    # The LLM and HTTP waits sit inside the tool wait: summed child time is the tool's alone.
+    assert task_span.attributes[names.TASK_CHILD_TIME] == pytest.approx(task_span.attributes[names.TASK_IDLE_TIME])
+    assert task_span.attributes[names.TASK_LLM_CALLS] == 1
+    assert task_span.attributes[names.TASK_COST_AMOUNT] > 0
+
+
+def test_user_exception_passes_through_and_task_errors(telemetry: Telemetry) -> None:
+    class MyError(Exception):
+        pass
+
+    error = MyError("boom")
+    with pytest.raises(MyError) as raised, agentvitals.task("failing"):
+        raise error
+    assert raised.value is error
+    span = telemetry.span("invoke_agent failing")
+    assert span.attributes[names.TASK_OUTCOME] == "error"
+    assert span.attributes[names.ERROR_TYPE] == "test_user_exception_passes_through_and_task_errors.<locals>.MyError"
+    assert telemetry.points(names.TASK_DURATION.name)[0].attributes[names.TASK_OUTCOME] == "error"
+
+
+def test_budget_of_two_llm_calls_stops_the_third(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    client = openai.OpenAI(base_url=fake_llm.url + "/v1", api_key="sk-test", max_retries=0)
+    made = []
+
+    @agentvitals.task("budgeted", budget=agentvitals.Budget(max_llm_calls=2))
+    def run() -> str:
+        task = agentvitals.current_task()
+        for index in range(5):
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+            made.append(index)
+        assert task is not None
+        return "complete"
+
+    assert run() is None  # ended early: the partial result (none was set)
+    assert made == [0, 1]
+    assert len(fake_llm.requests) == 2
+    span = telemetry.span("invoke_agent budgeted")
+    assert span.attributes[names.TASK_OUTCOME] == "budget_exhausted"
+    assert span.attributes[names.BUDGET_LIMIT] == "llm_calls"
+    assert telemetry.total(names.BUDGET_EXHAUSTED.name, agentvitals__budget__limit="llm_calls") == 1
+
+
+def test_budget_partial_result_and_opt_in_raise(telemetry: Telemetry) -> None:
+    with agentvitals.task("partial", budget=agentvitals.Budget(max_tool_calls=1)) as task:
+        with agentvitals.tool("one"):
+            task.set_partial_result("half")
+        with agentvitals.tool("two"):
+            raise AssertionError("not reached")
+    assert task.partial_result == "half"
+
+    with pytest.raises(agentvitals.BudgetExhausted) as raised:
+        with agentvitals.task("strict", budget=agentvitals.Budget(max_tool_calls=0), raise_on_budget=True):
+            with agentvitals.tool("never"):
+                pass
+    assert raised.value.limit == "tool_calls"
+
+
+def test_manual_llm_call_computes_cost(telemetry: Telemetry) -> None:
+    with agentvitals.task("manual"), agentvitals.llm_call("anthropic", "claude-haiku-4-5") as call:
+        call.record(input_tokens=2000, output_tokens=100, cache_read_tokens=1000)
+    assert call.cost_usd == pytest.approx((1000 * 1.00 + 1000 * 0.10 + 100 * 5.00) / 1e6)
+    span = telemetry.span("chat claude-haiku-4-5")
+    assert span.attributes[names.COST_AMOUNT] == pytest.approx(call.cost_usd)
+    assert telemetry.span("invoke_agent manual").attributes[names.TASK_COST_AMOUNT] == pytest.approx(call.cost_usd)
+
+
+def test_cost_per_task_metrics(telemetry: Telemetry) -> None:
+    for outcome_fails in (False, True):
+        try:
+            with agentvitals.task("costly"):
+                with agentvitals.llm_call("openai", "gpt-4o") as call:
+                    call.record(input_tokens=1_000_000, output_tokens=0)
+                if outcome_fails:
+                    raise RuntimeError("after spending")
+        except RuntimeError:
+            pass
+    assert telemetry.total(names.TASK_COST.name, agentvitals__task__outcome="success") == pytest.approx(2.5)
+    assert telemetry.total(names.TASK_COST.name, agentvitals__task__outcome="error") == pytest.approx(2.5)
+    assert telemetry.total(names.COST.name) == pytest.approx(5.0)
