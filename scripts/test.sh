@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The test command (README "Run the tests"): installs what the suite needs, then runs all of it.
+#   1. Debian packages: prometheus + promtool, prometheus-alertmanager + amtool, docker-compose
+#   2. the test Collector, built with ocb from collector/builder-config.yaml (cached in ~/.cache)
+#   3. a virtualenv in .venv with agentvitals and its test extras
+# Stack tests need the real binaries; here they fail when one is missing, they never skip.
+# Extra arguments go to pytest (e.g. scripts/test.sh -m "not stack" for the fast unit tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+for binary in prometheus promtool prometheus-alertmanager amtool docker-compose; do
+  command -v "$binary" >/dev/null || missing+=("$binary")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test.sh: installing Debian packages for: ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq prometheus prometheus-alertmanager docker-compose >/dev/null
+fi
+
+AGENTVITALS_OTELCOL=$(scripts/build-collector.sh | tail -1)
+export AGENTVITALS_OTELCOL
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+
+export AGENTVITALS_REQUIRE_STACK=1
+.venv/bin/ruff check .
+status=0
+.venv/bin/python -m pytest "$@" || status=$?
+exit $status
