@@ -99,7 +99,8 @@ class Invocation:
         self._ended = True
         try:
             self._on_stop(None)
-            self._duration.record(self.elapsed(), self._labels)
+            # With the span's context, so a sampled span becomes the histogram point's exemplar.
+            self._duration.record(self.elapsed(), self._labels, context=trace.set_span_in_context(self.span))
         except Exception:  # deliberate: telemetry never breaks the caller
             _logger.debug("agentvitals: error while ending a span", exc_info=True)
         self.span.end()
@@ -113,7 +114,8 @@ class Invocation:
             self.span.set_attribute(names.ERROR_TYPE, kind)
             self.span.set_status(Status(StatusCode.ERROR, str(exc)[:200]))
             self._on_stop(exc)
-            self._duration.record(self.elapsed(), {**self._labels, names.ERROR_TYPE: kind})
+            self._duration.record(self.elapsed(), {**self._labels, names.ERROR_TYPE: kind},
+                                  context=trace.set_span_in_context(self.span))
         except Exception:  # deliberate: telemetry never breaks the caller
             _logger.debug("agentvitals: error while failing a span", exc_info=True)
         self.span.end()

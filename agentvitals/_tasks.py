@@ -291,7 +291,7 @@ class task(Scope):  # noqa: N801 - used as a decorator and a context manager, li
 
         labels = {names.TASK_NAME: self.name}
         outcome_labels = {names.TASK_NAME: self.name, names.TASK_OUTCOME: outcome.value}
-        telemetry.task_duration.record(split.wall, outcome_labels)
+        telemetry.task_duration.record(split.wall, outcome_labels, context=trace.set_span_in_context(span))
         telemetry.task_cost.add(run.cost_usd, outcome_labels)
         telemetry.task_active.add(split.active, labels)
         telemetry.task_child.add(split.child, labels)

@@ -321,6 +321,24 @@ METRICS: Final[tuple[Metric, ...]] = (
 )
 """Every metric the SDK emits."""
 
+# --- The Collector's own telemetry (not emitted by us; used by the pipeline-health rules) ---------
+COLLECTOR_SELF_JOB: Final = "otel-collector-self"
+COLLECTOR_ACCEPTED_SPANS: Final = "otelcol_receiver_accepted_spans"
+COLLECTOR_REFUSED_SPANS: Final = "otelcol_receiver_refused_spans"
+COLLECTOR_REFUSED_METRIC_POINTS: Final = "otelcol_receiver_refused_metric_points"
+COLLECTOR_SEND_FAILED_SPANS: Final = "otelcol_exporter_send_failed_spans"
+COLLECTOR_SEND_FAILED_METRIC_POINTS: Final = "otelcol_exporter_send_failed_metric_points"
+
+
+def collector_counter(name: str) -> str:
+    """A PromQL selector for a Collector self-metric counter, with or without ``_total``.
+
+    The Collector exposes its counters without the suffix in the text format (what Prometheus 2.42
+    stores) and with it under OpenMetrics; matching both keeps one rule valid for either.
+    """
+    return f'{{__name__=~"{name}(_total)?", job="{COLLECTOR_SELF_JOB}"}}'
+
+
 # --- Prometheus-side names -----------------------------------------------------------------------
 _UNIT_WORDS: Final = {
     "s": "seconds",

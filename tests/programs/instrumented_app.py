@@ -1,0 +1,51 @@
+"""An instrumented program for the stack tests: exercises every metric in the name registry.
+
+    python instrumented_app.py OTLP_HTTP_ENDPOINT FAKE_LLM_URL
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+
+import agentvitals
+
+
+async def main(llm_url: str) -> None:
+    import openai
+
+    client = openai.AsyncOpenAI(base_url=llm_url + "/v1", api_key="sk-stack-test", max_retries=0)
+
+    async def search(name: str) -> None:
+        with agentvitals.tool(name):
+            await asyncio.sleep(0.05)
+
+    for _ in range(3):
+        async with agentvitals.task("support"):
+            with agentvitals.retrieval("kb", top_k=3) as found:
+                await client.embeddings.create(model="text-embedding-3-small", input="where is my order")
+                found.set_results(3)
+            await asyncio.gather(search("orders"), search("shipping"))
+            await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+            stream = await client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True,
+                stream_options={"include_usage": True},
+            )
+            async for _ in stream:
+                pass
+            await client.chat.completions.create(model="house-model", messages=[{"role": "user", "content": "x"}])
+            agentvitals.record_cache_lookup("semantic", hit=False)
+            agentvitals.record_cache_lookup("semantic", hit=True)
+            time.sleep(0.02)  # own compute: active time
+
+    async with agentvitals.task("support", budget=agentvitals.Budget(max_llm_calls=1)):
+        for _ in range(3):
+            await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+
+
+if __name__ == "__main__":
+    endpoint, llm_url = sys.argv[1], sys.argv[2]
+    agentvitals.init("stack-test-app", endpoint=endpoint, metric_export_interval=0.5)
+    asyncio.run(main(llm_url))
+    agentvitals.shutdown()

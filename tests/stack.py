@@ -1,0 +1,223 @@
+"""Real Collector and Prometheus processes on free 127.0.0.1 ports, configured from the committed files.
+
+The Collector runs ``collector/config.yaml`` itself (its ``${env:...}`` defaults overridden with
+loopback addresses); Prometheus runs ``prometheus/prometheus.yml`` with only its targets, intervals
+and rule files rewritten. Every process is stopped when its context exits. A missing binary is a
+skip on a developer machine and a failure where ``AGENTVITALS_REQUIRE_STACK`` or ``CI`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def require_binary(name: str, env_var: str | None = None) -> str:
+    path = os.environ.get(env_var) if env_var else None
+    path = path or shutil.which(name)
+    if path and os.access(path, os.X_OK):
+        return path
+    message = f"{name} not found (run scripts/test.sh, which installs/builds it)"
+    if os.environ.get("AGENTVITALS_REQUIRE_STACK") or os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def collector_binary() -> str:
+    if not os.environ.get("AGENTVITALS_OTELCOL"):
+        built = subprocess.run([ROOT / "scripts" / "build-collector.sh"], capture_output=True, text=True)
+        if built.returncode == 0 and built.stdout.strip():
+            os.environ["AGENTVITALS_OTELCOL"] = built.stdout.strip().splitlines()[-1]
+    return require_binary("otelcol-agentvitals", "AGENTVITALS_OTELCOL")
+
+
+def wait_until(check: Callable[[], T | None], *, timeout: float, what: str, interval: float = 0.2) -> T:
+    """Poll ``check`` until it returns something truthy; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except Exception as exc:  # not ready yet
+            last_error = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@contextmanager
+def process(args: list[str], *, env: dict[str, str] | None = None, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        try:
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+
+class TraceSink:
+    """An OTLP/gRPC trace receiver standing in for Tempo: records the trace ids it receives."""
+
+    def __init__(self) -> None:
+        import grpc
+        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+        sink = self
+        self.trace_ids: set[str] = set()
+        self.span_names: list[str] = []
+
+        class Service(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
+            def Export(self, request: Any, context: Any) -> Any:  # noqa: N802 - gRPC API
+                for resource_spans in request.resource_spans:
+                    for scope_spans in resource_spans.scope_spans:
+                        for span in scope_spans.spans:
+                            sink.trace_ids.add(span.trace_id.hex())
+                            sink.span_names.append(span.name)
+                return trace_service_pb2.ExportTraceServiceResponse()
+
+        self.port = free_port()
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Service(), self._server)
+        self._server.add_insecure_port(f"127.0.0.1:{self.port}")
+
+    def __enter__(self) -> TraceSink:
+        self._server.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._server.stop(grace=None)
+
+
+class Collector:
+    def __init__(self, tmp: Path, tempo_endpoint: str) -> None:
+        self.binary = collector_binary()
+        self.otlp_http = free_port()
+        self.otlp_grpc = free_port()
+        self.health = free_port()
+        self.prometheus_exporter = free_port()
+        self.self_metrics = free_port()
+        self.log = tmp / "collector.log"
+        self.env = {
+            "OTLP_HTTP_ENDPOINT": f"127.0.0.1:{self.otlp_http}",
+            "OTLP_GRPC_ENDPOINT": f"127.0.0.1:{self.otlp_grpc}",
+            "HEALTH_CHECK_ENDPOINT": f"127.0.0.1:{self.health}",
+            "PROMETHEUS_EXPORTER_ENDPOINT": f"127.0.0.1:{self.prometheus_exporter}",
+            "SELF_METRICS_HOST": "127.0.0.1",
+            "SELF_METRICS_PORT": str(self.self_metrics),
+            "TEMPO_OTLP_ENDPOINT": tempo_endpoint,
+            # Longer than the 1s scrape: the connector clears exemplars after each flush, so a flush
+            # interval shorter than the scrape interval could hide them from Prometheus.
+            "SPAN_METRICS_FLUSH_INTERVAL": "3s",
+        }
+
+    @property
+    def otlp_http_url(self) -> str:
+        return f"http://127.0.0.1:{self.otlp_http}"
+
+    @contextmanager
+    def running(self) -> Iterator[Collector]:
+        args = [self.binary, f"--config={ROOT / 'collector' / 'config.yaml'}"]
+        with process(args, env=self.env, log=self.log) as proc:
+            wait_until(
+                lambda: proc.poll() is None and http_get(f"http://127.0.0.1:{self.health}/ready")[0] == 200,
+                timeout=30, what=f"the Collector to be ready (log: {self.log})",
+            )
+            yield self
+
+
+class Prometheus:
+    def __init__(self, tmp: Path, collector: Collector, rule_files: list[Path] | None = None,
+                 alertmanager: str | None = None) -> None:
+        self.binary = require_binary("prometheus")
+        self.port = free_port()
+        self.tmp = tmp
+        self.log = tmp / "prometheus.log"
+        config = yaml.safe_load((ROOT / "prometheus" / "prometheus.yml").read_text())
+        config["global"]["scrape_interval"] = "1s"
+        config["global"]["evaluation_interval"] = "1s"
+        config["rule_files"] = [str(path) for path in rule_files or []]
+        targets = {
+            "otel-collector:8889": f"127.0.0.1:{collector.prometheus_exporter}",
+            "otel-collector:8888": f"127.0.0.1:{collector.self_metrics}",
+        }
+        for job in config["scrape_configs"]:
+            for static in job["static_configs"]:
+                static["targets"] = [targets[target] for target in static["targets"]]
+        if alertmanager is None:
+            config.pop("alerting", None)
+        else:
+            config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [alertmanager]
+        self.config = tmp / "prometheus.yml"
+        self.config.write_text(yaml.safe_dump(config))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @contextmanager
+    def running(self) -> Iterator[Prometheus]:
+        args = [
+            self.binary,
+            f"--config.file={self.config}",
+            f"--storage.tsdb.path={self.tmp / 'prometheus-data'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--enable-feature=exemplar-storage",
+        ]
+        with process(args, log=self.log) as proc:
+            wait_until(lambda: proc.poll() is None and http_get(f"{self.url}/-/ready")[0] == 200,
+                       timeout=30, what=f"Prometheus to be ready (log: {self.log})")
+            yield self
+
+    def api(self, path: str, **params: str) -> Any:
+        status, body = http_get(f"{self.url}/api/v1/{path}?{urllib.parse.urlencode(params)}")
+        payload = json.loads(body)
+        if status != 200 or payload.get("status") != "success":
+            raise AssertionError(f"Prometheus {path} {params}: {status} {payload}")
+        return payload["data"]
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        return list(self.api("query", query=expr)["result"])
+
+    def series(self, metric: str) -> list[dict[str, str]]:
+        return list(self.api("series", **{"match[]": metric})) if metric else []
+
+    def exemplars(self, expr: str) -> list[dict[str, Any]]:
+        return list(self.api("query_exemplars", query=expr, start="0", end=str(time.time() + 60)))
