@@ -93,8 +93,9 @@ class WaitAccountingProcessor(SpanProcessor):
         if entry is None or entry.inside_wait:
             return
         kind = entry.kind
-        if kind is None:
-            # Attributes set after start (some instrumentations add them late) may still make it a wait.
+        if kind is None or kind is WaitKind.OTHER:
+            # Some instrumentations (DB-API among them) set their attributes after starting the span:
+            # classify again with the final attributes.
             kind = wait_kind(span.attributes, span.kind)
             if kind is None:
                 return

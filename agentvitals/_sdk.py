@@ -17,7 +17,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult, TraceIdRatioBased
 
@@ -115,6 +115,7 @@ def init(
     tracer_provider: trace.TracerProvider | None = None,
     meter_provider: metrics.MeterProvider | None = None,
     span_exporter: SpanExporter | None = None,
+    span_processors: Sequence[SpanProcessor] = (),
     metric_readers: Sequence[MetricReader] = (),
 ) -> Settings:
     """Set up tracing, metrics and auto-instrumentation in one call. Idempotent; never touches the network.
@@ -135,9 +136,10 @@ def init(
         pricing: Price overrides, ``{provider: {model: {input, output, cache_read, cache_write}}}``
             in USD per 1M tokens, matched before the bundled table.
         instrumentations: Names to enable (default: all whose library is installed):
-            ``openai``, ``anthropic``, ``httpx`` (httpx and httpx2), ``threading``.
+            ``openai``, ``anthropic``, ``httpx`` (httpx and httpx2), ``sqlite3``, ``threading``.
         tracer_provider, meter_provider: Use these instead of creating (or reusing global) ones.
         span_exporter: Export spans here instead of OTLP (e.g. an in-memory exporter in tests).
+        span_processors: Extra span processors, added after the exporter's (they see every span).
         metric_readers: Extra metric readers (e.g. an in-memory reader in tests).
 
     Returns:
@@ -188,6 +190,8 @@ def init(
         waits = WaitAccountingProcessor()
         if hasattr(tp, "add_span_processor"):
             tp.add_span_processor(waits)
+            for processor in span_processors:
+                tp.add_span_processor(processor)
 
         # Metrics: same order of preference.
         mp: Any = meter_provider

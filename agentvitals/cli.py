@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from agentvitals._version import __version__
 
@@ -28,6 +29,78 @@ def _cost(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(kind: type = float) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse
+
+
+def _demo(args: argparse.Namespace) -> int:
+    try:
+        from demo_agent.load import make_phases
+        from demo_agent.runner import DemoConfig, run_demo
+    except ImportError as exc:
+        print(f"agentvitals demo: missing dependency ({exc.name}); install with: pip install 'agentvitals[demo]'",
+              file=sys.stderr)
+        return 2
+    if args.max_workers < args.workers:
+        args.parser.error(f"--max-workers ({args.max_workers}) must be at least --workers ({args.workers})")
+    try:
+        make_phases(args.phases, duration_s=args.duration, base_rate=args.rate, spike_multiplier=args.spike_multiplier)
+    except ValueError as exc:
+        args.parser.error(f"--phases: {exc}")
+    config = DemoConfig(
+        duration_s=args.duration, rate=args.rate, phases=args.phases, spike_multiplier=args.spike_multiplier,
+        workers=args.workers, max_workers=args.max_workers, degraded=args.degraded,
+        otlp_endpoint=args.otlp_endpoint, db_url=args.db_url, seed=args.seed, max_tasks=args.max_tasks,
+        metrics_port=args.metrics_port or None, model_url=args.model_url, tools_url=args.tools_url,
+        progress=not args.no_progress, service_name=args.service_name,
+    )
+    import asyncio
+    import json
+
+    run = asyncio.run(run_demo(config))
+    print(run.report.render())
+    if args.report_json:
+        with open(args.report_json, "w", encoding="utf-8") as handle:
+            json.dump(run.report.as_dict(), handle, indent=2, default=str)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    try:
+        from demo_agent.model_server import ModelServer
+        from demo_agent.tool_server import ToolServer
+    except ImportError as exc:
+        print(f"agentvitals: missing dependency ({exc.name}); install with: pip install 'agentvitals[demo]'",
+              file=sys.stderr)
+        return 2
+
+    async def serve() -> None:
+        server = ModelServer(seed=args.seed) if args.command == "serve-model" else ToolServer(seed=args.seed)
+        url = await server.start(args.host, args.port)
+        print(f"agentvitals {args.command}: listening on {url}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        await server.stop()
+
+    asyncio.run(serve())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agentvitals", description="OpenTelemetry for LLM agents.")
     parser.add_argument("--version", action="version", version=f"agentvitals {__version__}")
@@ -42,6 +115,43 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--cache-write-tokens", type=int, default=None)
     cost.add_argument("--prices", default=None, help="JSON price override file")
     cost.set_defaults(run=_cost)
+
+    demo = commands.add_parser(
+        "demo", help="run the demo agent under load on loopback and print a report",
+        description="Runs a fake OpenAI-compatible model server, a tool service and an instrumented support "
+                    "agent under Poisson load (warmup, steady, spike, recovery), then prints a report computed "
+                    "from the emitted telemetry. Needs no infrastructure; --otlp-endpoint feeds a Collector.",
+    )
+    demo.add_argument("--duration", type=_positive(), default=60.0, help="seconds of load (default 60)")
+    demo.add_argument("--rate", type=_positive(), default=2.0, help="steady arrivals per second (default 2)")
+    demo.add_argument("--phases", default=None,
+                      help="comma-separated phases, each NAME or NAME:SECONDS, from warmup, steady, spike, recovery "
+                           "(default: all four, sharing --duration)")
+    demo.add_argument("--spike-multiplier", type=_positive(), default=4.0, help="spike rate / steady rate")
+    demo.add_argument("--workers", type=_positive(int), default=8, help="initial agent workers (default 8)")
+    demo.add_argument("--max-workers", type=_positive(int), default=32, help="scale-out ceiling (default 32)")
+    demo.add_argument("--degraded", action="store_true", help="start with the router in degraded mode")
+    demo.add_argument("--otlp-endpoint", default=None,
+                      help="send traces and metrics to this OTLP/HTTP endpoint (e.g. http://localhost:4318)")
+    demo.add_argument("--db-url", default=None, help="postgresql://... (default: SQLite in memory)")
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--max-tasks", type=_positive(int), default=None, help="stop after this many arrivals")
+    demo.add_argument("--metrics-port", type=int, default=9464,
+                      help="serve the agent's metrics for Prometheus on 127.0.0.1:PORT (0: off; default 9464)")
+    demo.add_argument("--model-url", default=None, help="use a model server running elsewhere")
+    demo.add_argument("--tools-url", default=None, help="use a tool service running elsewhere")
+    demo.add_argument("--service-name", default="support-agent")
+    demo.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    demo.add_argument("--report-json", default=None, help="also write the report as JSON here")
+    demo.set_defaults(run=_demo, parser=demo)
+
+    for name, default_port, what in (("serve-model", 8000, "the fake OpenAI-compatible model server"),
+                                     ("serve-tools", 8001, "the demo's tool service")):
+        serve = commands.add_parser(name, help=f"run {what} (for docker-compose)")
+        serve.add_argument("--host", default="127.0.0.1")
+        serve.add_argument("--port", type=int, default=default_port)
+        serve.add_argument("--seed", type=int, default=1)
+        serve.set_defaults(run=_serve)
     return parser
 
 

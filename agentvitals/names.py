@@ -110,6 +110,7 @@ WAIT_KIND: Final = "agentvitals.wait.kind"
 TOKEN_TYPE: Final = "agentvitals.token.type"
 CACHE_NAME: Final = "agentvitals.cache.name"
 CACHE_RESULT: Final = "agentvitals.cache.result"
+ROUTER_MODE: Final = "agentvitals.router.mode"
 RETRIEVAL_TOP_K: Final = "agentvitals.retrieval.top_k"
 RETRIEVAL_RESULT_COUNT: Final = "agentvitals.retrieval.result_count"
 
@@ -301,6 +302,55 @@ CACHE_REQUESTS: Final = Metric(
     "Application cache look-ups by result (hit or miss).",
     (CACHE_NAME, CACHE_RESULT),
 )
+
+# Emitted by the demo's worker pool and router and by the control service (not by init()):
+ROUTER_DEGRADED: Final = Metric(
+    "agentvitals.router.degraded",
+    Instrument.GAUGE,
+    "{mode}",
+    "1 while the model router is in degraded mode (smaller model, fewer tokens), else 0.",
+)
+ROUTER_SWITCHES: Final = Metric(
+    "agentvitals.router.switches",
+    Instrument.COUNTER,
+    "{switch}",
+    "Router mode changes, by the mode switched to.",
+    (ROUTER_MODE,),
+)
+WORKERS: Final = Metric(
+    "agentvitals.workers.count",
+    Instrument.GAUGE,
+    "{worker}",
+    "Agent workers in the pool (the scale-out target).",
+)
+WORKERS_BUSY: Final = Metric(
+    "agentvitals.workers.busy",
+    Instrument.GAUGE,
+    "{worker}",
+    "Agent workers currently running a task.",
+)
+QUEUE_DEPTH: Final = Metric(
+    "agentvitals.queue.depth",
+    Instrument.GAUGE,
+    "{task}",
+    "Tasks waiting for a free worker.",
+)
+WORKER_IDLE: Final = Metric(
+    "agentvitals.workers.idle_time",
+    Instrument.COUNTER,
+    "s",
+    "Time workers spent waiting for work: worker-level idleness, separate from task idle time.",
+)
+SHED_TASKS: Final = Metric(
+    "agentvitals.tasks.shed",
+    Instrument.COUNTER,
+    "{task}",
+    "Arrivals dropped because the queue was full.",
+)
+LOOP_METRICS: Final[tuple[Metric, ...]] = (
+    ROUTER_DEGRADED, ROUTER_SWITCHES, WORKERS, WORKERS_BUSY, QUEUE_DEPTH, WORKER_IDLE, SHED_TASKS
+)
+"""Metrics of the worker pool and router (the demo's, or your own through the same names)."""
 
 METRICS: Final[tuple[Metric, ...]] = (
     OPERATION_DURATION,

@@ -46,6 +46,12 @@ def _httpx() -> Any:
     return HTTPXInstrumentors()
 
 
+def _sqlite3() -> Any:
+    from agentvitals.instrumentation.sqlite3 import SQLite3Instrumentor
+
+    return SQLite3Instrumentor()
+
+
 @dataclass(frozen=True)
 class Instrumentation:
     name: str
@@ -60,6 +66,7 @@ INSTRUMENTATIONS: tuple[Instrumentation, ...] = (
     Instrumentation("httpx", ("httpx", "httpx2"), _httpx),
     Instrumentation("openai", ("openai",), _openai),
     Instrumentation("anthropic", ("anthropic",), _anthropic),
+    Instrumentation("sqlite3", ("sqlite3",), _sqlite3),
 )
 
 _enabled: list[Any] = []

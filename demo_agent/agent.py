@@ -1,0 +1,169 @@
+"""The demo's customer-support agent.
+
+One task per question: embed it and check the semantic cache; read the order from the database;
+plan with the small model; call the planned tools over HTTP in parallel; retrieve policy context;
+stream the answer from the model the router picks; write the conversation back. It uses only
+``agentvitals.init()`` (done by the runner) and the public ``task``/``tool``/``retrieval`` API:
+LLM, HTTP and DB spans come from the auto-instrumentation.
+
+Failures are the realistic kinds: a tool returns 5xx twice, a tool hangs past its timeout, the
+planner replies with something that is not JSON, or the task's budget runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import openai
+
+import agentvitals
+
+from .knowledge import SemanticCache, VectorIndex
+from .router import ModelRouter
+from .store import ORDERS, Store
+
+__all__ = ["MalformedModelReply", "Question", "SupportAgent", "ToolFailed", "make_question"]
+
+EMBEDDING_MODEL = "demo-embed"
+PLANNER_PROMPT = (
+    "You are the planner of a customer-support agent. Reply with JSON only: "
+    '{"tools": [names of tools to call], "needs_context": true|false}. '
+    "Tools: order_status, shipping_eta, refund_policy, inventory, customer_profile."
+)
+# Long and shared by every answer call, so the model server's prefix cache (and the provider's
+# cached-token accounting) has something to reuse, as a real system prompt does.
+ANSWER_PROMPT = (
+    "You are a friendly, precise customer-support assistant for an online shop. Answer in two or three "
+    "sentences, using only the facts given below: the order record, the tool results and the policy "
+    "excerpts. If a fact is missing, say what you will check and when the customer will hear back. Never "
+    "invent tracking numbers, dates or amounts. Always mention the order number. "
+) * 6
+
+_TEMPLATES = (
+    "Where is my order {id}?",
+    "When will order {id} arrive?",
+    "Can I get a refund for order {id}?",
+    "Is the item in order {id} back in stock?",
+    "Please cancel order {id} if it has not shipped.",
+    "How do I return the items from order {id}?",
+    "Can I change the delivery address of order {id}?",
+)
+_HOT_ORDERS = 25
+
+
+@dataclass(frozen=True)
+class Question:
+    order_id: int
+    text: str
+
+
+def make_question(rng: random.Random) -> Question:
+    """Questions skew toward a few hot orders, so identical questions recur (semantic cache hits)."""
+    order_id = rng.randrange(_HOT_ORDERS) if rng.random() < 0.35 else rng.randrange(ORDERS)
+    return Question(order_id, rng.choice(_TEMPLATES).format(id=order_id))
+
+
+class MalformedModelReply(Exception):
+    """The planner's reply was not the JSON plan it was asked for."""
+
+
+class ToolFailed(Exception):
+    def __init__(self, name: str, status: int) -> None:
+        super().__init__(f"tool {name} failed with HTTP {status}")
+        self.name = name
+        self.status = status
+
+
+def parse_plan(content: str | None) -> tuple[list[str], bool]:
+    try:
+        plan = json.loads(content or "")
+        tools = [str(t) for t in plan["tools"]]
+        return tools, bool(plan.get("needs_context"))
+    except (ValueError, KeyError, TypeError):
+        raise MalformedModelReply(f"planner reply is not a JSON plan: {content!r:.60}") from None
+
+
+class SupportAgent:
+    def __init__(self, *, llm: openai.AsyncOpenAI, http: httpx.AsyncClient, tools_url: str, store: Store,
+                 index: VectorIndex, cache: SemanticCache, router: ModelRouter,
+                 budget: agentvitals.Budget, tool_timeout_s: float = 2.0) -> None:
+        self.llm = llm
+        self.http = http
+        self.tools_url = tools_url
+        self.store = store
+        self.index = index
+        self.cache = cache
+        self.router = router
+        self.budget = budget
+        self.tool_timeout_s = tool_timeout_s
+
+    async def embed(self, text: str) -> list[float]:
+        response = await self.llm.embeddings.create(model=EMBEDDING_MODEL, input=text)
+        return list(response.data[0].embedding)
+
+    async def handle(self, question: Question) -> str | None:
+        """Answer one question as one task. Returns the answer, or the partial result on budget exhaustion."""
+        async with agentvitals.task("support", budget=self.budget) as task:
+            return await self._answer(question, task)
+        return task.partial_result
+
+    async def _answer(self, question: Question, task: agentvitals.task) -> str:
+        vector = await self.embed(question.text)
+        cached = self.cache.lookup(vector)
+        if cached is not None:
+            return cached
+
+        order = await self.store.order(question.order_id)
+        plan = self.router.plan()
+        reply = await self.llm.chat.completions.create(
+            model=plan.model, max_tokens=plan.max_tokens,
+            messages=[{"role": "system", "content": PLANNER_PROMPT}, {"role": "user", "content": question.text}],
+        )
+        tools, needs_context = parse_plan(reply.choices[0].message.content)
+        task.set_partial_result(f"We are looking into order {question.order_id}.")
+
+        results = await asyncio.gather(*(self._call_tool(name, question) for name in tools))
+        context: list[str] = []
+        if needs_context:
+            with agentvitals.retrieval("policy-kb", top_k=3) as found:
+                query = await self.embed(f"{question.text} {order['status'] if order else ''}")
+                context = self.index.search(query, 3)
+                found.set_results(len(context))
+
+        choice = self.router.answer()
+        stream = await self.llm.chat.completions.create(
+            model=choice.model, max_tokens=choice.max_tokens, stream=True, stream_options={"include_usage": True},
+            messages=[
+                {"role": "system", "content": ANSWER_PROMPT},
+                {"role": "user", "content": json.dumps({"order": order, "tools": results, "policy": context,
+                                                        "question": question.text})},
+            ],
+        )
+        parts = [chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices]
+        answer = "".join(parts)
+        await self.store.save_conversation(question.order_id, question.text, answer, choice.model)
+        self.cache.store(vector, answer)
+        return answer
+
+    async def _call_tool(self, name: str, question: Question) -> Any:
+        for attempt in (1, 2):  # one retry on a 5xx, as a careful client would
+            try:
+                with agentvitals.tool(name, arguments={"order_id": question.order_id}):
+                    try:
+                        response = await self.http.post(f"{self.tools_url}/tools/{name}",
+                                                        json={"order_id": question.order_id},
+                                                        timeout=self.tool_timeout_s)
+                    except httpx.TimeoutException as exc:
+                        raise TimeoutError(f"tool {name} timed out after {self.tool_timeout_s}s") from exc
+                    if response.status_code >= 500:
+                        raise ToolFailed(name, response.status_code)
+                    return response.json()
+            except ToolFailed:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")

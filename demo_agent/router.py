@@ -1,0 +1,75 @@
+"""The model router: normal mode uses the large model for answers; degraded mode uses the small
+model everywhere with fewer output tokens, trading quality for latency and cost under load."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from opentelemetry import metrics
+
+from agentvitals import names
+
+from .model_server import LARGE, SMALL
+
+__all__ = ["ModelChoice", "ModelRouter"]
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    model: str
+    max_tokens: int
+
+
+class ModelRouter:
+    def __init__(self, *, meter_provider: metrics.MeterProvider | None = None, degraded: bool = False) -> None:
+        self._degraded = degraded
+        self._lock = threading.Lock()
+        self.history: list[tuple[float, bool, str]] = [(time.time(), degraded, "start")]
+        meter = metrics.get_meter("agentvitals.demo.router", meter_provider=meter_provider)
+        meter.create_observable_gauge(
+            names.ROUTER_DEGRADED.name, [self._observe], unit=names.ROUTER_DEGRADED.unit,
+            description=names.ROUTER_DEGRADED.description,
+        )
+        self._switches = meter.create_counter(
+            names.ROUTER_SWITCHES.name, unit=names.ROUTER_SWITCHES.unit, description=names.ROUTER_SWITCHES.description
+        )
+
+    def _observe(self, options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
+        yield metrics.Observation(1 if self._degraded else 0)
+
+    @property
+    def degraded(self) -> bool:
+        return self._degraded
+
+    def set_degraded(self, degraded: bool, reason: str = "") -> bool:
+        """Switch mode; returns False when already in that mode (idempotent)."""
+        with self._lock:
+            if degraded == self._degraded:
+                return False
+            self._degraded = degraded
+            self.history.append((time.time(), degraded, reason))
+        self._switches.add(1, {names.ROUTER_MODE: "degraded" if degraded else "normal"})
+        return True
+
+    def plan(self) -> ModelChoice:
+        return ModelChoice(SMALL.name, 96)
+
+    def answer(self) -> ModelChoice:
+        return ModelChoice(SMALL.name, 96) if self._degraded else ModelChoice(LARGE.name, 200)
+
+    def degraded_periods(self, until: float | None = None) -> list[tuple[float, float]]:
+        """(start, end) wall-clock intervals spent in degraded mode."""
+        periods: list[tuple[float, float]] = []
+        start: float | None = None
+        for when, degraded, _ in self.history:
+            if degraded and start is None:
+                start = when
+            elif not degraded and start is not None:
+                periods.append((start, when))
+                start = None
+        if start is not None:
+            periods.append((start, until or time.time()))
+        return periods

@@ -1,0 +1,187 @@
+"""The demo: its servers, its load, its report (checked against the telemetry), and its CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import openai
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from agentvitals import names
+from demo_agent.load import WorkerPool, make_phases
+from demo_agent.model_server import LARGE, ModelServer
+from demo_agent.report import percentile
+from demo_agent.runner import DemoConfig, DemoRun, run_demo
+
+BIN = Path(sys.executable).parent
+
+
+def run(config: DemoConfig) -> DemoRun:
+    return asyncio.run(run_demo(config))
+
+
+# --- the fake model server ---------------------------------------------------------------------
+async def test_model_server_is_openai_compatible_and_caches_prefixes() -> None:
+    server = ModelServer(malformed_rate=0.0)
+    url = await server.start()
+    try:
+        client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="x", max_retries=0)
+        messages = [{"role": "system", "content": "You are helpful. " * 200}, {"role": "user", "content": "hi"}]
+        first = await client.chat.completions.create(model=LARGE.name, messages=messages, max_tokens=20)
+        second = await client.chat.completions.create(model=LARGE.name, messages=messages, max_tokens=20)
+        assert first.usage.prompt_tokens_details.cached_tokens == 0
+        assert second.usage.prompt_tokens_details.cached_tokens >= 128  # the shared system prompt
+        stream = await client.chat.completions.create(model="demo-small", messages=messages, stream=True,
+                                                      stream_options={"include_usage": True})
+        chunks = [chunk async for chunk in stream]
+        assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+        embedded = await client.embeddings.create(model="demo-embed", input=["a b", "c"])
+        assert len(embedded.data) == 2 and embedded.usage.prompt_tokens > 0
+        with pytest.raises(openai.NotFoundError):
+            await client.chat.completions.create(model="gpt-unknown", messages=messages)
+        await client.close()
+        exposition = (await asyncio.to_thread(_get, url + "/metrics"))
+        for metric in ("vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:kv_cache_usage_perc",
+                       "vllm:prefix_cache_hits_total", "vllm:time_to_first_token_seconds_bucket",
+                       "DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE"):
+            assert metric in exposition, metric
+    finally:
+        await server.stop()
+
+
+def _get(url: str) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read().decode()
+
+
+async def test_latency_rises_with_requests_in_flight() -> None:
+    server = ModelServer(malformed_rate=0.0)
+    url = await server.start()
+    try:
+        client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="x", max_retries=0)
+
+        async def timed() -> float:
+            start = asyncio.get_running_loop().time()
+            await client.chat.completions.create(model=LARGE.name, max_tokens=100,
+                                                 messages=[{"role": "user", "content": "where is my order 7?"}])
+            return asyncio.get_running_loop().time() - start
+
+        alone = await timed()
+        crowded = await asyncio.gather(*(timed() for _ in range(3 * LARGE.max_batch)))
+        assert max(crowded) > 2.5 * alone  # queued behind full batches, and decoding slower in them
+        await client.close()
+    finally:
+        await server.stop()
+
+
+# --- load --------------------------------------------------------------------------------------
+def test_phases() -> None:
+    phases = make_phases("warmup:2,spike,recovery", duration_s=10, base_rate=2, spike_multiplier=4)
+    assert [(p.name, p.rate) for p in phases] == [("warmup", 1.0), ("spike", 8.0), ("recovery", 2.0)]
+    assert phases[0].duration_s == 2 and math.isclose(sum(p.duration_s for p in phases), 10)
+    for bad, message in (("warmup,surge", "unknown phase 'surge'"), ("spike:-3", "must be positive"),
+                         ("steady:abc", "not a number")):
+        with pytest.raises(ValueError, match=message):
+            make_phases(bad, duration_s=10, base_rate=1, spike_multiplier=2)
+
+
+async def test_worker_pool_resizes_and_sheds() -> None:
+    release = asyncio.Event()
+    started: list[int] = []
+
+    async def handler(item: int) -> None:
+        started.append(item)
+        await release.wait()
+
+    pool = WorkerPool(handler, size=2, max_size=4, queue_limit=3)
+    assert pool.submit(0) and pool.submit(1)
+    await asyncio.sleep(0.05)  # both workers pick one up
+    assert [pool.submit(item) for item in range(2, 6)] == [True, True, True, False]
+    assert pool.busy == 2 and pool.queued == 3 and pool.shed == 1
+    assert pool.resize(10) == 4  # clamped to max_size
+    await asyncio.sleep(0.05)
+    assert pool.busy == 4
+    pool.resize(1)
+    release.set()
+    assert await pool.drain(5)
+    assert sorted(started) == [0, 1, 2, 3, 4]
+    await pool.close()
+
+
+# --- the whole demo ----------------------------------------------------------------------------
+@pytest.mark.slow
+def test_report_numbers_are_those_of_the_emitted_telemetry() -> None:
+    exporter = InMemorySpanExporter()
+    result = run(DemoConfig(phases="warmup:2,steady:4", rate=3, seed=5, progress=False,
+                            init_kwargs={"span_exporter": exporter}))
+    report = result.report
+    spans = exporter.get_finished_spans()
+    tasks = [s for s in spans if s.name == "invoke_agent support"]
+    llm = [s for s in spans if s.attributes.get(names.GEN_AI_OPERATION_NAME) in ("chat", "embeddings")]
+
+    assert report.tasks == len(tasks) > 5
+    assert report.outcomes == {o: sum(1 for t in tasks if t.attributes[names.TASK_OUTCOME] == o)
+                               for o in {t.attributes[names.TASK_OUTCOME] for t in tasks}}
+    durations = [(t.end_time - t.start_time) / 1e9 for t in tasks]
+    assert report.p95_s == pytest.approx(percentile(durations, 95), abs=1e-3)
+    # Cost: the report sums task spans; the LLM spans' own cost attributes must add up to the same.
+    task_trace_ids = {t.context.trace_id for t in tasks}
+    llm_cost = sum(s.attributes.get(names.COST_AMOUNT, 0.0) for s in llm if s.context.trace_id in task_trace_ids)
+    assert report.cost_usd == pytest.approx(llm_cost, rel=1e-9)
+    assert report.cost_per_task_usd == pytest.approx(llm_cost / len(tasks), rel=1e-9)
+    # Semantic cache: a hit is a task that made no chat call.
+    chat_traces = {s.context.trace_id for s in llm if s.attributes[names.GEN_AI_OPERATION_NAME] == "chat"}
+    hits = sum(1 for t in tasks if t.context.trace_id not in chat_traces)
+    assert report.semantic_cache_hit_ratio == pytest.approx(hits / len(tasks))
+    cached = sum(s.attributes.get(names.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, 0) for s in llm)
+    inputs = sum(s.attributes.get(names.GEN_AI_USAGE_INPUT_TOKENS, 0) for s in llm)
+    assert report.prompt_cache_hit_ratio == pytest.approx(cached / inputs)
+    assert 0 < report.idle_share <= 1 and report.active_share == pytest.approx(1 - report.idle_share)
+    assert "agentvitals demo report" in report.render()
+
+
+@pytest.mark.slow
+def test_spike_raises_latency_and_degraded_mode_lowers_it() -> None:
+    def spike_run(degraded: bool) -> DemoRun:
+        return run(DemoConfig(phases="warmup:3,spike:6", rate=2, spike_multiplier=4, seed=9, progress=False,
+                              degraded=degraded, init_kwargs={"span_exporter": InMemorySpanExporter()}))
+
+    normal = spike_run(False)
+    phase_p95 = {p.name: p.p95_s for p in normal.report.phases}
+    assert phase_p95["spike"] > 1.4 * phase_p95["warmup"]
+    assert phase_p95["spike"] > 2.0  # over the alert threshold
+    queued = normal.model_server.metrics.queue_time.labels(LARGE.name)._sum.get()  # type: ignore[union-attr]
+    assert queued > 1.0  # requests really waited for a batch slot at the model server
+
+    degraded = spike_run(True)
+    degraded_spike = next(p.p95_s for p in degraded.report.phases if p.name == "spike")
+    assert degraded_spike < 0.6 * phase_p95["spike"]
+    assert degraded.report.degraded_periods and not normal.report.degraded_periods
+
+
+def test_cli_rejects_bad_arguments_with_exit_code_2() -> None:
+    for arguments, message in ((["--rate", "-1"], "--rate: must be positive"),
+                               (["--phases", "warmup,surge"], "unknown phase 'surge'"),
+                               (["--duration", "soon"], "--duration: 'soon' is not a number"),
+                               (["--workers", "8", "--max-workers", "2"], "--max-workers (2) must be at least")):
+        result = subprocess.run([BIN / "agentvitals", "demo", *arguments], capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 2, arguments
+        assert message in result.stderr, result.stderr
+
+
+@pytest.mark.slow
+def test_cli_demo_prints_the_report() -> None:
+    result = subprocess.run([BIN / "agentvitals", "demo", "--duration", "4", "--metrics-port", "0", "--no-progress"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    for line in ("agentvitals demo report", "success rate", "p95", "active", "per successful task",
+                 "cache hit ratios", "degraded mode"):
+        assert line in result.stdout
