@@ -165,7 +165,7 @@ class Collector:
 
 class Prometheus:
     def __init__(self, tmp: Path, collector: Collector, rule_files: list[Path] | None = None,
-                 alertmanager: str | None = None) -> None:
+                 alertmanager: str | None = None, model_server: str | None = None) -> None:
         self.binary = require_binary("prometheus")
         self.port = free_port()
         self.tmp = tmp
@@ -177,10 +177,15 @@ class Prometheus:
         targets = {
             "otel-collector:8889": f"127.0.0.1:{collector.prometheus_exporter}",
             "otel-collector:8888": f"127.0.0.1:{collector.self_metrics}",
+            "model-server:8000": model_server,
         }
+        jobs = []
         for job in config["scrape_configs"]:
             for static in job["static_configs"]:
-                static["targets"] = [targets[target] for target in static["targets"]]
+                static["targets"] = [targets[target] for target in static["targets"] if targets[target]]
+            if any(static["targets"] for static in job["static_configs"]):
+                jobs.append(job)
+        config["scrape_configs"] = jobs
         if alertmanager is None:
             config.pop("alerting", None)
         else:

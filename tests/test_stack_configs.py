@@ -33,7 +33,9 @@ def test_compose_file_validates_with_docker_compose() -> None:
 
 def test_images_are_pinned_and_the_collector_matches_the_builder_manifest() -> None:
     manifest = yaml.safe_load((ROOT / "collector" / "builder-config.yaml").read_text())
-    images = {name: service["image"] for name, service in SERVICES.items() if "image" in service}
+    built_here = {service["image"] for service in SERVICES.values() if "build" in service}
+    images = {name: service["image"] for name, service in SERVICES.items()
+              if "image" in service and service["image"] not in built_here}
     for name, image in images.items():
         repository, _, tag = image.rpartition(":")
         assert tag and tag != "latest" and re.search(r"\d", tag), f"{name}: unpinned image {image}"
@@ -44,6 +46,13 @@ def test_images_are_pinned_and_the_collector_matches_the_builder_manifest() -> N
     assert images["prometheus"] == "prom/prometheus:v3.14.0"
     assert images["alertmanager"] == "prom/alertmanager:v0.34.0"
     assert images["grafana"] == "grafana/grafana:13.2.0"
+
+
+def test_the_image_built_here_starts_from_a_pinned_base() -> None:
+    (base,) = re.findall(r"^FROM (\S+)", (ROOT / "Dockerfile").read_text(), flags=re.M)
+    assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-\w+", base), base
+    users = [name for name, service in SERVICES.items() if service.get("image") == "agentvitals:local"]
+    assert {"model-server", "tool-service", "agent"} <= set(users)
 
 
 def test_ports_are_bound_to_localhost() -> None:
