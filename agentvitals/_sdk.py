@@ -16,13 +16,14 @@ from typing import Any
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult, TraceIdRatioBased
 
 from agentvitals import environment_variables as env
-from agentvitals import instrumentation
+from agentvitals import instrumentation, names
 from agentvitals._accounting import WaitAccountingProcessor
 from agentvitals._config import Settings, resolve_settings
 from agentvitals._export import ExporterLogFilter, GuardedMetricExporter, GuardedSpanExporter
@@ -97,6 +98,26 @@ def _otlp_exporters(settings: Settings) -> tuple[SpanExporter | None, Any]:
         if settings.metrics_export:
             metric_exporter = HttpMetrics(endpoint=f"{endpoint}/v1/metrics", headers=headers)
     return span_exporter, metric_exporter
+
+
+def _views() -> list[View]:
+    """Bucket boundaries from the registry for every histogram, ours and the contrib ones we enable
+    (the SDK's default buckets assume milliseconds; these metrics are in seconds)."""
+    return [
+        View(instrument_name=metric.name, aggregation=ExplicitBucketHistogramAggregation(list(metric.buckets)))
+        for metric in names.METRICS
+        if metric.instrument is names.Instrument.HISTOGRAM and metric.buckets
+    ]
+
+
+def _opt_into_stable_database_conventions() -> None:
+    """Contrib DB instrumentations emit the stable DB conventions (db.system.name, db.query.text and the
+    db.client.operation.duration metric) only when asked through this variable; it is read once, when
+    the first of them instruments, so it is set before any does. A value the user set is kept."""
+    current = os.environ.get(env.OTEL_SEMCONV_STABILITY_OPT_IN, "")
+    categories = {part.strip() for part in current.split(",") if part.strip()}
+    if not categories & {"database", "database/dup"}:
+        os.environ[env.OTEL_SEMCONV_STABILITY_OPT_IN] = ",".join(sorted(categories | {"database"}))
 
 
 def init(
@@ -209,7 +230,7 @@ def init(
                     readers.append(PeriodicExportingMetricReader(
                         guarded_metrics, export_interval_millis=settings.metric_export_interval * 1000
                     ))
-                mp = MeterProvider(resource=resource, metric_readers=readers)
+                mp = MeterProvider(resource=resource, metric_readers=readers, views=_views())
                 owns_mp = True
 
         _ours.extend(p for p, owned in ((tp, owns_tp), (mp, owns_mp)) if owned)
@@ -224,6 +245,7 @@ def init(
             waits=waits,
         )
         activate(telemetry)
+        _opt_into_stable_database_conventions()
         instrumentation.enable(settings.instrumentations, telemetry=telemetry, tracer_provider=tp, meter_provider=mp)
         log_filter = None
         if exporters:

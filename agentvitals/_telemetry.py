@@ -59,7 +59,7 @@ class Telemetry:
             names.INSTRUMENTATION_SCOPE, __version__, tracer_provider, schema_url=names.SCHEMA_URL
         )
         meter = metrics.get_meter(names.INSTRUMENTATION_SCOPE, __version__, meter_provider, schema_url=names.SCHEMA_URL)
-        made = {m.name: _create_instrument(meter, m) for m in names.METRICS}
+        made = {m.name: _create_instrument(meter, m) for m in names.METRICS if m.emitter == "agentvitals"}
         self.operation_duration = made[names.OPERATION_DURATION.name]
         self.token_usage = made[names.TOKEN_USAGE.name]
         self.time_to_first_chunk = made[names.TIME_TO_FIRST_CHUNK.name]

@@ -43,6 +43,10 @@ OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: Final = "OTEL_INSTRUMENTATIO
 """Content capture (prompts, completions, tool arguments): ``true``/``span_only``/``span_and_event`` turn it on;
 ``false``/``no_content``/``event_only`` (events are not emitted) keep it off. Default: off."""
 
+OTEL_SEMCONV_STABILITY_OPT_IN: Final = "OTEL_SEMCONV_STABILITY_OPT_IN"
+"""``init()`` adds ``database`` (stable DB conventions for contrib DB instrumentations) unless it already
+holds ``database`` or ``database/dup``."""
+
 AGENTVITALS_CONTENT_MAX_LENGTH: Final = "AGENTVITALS_CONTENT_MAX_LENGTH"
 """Maximum characters of captured content per attribute. Default: 2000."""
 

@@ -54,6 +54,7 @@ SERVER_PORT: Final = "server.port"
 HTTP_REQUEST_METHOD: Final = "http.request.method"
 DB_SYSTEM_NAME: Final = "db.system.name"
 DB_SYSTEM_LEGACY: Final = "db.system"
+DB_OPERATION_NAME: Final = "db.operation.name"
 """Pre-stable DB conventions; some contrib instrumentors still emit it."""
 
 
@@ -167,6 +168,8 @@ class Metric:
     description: str
     labels: tuple[str, ...] = ()
     buckets: tuple[float, ...] | None = None
+    emitter: str = "agentvitals"
+    """``agentvitals`` (our instruments) or ``contrib`` (an instrumentation init() enables; we set its buckets)."""
 
     @property
     def prometheus(self) -> str:
@@ -303,6 +306,16 @@ CACHE_REQUESTS: Final = Metric(
     (CACHE_NAME, CACHE_RESULT),
 )
 
+DB_DURATION: Final = Metric(
+    "db.client.operation.duration",
+    Instrument.HISTOGRAM,
+    "s",
+    "Duration of database client operations (stable DB semantic conventions).",
+    (DB_SYSTEM_NAME, DB_OPERATION_NAME),
+    DURATION_BUCKETS,
+    emitter="contrib",
+)
+
 # Emitted by the demo's worker pool and router and by the control service (not by init()):
 ROUTER_DEGRADED: Final = Metric(
     "agentvitals.router.degraded",
@@ -368,8 +381,9 @@ METRICS: Final[tuple[Metric, ...]] = (
     TASK_CHILD,
     BUDGET_EXHAUSTED,
     CACHE_REQUESTS,
+    DB_DURATION,
 )
-"""Every metric the SDK emits."""
+"""Every metric ``init()`` makes a process emit (its own instruments and the contrib ones it enables)."""
 
 # --- The Collector's own telemetry (not emitted by us; used by the pipeline-health rules) ---------
 COLLECTOR_SELF_JOB: Final = "otel-collector-self"

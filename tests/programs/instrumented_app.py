@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import sys
 import time
 
@@ -35,6 +36,11 @@ async def main(llm_url: str) -> None:
             async for _ in stream:
                 pass
             await client.chat.completions.create(model="house-model", messages=[{"role": "user", "content": "x"}])
+            database = sqlite3.connect(":memory:")
+            cursor = database.cursor()  # contrib DB-API tracing covers cursors, not Connection.execute
+            cursor.execute("CREATE TABLE answers (id INTEGER, text TEXT)")
+            cursor.execute("INSERT INTO answers VALUES (?, ?)", (1, "secret-parameter-value"))
+            database.close()
             agentvitals.record_cache_lookup("semantic", hit=False)
             agentvitals.record_cache_lookup("semantic", hit=True)
             time.sleep(0.02)  # own compute: active time
