@@ -58,6 +58,8 @@ class Telemetry:
         self.tracer = trace.get_tracer(
             names.INSTRUMENTATION_SCOPE, __version__, tracer_provider, schema_url=names.SCHEMA_URL
         )
+        self.meter_provider = meter_provider
+        """The provider init() set up (None: the global one); other emitters in the process can share it."""
         meter = metrics.get_meter(names.INSTRUMENTATION_SCOPE, __version__, meter_provider, schema_url=names.SCHEMA_URL)
         made = {m.name: _create_instrument(meter, m) for m in names.METRICS if m.emitter == "agentvitals"}
         self.operation_duration = made[names.OPERATION_DURATION.name]

@@ -101,6 +101,31 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _generate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from agentvitals.monitoring import MonitoringConfig, write_files
+
+    try:
+        config = MonitoringConfig(
+            prometheus_uid=args.prometheus_uid, tempo_uid=args.tempo_uid,
+            latency_threshold_s=args.latency_threshold, hourly_budget_usd=args.hourly_budget,
+            slo_success_target=args.slo_target,
+        )
+    except ValueError as exc:
+        args.parser.error(str(exc))
+    changed = write_files(Path(args.output_dir), config, check=args.check)
+    if args.check:
+        if changed:
+            print("agentvitals generate --check: out of date (run `agentvitals generate`):\n  " + "\n  ".join(changed),
+                  file=sys.stderr)
+            return 1
+        print("agentvitals generate --check: up to date")
+        return 0
+    print("\n".join(f"wrote {path}" for path in changed) or "nothing changed")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agentvitals", description="OpenTelemetry for LLM agents.")
     parser.add_argument("--version", action="version", version=f"agentvitals {__version__}")
@@ -128,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="comma-separated phases, each NAME or NAME:SECONDS, from warmup, steady, spike, recovery "
                            "(default: all four, sharing --duration)")
     demo.add_argument("--spike-multiplier", type=_positive(), default=4.0, help="spike rate / steady rate")
-    demo.add_argument("--workers", type=_positive(int), default=8, help="initial agent workers (default 8)")
+    demo.add_argument("--workers", type=_positive(int), default=12, help="initial agent workers (default 12)")
     demo.add_argument("--max-workers", type=_positive(int), default=32, help="scale-out ceiling (default 32)")
     demo.add_argument("--degraded", action="store_true", help="start with the router in degraded mode")
     demo.add_argument("--otlp-endpoint", default=None,
@@ -144,6 +169,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     demo.add_argument("--report-json", default=None, help="also write the report as JSON here")
     demo.set_defaults(run=_demo, parser=demo)
+
+    generate = commands.add_parser(
+        "generate", help="write the Grafana dashboards, Prometheus rules and KEDA manifest for your settings",
+        description="Generates dashboards/*.json, alerts/rules/agentvitals.rules.yml and "
+                    "deploy/kubernetes/keda-scaledobject.yaml under --output-dir.")
+    generate.add_argument("--output-dir", default=".", help="where to write (default: current directory)")
+    generate.add_argument("--prometheus-uid", default="prometheus", help="Grafana uid of your Prometheus datasource")
+    generate.add_argument("--tempo-uid", default="tempo", help="Grafana uid of your Tempo datasource")
+    generate.add_argument("--latency-threshold", type=_positive(), default=2.0,
+                          help="task p95 alert threshold in seconds (a bucket edge; default 2)")
+    generate.add_argument("--hourly-budget", type=_positive(), default=5.0, help="LLM spend budget in $/h (default 5)")
+    generate.add_argument("--slo-target", type=_positive(), default=0.99, help="task success SLO (default 0.99)")
+    generate.add_argument("--check", action="store_true", help="only check the files are up to date (exit 1 if not)")
+    generate.set_defaults(run=_generate, parser=generate)
 
     for name, default_port, what in (("serve-model", 8000, "the fake OpenAI-compatible model server"),
                                      ("serve-tools", 8001, "the demo's tool service")):

@@ -385,6 +385,27 @@ METRICS: Final[tuple[Metric, ...]] = (
 )
 """Every metric ``init()`` makes a process emit (its own instruments and the contrib ones it enables)."""
 
+# --- The serving stack's metrics (not ours: a vLLM-compatible model server, dcgm-exporter) ---------
+# The demo's fake model server exposes these names, as a self-hosted stack does; dashboards and
+# rules read them. Counters are listed with the ``_total`` prometheus_client appends.
+MODEL_SERVER_RUNNING: Final = "vllm:num_requests_running"
+MODEL_SERVER_WAITING: Final = "vllm:num_requests_waiting"
+MODEL_SERVER_KV_CACHE_USAGE: Final = "vllm:kv_cache_usage_perc"
+MODEL_SERVER_PREFIX_CACHE_QUERIES: Final = "vllm:prefix_cache_queries_total"
+MODEL_SERVER_PREFIX_CACHE_HITS: Final = "vllm:prefix_cache_hits_total"
+MODEL_SERVER_TTFT: Final = "vllm:time_to_first_token_seconds"
+MODEL_SERVER_QUEUE_TIME: Final = "vllm:request_queue_time_seconds"
+MODEL_SERVER_E2E: Final = "vllm:e2e_request_latency_seconds"
+MODEL_SERVER_PROMPT_TOKENS: Final = "vllm:prompt_tokens_total"
+MODEL_SERVER_GENERATION_TOKENS: Final = "vllm:generation_tokens_total"
+MODEL_NAME_LABEL: Final = "model_name"
+GPU_UTIL_PERCENT: Final = "DCGM_FI_DEV_GPU_UTIL"
+GPU_MEMORY_USED_MIB: Final = "DCGM_FI_DEV_FB_USED"
+GPU_MEMORY_FREE_MIB: Final = "DCGM_FI_DEV_FB_FREE"
+SPAN_METRICS_CALLS: Final = "traces_span_metrics_calls_total"
+SPAN_METRICS_DURATION: Final = "traces_span_metrics_duration_seconds"
+"""The Collector's span_metrics connector (namespace traces.span.metrics, unit s)."""
+
 # --- The Collector's own telemetry (not emitted by us; used by the pipeline-health rules) ---------
 COLLECTOR_SELF_JOB: Final = "otel-collector-self"
 COLLECTOR_ACCEPTED_SPANS: Final = "otelcol_receiver_accepted_spans"

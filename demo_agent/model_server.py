@@ -27,6 +27,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from agentvitals import names
+
 __all__ = ["LARGE", "SMALL", "ModelProfile", "ModelServer"]
 
 PREFIX_BLOCK = 128  # cached prompt tokens come in blocks, as with OpenAI's prompt caching
@@ -51,7 +53,7 @@ class ModelProfile:
 
 # Tuned so a steady load keeps task p95 under the 2 s alert threshold, while a 4x spike fills the
 # large model's batch (queueing) and pushes it over; the small model has room for the same load.
-LARGE = ModelProfile("demo-large", 0.15, 8000, 220, 4, 0.15, 6_000, "0", 81_559, 42_000)
+LARGE = ModelProfile("demo-large", 0.12, 8000, 320, 3, 0.15, 6_000, "0", 81_559, 42_000)
 SMALL = ModelProfile("demo-small", 0.04, 30000, 400, 32, 0.02, 48_000, "1", 81_559, 9_000)
 
 PRICES_USD_PER_MILLION = {
@@ -83,31 +85,33 @@ class _Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        model = ["model_name"]
+        model = [names.MODEL_NAME_LABEL]
         gpu = ["gpu", "UUID", "modelName", "Hostname"]
-        self.running = Gauge("vllm:num_requests_running", "Requests in the running batch.", model,
-                             registry=self.registry)
-        self.waiting = Gauge("vllm:num_requests_waiting", "Requests waiting for a batch slot.", model,
-                             registry=self.registry)
-        self.kv_usage = Gauge("vllm:kv_cache_usage_perc", "Fraction of KV-cache blocks in use (0-1).", model,
-                              registry=self.registry)
-        self.prefix_queries = Counter("vllm:prefix_cache_queries", "Prompt tokens looked up in the prefix cache.",
-                                      model, registry=self.registry)
-        self.prefix_hits = Counter("vllm:prefix_cache_hits", "Prompt tokens found in the prefix cache.", model,
-                                   registry=self.registry)
-        self.prompt_tokens = Counter("vllm:prompt_tokens", "Prefill tokens processed.", model, registry=self.registry)
-        self.generation_tokens = Counter("vllm:generation_tokens", "Tokens generated.", model,
-                                         registry=self.registry)
+        registry = self.registry
+
+        def counter(name: str, text: str) -> Counter:
+            return Counter(name.removesuffix("_total"), text, model, registry=registry)
+
+        self.running = Gauge(names.MODEL_SERVER_RUNNING, "Requests in the running batch.", model, registry=registry)
+        self.waiting = Gauge(names.MODEL_SERVER_WAITING, "Requests waiting for a batch slot.", model,
+                             registry=registry)
+        self.kv_usage = Gauge(names.MODEL_SERVER_KV_CACHE_USAGE, "Fraction of KV-cache blocks in use (0-1).", model,
+                              registry=registry)
+        self.prefix_queries = counter(names.MODEL_SERVER_PREFIX_CACHE_QUERIES, "Prompt tokens looked up in the "
+                                                                            "prefix cache.")
+        self.prefix_hits = counter(names.MODEL_SERVER_PREFIX_CACHE_HITS, "Prompt tokens found in the prefix cache.")
+        self.prompt_tokens = counter(names.MODEL_SERVER_PROMPT_TOKENS, "Prefill tokens processed.")
+        self.generation_tokens = counter(names.MODEL_SERVER_GENERATION_TOKENS, "Tokens generated.")
         buckets = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 2.5, 5.0, 10.0, 20.0)
-        self.ttft = Histogram("vllm:time_to_first_token_seconds", "Time to first token.", model, buckets=buckets,
-                              registry=self.registry)
-        self.e2e = Histogram("vllm:e2e_request_latency_seconds", "End-to-end request latency.", model,
-                             buckets=buckets, registry=self.registry)
-        self.queue_time = Histogram("vllm:request_queue_time_seconds", "Time spent waiting for a batch slot.",
-                                    model, buckets=buckets, registry=self.registry)
-        self.gpu_util = Gauge("DCGM_FI_DEV_GPU_UTIL", "GPU utilization (in %).", gpu, registry=self.registry)
-        self.fb_used = Gauge("DCGM_FI_DEV_FB_USED", "Framebuffer memory used (in MiB).", gpu, registry=self.registry)
-        self.fb_free = Gauge("DCGM_FI_DEV_FB_FREE", "Framebuffer memory free (in MiB).", gpu, registry=self.registry)
+        self.ttft = Histogram(names.MODEL_SERVER_TTFT, "Time to first token.", model, buckets=buckets,
+                              registry=registry)
+        self.e2e = Histogram(names.MODEL_SERVER_E2E, "End-to-end request latency.", model, buckets=buckets,
+                             registry=registry)
+        self.queue_time = Histogram(names.MODEL_SERVER_QUEUE_TIME, "Time spent waiting for a batch slot.", model,
+                                    buckets=buckets, registry=registry)
+        self.gpu_util = Gauge(names.GPU_UTIL_PERCENT, "GPU utilization (in %).", gpu, registry=registry)
+        self.fb_used = Gauge(names.GPU_MEMORY_USED_MIB, "Framebuffer memory used (in MiB).", gpu, registry=registry)
+        self.fb_free = Gauge(names.GPU_MEMORY_FREE_MIB, "Framebuffer memory free (in MiB).", gpu, registry=registry)
 
 
 class ModelServer:

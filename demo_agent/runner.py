@@ -40,7 +40,7 @@ class DemoConfig:
     """Mean task arrivals per second in the steady phase."""
     phases: str | None = None
     spike_multiplier: float = 4.0
-    workers: int = 8
+    workers: int = 12
     max_workers: int = 32
     degraded: bool = False
     otlp_endpoint: str | None = None
@@ -146,7 +146,10 @@ async def run_demo(config: DemoConfig,
         llm = openai.AsyncOpenAI(base_url=model_url + "/v1", api_key="demo-key-not-a-secret", max_retries=1,
                                  timeout=30.0)
         http = httpx.AsyncClient(limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
-        router = ModelRouter(degraded=config.degraded)
+        from agentvitals._telemetry import current
+
+        meter_provider = current().meter_provider
+        router = ModelRouter(degraded=config.degraded, meter_provider=meter_provider)
         vectors = (await llm.embeddings.create(model="demo-embed", input=list(DOCUMENTS))).data
         from .agent import SupportAgent, make_question
 
@@ -154,7 +157,8 @@ async def run_demo(config: DemoConfig,
                              index=VectorIndex(list(DOCUMENTS), [list(v.embedding) for v in vectors]),
                              cache=SemanticCache(), router=router, budget=config.budget)
         rng = random.Random(config.seed)
-        pool = WorkerPool(agent.handle, size=config.workers, max_size=config.max_workers)
+        pool = WorkerPool(agent.handle, size=config.workers, max_size=config.max_workers,
+                          meter_provider=meter_provider)
         if on_started is not None:
             maybe = on_started(pool, router)
             if asyncio.iscoroutine(maybe):

@@ -1,0 +1,78 @@
+"""The one configuration dashboards, recording rules, alerts and the KEDA manifest are generated from."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from agentvitals import names
+
+__all__ = ["MonitoringConfig"]
+
+_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
+
+
+@dataclass(frozen=True)
+class MonitoringConfig:
+    """Selectors, thresholds and windows. The defaults are what the committed files use.
+
+    Raises ValueError (one message per problem) when a value cannot work, e.g. a latency threshold
+    that is not a bucket edge of the task-duration histogram.
+    """
+
+    prometheus_uid: str = "prometheus"
+    tempo_uid: str = "tempo"
+    alertmanager_uid: str = "alertmanager"
+    latency_threshold_s: float = names.LATENCY_THRESHOLD_SECONDS
+    """Task p95 above this fires AgentTaskLatencyHigh (scale out and degrade)."""
+    hourly_budget_usd: float = 5.0
+    """LLM spend per service per hour above which AgentCostBurnHigh fires."""
+    slo_success_target: float = 0.99
+    """Share of tasks that must succeed; the burn-rate alerts protect it."""
+    rate_window: str = "5m"
+    latency_for: str = "2m"
+    keep_firing_for: str = "2m"
+    """How long a latency alert keeps firing after recovering: no degraded/normal flapping."""
+    slow_for: str = "10m"
+    """``for`` of the slower-moving alerts (cost, budgets, GPU, idle ratio, cache collapse)."""
+    slo_fast_windows: tuple[str, str] = ("1h", "5m")
+    slo_slow_windows: tuple[str, str] = ("6h", "30m")
+    cache_baseline_offset: str = "1h"
+    """A cache hit ratio below half of what it was this long ago is a collapse."""
+    llm_error_ratio: float = 0.05
+    budget_exhausted_ratio: float = 0.05
+    idle_ratio_high: float = 0.995
+    gpu_saturation_percent: float = 95.0
+    kv_cache_full_ratio: float = 0.9
+    collector_job: str = "otel-collector"
+    collector_self_job: str = names.COLLECTOR_SELF_JOB
+    keda_deployment: str = "support-agent"
+    keda_namespace: str = "agents"
+    keda_prometheus_url: str = "http://prometheus.monitoring.svc:9090"
+    keda_max_replicas: int = 20
+    runbook_url: str = "https://github.com/agentvitals/agentvitals/blob/main/README.md#runbook"
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.latency_threshold_s not in names.TASK_DURATION.buckets:  # type: ignore[operator]
+            problems.append(f"latency_threshold_s={self.latency_threshold_s} must be a bucket edge of "
+                            f"{names.TASK_DURATION.name}: {names.TASK_DURATION.buckets}")
+        for name in ("rate_window", "latency_for", "keep_firing_for", "slow_for", "cache_baseline_offset",
+                     *(f"slo_{speed}_windows" for speed in ("fast", "slow"))):
+            values = getattr(self, name)
+            for value in values if isinstance(values, tuple) else (values,):
+                if not _DURATION.match(value):
+                    problems.append(f"{name}: {value!r} is not a Prometheus duration like 30s, 5m or 1h")
+        if not 0 < self.slo_success_target < 1:
+            problems.append(f"slo_success_target must be in (0, 1), got {self.slo_success_target}")
+        if self.hourly_budget_usd <= 0:
+            problems.append(f"hourly_budget_usd must be positive, got {self.hourly_budget_usd}")
+        for uid in (self.prometheus_uid, self.tempo_uid, self.alertmanager_uid):
+            if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", uid):
+                problems.append(f"datasource uid {uid!r} must be 1-40 letters, digits, - or _")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def error_budget(self) -> float:
+        return 1 - self.slo_success_target

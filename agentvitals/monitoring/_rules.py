@@ -1,0 +1,232 @@
+"""Recording rules and alerts, from the name registry and one :class:`MonitoringConfig`.
+
+Recording rules follow ``level:metric:operations`` and are shared by the dashboards and the alerts,
+so a panel and the alert about it cannot drift apart. Every alert names the action it requests in
+its ``action`` label (``scale_out``, ``degrade`` or ``page``); Alertmanager routes on it.
+The service is the ``job`` label (the SDK's ``service.name`` after the Collector's translation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agentvitals import names
+from agentvitals.monitoring._config import MonitoringConfig
+from agentvitals.names import prometheus_label as label
+
+__all__ = ["Alert", "Recording", "Rules", "build_rules"]
+
+SERVICE = "job"
+OUTCOME = label(names.TASK_OUTCOME)
+MODEL = label(names.GEN_AI_REQUEST_MODEL)
+
+
+@dataclass(frozen=True)
+class Recording:
+    record: str
+    expr: str
+
+
+@dataclass(frozen=True)
+class Alert:
+    name: str
+    signal: str
+    """The quantity the alert watches (a test runs it against the demo's Prometheus)."""
+    condition: str
+    """Appended to ``signal`` to make the alert expression, e.g. ``> 2``."""
+    for_: str
+    severity: str
+    action: str
+    summary: str
+    description: str
+    keep_firing_for: str | None = None
+    extra_labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def expr(self) -> str:
+        return f"{self.signal} {self.condition}"
+
+
+def _rate(series: str, window: str, matchers: str = "") -> str:
+    return f"rate({series}{{{matchers}}}[{window}])" if matchers else f"rate({series}[{window}])"
+
+
+def eq(name: str, value: str) -> str:
+    return f'{name}="{value}"'
+
+
+def ne(name: str, value: str) -> str:
+    return f'{name}!="{value}"'
+
+
+class Rules:
+    """The recording-rule names and the expressions built on them, for one config."""
+
+    def __init__(self, config: MonitoringConfig) -> None:
+        self.config = config
+        w = config.rate_window
+        self.window = w
+        task = names.TASK_DURATION
+        count, bucket = task.series("_count"), task.series("_bucket")
+        llm = names.OPERATION_DURATION
+        tokens = names.TOKENS.prometheus
+        token_type = label(names.TOKEN_TYPE)
+
+        self.tasks_by_outcome = f"{SERVICE}_outcome:agentvitals_tasks:rate{w}"
+        self.tasks = f"{SERVICE}:agentvitals_tasks:rate{w}"
+        self.task_p = {q: f"{SERVICE}:{task.prometheus}:p{q}_{w}" for q in (50, 95, 99)}
+        self.success_ratio = f"{SERVICE}:agentvitals_task_successes_per_task:ratio_rate{w}"
+        self.failure_ratio = {
+            window: f"{SERVICE}:agentvitals_task_failures_per_task:ratio_rate{window}"
+            for window in sorted({w, *config.slo_fast_windows, *config.slo_slow_windows}, key=_seconds)
+        }
+        self.cost_rate = f"{SERVICE}:{names.COST.prometheus.removesuffix('_total')}:rate{w}"
+        self.cost_per_task = f"{SERVICE}:agentvitals_task_cost_usd_per_task:ratio_rate{w}"
+        self.cost_per_success = f"{SERVICE}:agentvitals_task_cost_usd_per_successful_task:ratio_rate{w}"
+        self.idle_ratio = f"{SERVICE}:agentvitals_task_idle_per_wall_time:ratio_rate{w}"
+        self.parallelism = f"{SERVICE}:agentvitals_task_child_per_idle_time:ratio_rate{w}"
+        self.llm_p = {q: f"{SERVICE}_model:{llm.prometheus}:p{q}_{w}" for q in (95, 99)}
+        self.llm_error_ratio = f"{SERVICE}:gen_ai_client_operation_errors_per_operation:ratio_rate{w}"
+        self.prompt_cache_ratio = f"{SERVICE}:agentvitals_llm_cache_read_per_input_tokens:ratio_rate{w}"
+        self.cache_ratio = f"{SERVICE}:agentvitals_cache_hits_per_request:ratio_rate{w}"
+        self.cache_requests = f"{SERVICE}:{names.CACHE_REQUESTS.prometheus.removesuffix('_total')}:rate{w}"
+        self.budget_ratio = f"{SERVICE}:agentvitals_budget_exhausted_per_task:ratio_rate{w}"
+
+        success = eq(OUTCOME, names.Outcome.SUCCESS.value)
+        failure = ne(OUTCOME, names.Outcome.SUCCESS.value)
+        errored = ne(label(names.ERROR_TYPE), "")
+        cache_read = eq(token_type, names.TokenType.CACHE_READ.value)
+        all_input = eq(token_type, names.TokenType.INPUT.value)
+        hit = eq(label(names.CACHE_RESULT), "hit")
+
+        def ratio(numerator: str, denominator: str) -> str:
+            return f"sum by ({SERVICE}) ({numerator})\n/\nsum by ({SERVICE}) ({denominator})"
+        self.recordings: list[Recording] = [
+            Recording(self.tasks_by_outcome, f"sum by ({SERVICE}, {OUTCOME}) ({_rate(count, w)})"),
+            Recording(self.tasks, f"sum by ({SERVICE}) ({_rate(count, w)})"),
+            *(Recording(self.task_p[q], f"histogram_quantile(0.{q}, sum by ({SERVICE}, le) ({_rate(bucket, w)}))")
+              for q in (50, 95, 99)),
+            Recording(self.success_ratio, ratio(_rate(count, w, success), _rate(count, w))),
+            *(Recording(name, ratio(_rate(count, window, failure), _rate(count, window)))
+              for window, name in self.failure_ratio.items()),
+            Recording(self.cost_rate, f"sum by ({SERVICE}) ({_rate(names.COST.prometheus, w)})"),
+            Recording(self.cost_per_task, ratio(_rate(names.TASK_COST.prometheus, w), _rate(count, w))),
+            Recording(self.cost_per_success, ratio(_rate(names.TASK_COST.prometheus, w), _rate(count, w, success))),
+            Recording(self.idle_ratio, ratio(_rate(names.TASK_IDLE.prometheus, w), _rate(task.series("_sum"), w))),
+            Recording(self.parallelism,
+                      ratio(_rate(names.TASK_CHILD.prometheus, w), _rate(names.TASK_IDLE.prometheus, w))),
+            *(Recording(self.llm_p[q], f"histogram_quantile(0.{q}, sum by ({SERVICE}, {MODEL}, le) "
+                                       f"({_rate(llm.series('_bucket'), w)}))") for q in (95, 99)),
+            Recording(self.llm_error_ratio, ratio(_rate(llm.series("_count"), w, errored),
+                                                  _rate(llm.series("_count"), w))),
+            Recording(self.prompt_cache_ratio, ratio(_rate(tokens, w, cache_read), _rate(tokens, w, all_input))),
+            Recording(self.cache_requests, f"sum by ({SERVICE}) ({_rate(names.CACHE_REQUESTS.prometheus, w)})"),
+            Recording(self.cache_ratio, ratio(_rate(names.CACHE_REQUESTS.prometheus, w, hit),
+                                              _rate(names.CACHE_REQUESTS.prometheus, w))),
+            Recording(self.budget_ratio, ratio(_rate(names.BUDGET_EXHAUSTED.prometheus, w), _rate(count, w))),
+        ]
+        self.alerts = self._alerts()
+
+    def _alerts(self) -> list[Alert]:
+        c = self.config
+        threshold = c.latency_threshold_s
+        latency = [
+            Alert("AgentTaskLatencyHigh", self.task_p[95], f"> {threshold:g}", c.latency_for, "warning", action,
+                  f"Task p95 latency of {{{{ $labels.job }}}} is {{{{ $value | humanizeDuration }}}} "
+                  f"(threshold {threshold:g}s)",
+                  f"{what} P95 of task wall time over {self.window} is above {threshold:g}s.",
+                  keep_firing_for=c.keep_firing_for)
+            for action, what in (("scale_out", "Scale out the agent workers:"),
+                                 ("degrade", "Route to the small model with fewer tokens:"))
+        ]
+        budget = c.error_budget
+        fast_long, fast_short = c.slo_fast_windows
+        slow_long, slow_short = c.slo_slow_windows
+        collector_errors = (
+            f'sum(rate({{__name__=~"otelcol_(receiver_refused|exporter_send_failed)_(spans|metric_points)(_total)?", '
+            f'job="{c.collector_self_job}"}}[{self.window}]))'
+        )
+        return [
+            *latency,
+            Alert("AgentLLMErrorRateHigh", self.llm_error_ratio, f"> {c.llm_error_ratio:g}", "5m", "critical", "page",
+                  "{{ $value | humanizePercentage }} of LLM calls of {{ $labels.job }} fail",
+                  f"More than {c.llm_error_ratio:.0%} of LLM calls ended with an error over {self.window}."),
+            Alert("AgentCostBurnHigh", f"{self.cost_rate} * 3600", f"> {c.hourly_budget_usd:g}", c.slow_for,
+                  "warning", "degrade",
+                  f"{{{{ $labels.job }}}} spends ${{{{ $value | printf \"%.2f\" }}}}/h on LLM calls "
+                  f"(budget ${c.hourly_budget_usd:g}/h)",
+                  "LLM spend is running above the hourly budget; degraded mode routes to the cheaper model."),
+            Alert("AgentBudgetExhaustionsHigh", self.budget_ratio, f"> {c.budget_exhausted_ratio:g}", c.slow_for,
+                  "warning", "page",
+                  "{{ $value | humanizePercentage }} of tasks of {{ $labels.job }} run out of budget",
+                  "Tasks stop with outcome budget_exhausted: budgets too tight, or the agent loops."),
+            Alert("AgentIdleRatioHigh", self.idle_ratio, f"> {c.idle_ratio_high:g}", c.slow_for, "info", "page",
+                  "Tasks of {{ $labels.job }} spend {{ $value | humanizePercentage }} of their time waiting",
+                  "Almost all task time is spent waiting on LLMs, tools, retrieval or the database: a dependency "
+                  "is slow, or independent calls are not made in parallel (see parallelism on the dashboard)."),
+            Alert("ModelServerGPUSaturated", f"avg by (gpu, modelName) ({names.GPU_UTIL_PERCENT})",
+                  f"> {c.gpu_saturation_percent:g}", c.slow_for, "warning", "page",
+                  "GPU {{ $labels.gpu }} is {{ $value | printf \"%.0f\" }}% busy",
+                  "The model server's GPU is saturated: add model-server replicas or move load to a smaller model."),
+            Alert("ModelServerKVCacheNearFull",
+                  f"max by ({names.MODEL_NAME_LABEL}) ({names.MODEL_SERVER_KV_CACHE_USAGE})",
+                  f"> {c.kv_cache_full_ratio:g}", "5m", "warning", "degrade",
+                  "KV cache of {{ $labels.model_name }} is {{ $value | humanizePercentage }} full",
+                  "Requests will be preempted or queue; degraded mode shortens outputs and moves load to the small "
+                  "model."),
+            Alert("AgentCacheHitRatioCollapsed",
+                  f"{self.cache_ratio}\n/\n({self.cache_ratio} offset {c.cache_baseline_offset})",
+                  "< 0.5", c.slow_for, "warning", "page",
+                  "Cache hit ratio of {{ $labels.job }} fell to {{ $value | humanizePercentage }} of what it was",
+                  f"The application cache hit ratio is less than half of its value {c.cache_baseline_offset} ago: "
+                  "cost and latency rise with every miss."),
+            Alert("TelemetryPipelineDroppingData", collector_errors, "> 0", "5m", "critical", "page",
+                  "The OpenTelemetry Collector is refusing or failing to send telemetry",
+                  "Spans or metric points are refused (memory_limiter) or fail to export: dashboards and alerts "
+                  "are working from incomplete data."),
+            Alert("TelemetryPipelineDown", f'up{{job="{c.collector_job}"}}', "== 0", "2m", "critical", "page",
+                  "Prometheus cannot scrape the OpenTelemetry Collector",
+                  "No application metrics are arriving: every other alert is blind."),
+            Alert("AgentTaskSLOBurnFast",
+                  f"{self.failure_ratio[fast_long]}\nand on ({SERVICE})\n{self.failure_ratio[fast_short]}",
+                  f"> {14.4 * budget:g}", "2m", "critical", "page",
+                  "{{ $labels.job }} burns its task-success error budget 14x too fast",
+                  f"Failed tasks over {fast_long} and {fast_short} exceed 14.4 x the {budget:.1%} error budget "
+                  f"(SLO {c.slo_success_target:.1%}): 2% of a 30-day budget per hour."),
+            Alert("AgentTaskSLOBurnSlow",
+                  f"{self.failure_ratio[slow_long]}\nand on ({SERVICE})\n{self.failure_ratio[slow_short]}",
+                  f"> {6 * budget:g}", "15m", "warning", "page",
+                  "{{ $labels.job }} burns its task-success error budget 6x too fast",
+                  f"Failed tasks over {slow_long} and {slow_short} exceed 6 x the {budget:.1%} error budget."),
+        ]
+
+
+def _seconds(duration: str) -> float:
+    unit = duration.lstrip("0123456789")
+    return int(duration[: -len(unit)]) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+
+
+def build_rules(config: MonitoringConfig) -> dict[str, object]:
+    """The Prometheus rule file content (one recording group, one alerting group)."""
+    rules = Rules(config)
+    return {
+        "groups": [
+            {"name": "agentvitals-recording",
+             "rules": [{"record": r.record, "expr": r.expr} for r in rules.recordings]},
+            {"name": "agentvitals-alerts",
+             "rules": [_alert_rule(alert, config) for alert in rules.alerts]},
+        ]
+    }
+
+
+def _alert_rule(alert: Alert, config: MonitoringConfig) -> dict[str, object]:
+    rule: dict[str, object] = {"alert": alert.name, "expr": alert.expr, "for": alert.for_}
+    if alert.keep_firing_for:
+        rule["keep_firing_for"] = alert.keep_firing_for
+    rule["labels"] = {"severity": alert.severity, "action": alert.action, **alert.extra_labels}
+    rule["annotations"] = {
+        "summary": alert.summary,
+        "description": alert.description,
+        "runbook_url": f"{config.runbook_url}-{alert.name.lower()}",
+    }
+    return rule
