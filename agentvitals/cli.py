@@ -42,21 +42,36 @@ def _positive(kind: type = float) -> Any:
     return parse
 
 
+def _missing_demo_dependency(command: str, exc: ImportError) -> int:
+    print(f"agentvitals {command}: missing dependency ({exc.name}); install with: pip install 'agentvitals[demo]'",
+          file=sys.stderr)
+    return 2
+
+
 def _demo(args: argparse.Namespace) -> int:
     try:
         from demo_agent.load import make_phases
         from demo_agent.runner import DemoConfig, run_demo
     except ImportError as exc:
-        print(f"agentvitals demo: missing dependency ({exc.name}); install with: pip install 'agentvitals[demo]'",
-              file=sys.stderr)
-        return 2
+        return _missing_demo_dependency("demo", exc)
     if args.max_workers < args.workers:
         args.parser.error(f"--max-workers ({args.max_workers}) must be at least --workers ({args.workers})")
     try:
         make_phases(args.phases, duration_s=args.duration, base_rate=args.rate, spike_multiplier=args.spike_multiplier)
     except ValueError as exc:
         args.parser.error(f"--phases: {exc}")
+    secret = None
+    if args.control_port is not None:
+        try:
+            with open(args.control_secret_file, encoding="utf-8") as handle:
+                secret = handle.read().strip()
+        except OSError as exc:
+            args.parser.error(f"--control-secret-file: {exc}")
+        if len(secret) < 16:
+            args.parser.error("--control-secret-file: the secret must be at least 16 characters")
     config = DemoConfig(
+        control_port=args.control_port, control_host=args.control_host, control_secret=secret,
+        control_cooldown_s=args.control_cooldown,
         duration_s=args.duration, rate=args.rate, phases=args.phases, spike_multiplier=args.spike_multiplier,
         workers=args.workers, max_workers=args.max_workers, degraded=args.degraded,
         otlp_endpoint=args.otlp_endpoint, db_url=args.db_url, seed=args.seed, max_tasks=args.max_tasks,
@@ -82,9 +97,7 @@ def _serve(args: argparse.Namespace) -> int:
         from demo_agent.model_server import ModelServer
         from demo_agent.tool_server import ToolServer
     except ImportError as exc:
-        print(f"agentvitals: missing dependency ({exc.name}); install with: pip install 'agentvitals[demo]'",
-              file=sys.stderr)
-        return 2
+        return _missing_demo_dependency(args.command, exc)
 
     async def serve() -> None:
         server = ModelServer(seed=args.seed) if args.command == "serve-model" else ToolServer(seed=args.seed)
@@ -168,6 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--service-name", default="support-agent")
     demo.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     demo.add_argument("--report-json", default=None, help="also write the report as JSON here")
+    demo.add_argument("--control-port", type=int, default=None,
+                      help="serve the control loop's Alertmanager webhook on this port (degrade, scale out/in)")
+    demo.add_argument("--control-host", default="127.0.0.1")
+    demo.add_argument("--control-secret-file", default="alerts/control-webhook.secret",
+                      help="shared secret Alertmanager sends as a bearer token")
+    demo.add_argument("--control-cooldown", type=_positive(), default=60.0,
+                      help="seconds after an alert resolves before undoing its action (default 60)")
     demo.set_defaults(run=_demo, parser=demo)
 
     generate = commands.add_parser(

@@ -112,6 +112,8 @@ TOKEN_TYPE: Final = "agentvitals.token.type"
 CACHE_NAME: Final = "agentvitals.cache.name"
 CACHE_RESULT: Final = "agentvitals.cache.result"
 ROUTER_MODE: Final = "agentvitals.router.mode"
+CONTROL_ACTION: Final = "agentvitals.control.action"
+CONTROL_RESULT: Final = "agentvitals.control.result"
 RETRIEVAL_TOP_K: Final = "agentvitals.retrieval.top_k"
 RETRIEVAL_RESULT_COUNT: Final = "agentvitals.retrieval.result_count"
 
@@ -360,8 +362,16 @@ SHED_TASKS: Final = Metric(
     "{task}",
     "Arrivals dropped because the queue was full.",
 )
+CONTROL_ACTIONS: Final = Metric(
+    "agentvitals.control.actions",
+    Instrument.COUNTER,
+    "{alert}",
+    "Alert notifications the control service handled, by requested action and result "
+    "(applied, duplicate, ignored).",
+    (CONTROL_ACTION, CONTROL_RESULT),
+)
 LOOP_METRICS: Final[tuple[Metric, ...]] = (
-    ROUTER_DEGRADED, ROUTER_SWITCHES, WORKERS, WORKERS_BUSY, QUEUE_DEPTH, WORKER_IDLE, SHED_TASKS
+    ROUTER_DEGRADED, ROUTER_SWITCHES, WORKERS, WORKERS_BUSY, QUEUE_DEPTH, WORKER_IDLE, SHED_TASKS, CONTROL_ACTIONS
 )
 """Metrics of the worker pool and router (the demo's, or your own through the same names)."""
 
@@ -415,13 +425,13 @@ COLLECTOR_SEND_FAILED_SPANS: Final = "otelcol_exporter_send_failed_spans"
 COLLECTOR_SEND_FAILED_METRIC_POINTS: Final = "otelcol_exporter_send_failed_metric_points"
 
 
-def collector_counter(name: str) -> str:
+def collector_counter(name: str, job: str = COLLECTOR_SELF_JOB) -> str:
     """A PromQL selector for a Collector self-metric counter, with or without ``_total``.
 
     The Collector exposes its counters without the suffix in the text format (what Prometheus 2.42
     stores) and with it under OpenMetrics; matching both keeps one rule valid for either.
     """
-    return f'{{__name__=~"{name}(_total)?", job="{COLLECTOR_SELF_JOB}"}}'
+    return f'{{__name__=~"{name}(_total)?", job="{job}"}}'
 
 
 # --- Prometheus-side names -----------------------------------------------------------------------

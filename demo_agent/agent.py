@@ -44,6 +44,8 @@ ANSWER_PROMPT = (
     "invent tracking numbers, dates or amounts. Always mention the order number. "
 ) * 6
 
+VERIFIER_PROMPT = "Check this support answer against the refund policy. Reply OK or list the problems."
+
 _TEMPLATES = (
     "Where is my order {id}?",
     "When will order {id} arrive?",
@@ -146,6 +148,16 @@ class SupportAgent:
         )
         parts = [chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices]
         answer = "".join(parts)
+        task.set_partial_result(answer)
+        if ("refund_policy" in tools and needs_context and order is not None and order["status"] == "returned"
+                and order["total"] > 200):
+            # Large refunds on returned orders get a second look: the longest path, and the one that can
+            # run out of LLM-call budget (the task then ends as budget_exhausted with the answer so far).
+            check = self.router.plan()
+            await self.llm.chat.completions.create(
+                model=check.model, max_tokens=32,
+                messages=[{"role": "system", "content": VERIFIER_PROMPT}, {"role": "user", "content": answer}],
+            )
         await self.store.save_conversation(question.order_id, question.text, answer, choice.model)
         self.cache.store(vector, answer)
         return answer

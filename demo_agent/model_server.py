@@ -29,7 +29,9 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from agentvitals import names
 
-__all__ = ["LARGE", "SMALL", "ModelProfile", "ModelServer"]
+from ._http import AppServer
+
+__all__ = ["CANARY", "LARGE", "SMALL", "ModelProfile", "ModelServer"]
 
 PREFIX_BLOCK = 128  # cached prompt tokens come in blocks, as with OpenAI's prompt caching
 
@@ -49,12 +51,16 @@ class ModelProfile:
     gpu: str
     gpu_memory_mib: int
     weights_mib: int
+    max_waiting: int
+    """Beyond this many queued requests the server answers 503, as an overloaded server does."""
 
 
 # Tuned so a steady load keeps task p95 under the 2 s alert threshold, while a 4x spike fills the
 # large model's batch (queueing) and pushes it over; the small model has room for the same load.
-LARGE = ModelProfile("demo-large", 0.12, 8000, 320, 3, 0.15, 6_000, "0", 81_559, 42_000)
-SMALL = ModelProfile("demo-small", 0.04, 30000, 400, 32, 0.02, 48_000, "1", 81_559, 9_000)
+LARGE = ModelProfile("demo-large", 0.12, 8000, 320, 3, 0.15, 6_000, "0", 81_559, 42_000, 8)
+SMALL = ModelProfile("demo-small", 0.04, 30000, 400, 32, 0.02, 48_000, "1", 81_559, 9_000, 128)
+CANARY = "demo-large-canary"
+"""A new build of the large model, served by the same GPU, that no price table knows yet."""
 
 PRICES_USD_PER_MILLION = {
     LARGE.name: {"input": 2.50, "output": 10.00, "cache_read": 1.25},
@@ -114,19 +120,18 @@ class _Metrics:
         self.fb_free = Gauge(names.GPU_MEMORY_FREE_MIB, "Framebuffer memory free (in MiB).", gpu, registry=registry)
 
 
-class ModelServer:
-    """The fake server. ``await start(host, port)`` then ``url``; ``await stop()``."""
+class ModelServer(AppServer):
+    """The fake server. ``await start(host, port)`` returns its URL; ``await stop()``."""
 
     def __init__(self, profiles: tuple[ModelProfile, ...] = (LARGE, SMALL), *, seed: int = 7,
                  malformed_rate: float = 0.02, prefix_cache_entries: int = 2048) -> None:
         self._states = {p.name: _ModelState(p, asyncio.Semaphore(p.max_batch)) for p in profiles}
+        self._aliases = {CANARY: LARGE.name} if LARGE.name in self._states else {}
         self._rng = random.Random(seed)
         self.malformed_rate = malformed_rate
         self._prefix_cache_entries = prefix_cache_entries
         self.metrics = _Metrics()
-        self._runner: web.AppRunner | None = None
         self._sampler: asyncio.Task[None] | None = None
-        self.url = ""
         self.requests = 0
         for state in self._states.values():  # series exist from the start, at zero
             self._publish(state)
@@ -137,28 +142,19 @@ class ModelServer:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_get("/metrics", self._metrics)
-        app.router.add_get("/health", self._health)
+        app.router.add_get("/health", self.health)
         return app
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        bound = site._server.sockets[0].getsockname()  # type: ignore[union-attr]
-        self.url = f"http://{host}:{bound[1]}"
+    async def started(self) -> None:
         self._sampler = asyncio.create_task(self._sample_gpu())
-        return self.url
 
-    async def stop(self) -> None:
+    async def stopping(self) -> None:
         if self._sampler is not None:
             self._sampler.cancel()
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     # --- simulation ------------------------------------------------------------------------------
     def _state(self, model: str) -> _ModelState:
-        state = self._states.get(model)
+        state = self._states.get(self._aliases.get(model, model))
         if state is None:
             raise web.HTTPNotFound(text=json.dumps({"error": {"message": f"model {model!r} not found",
                                                               "type": "invalid_request_error"}}),
@@ -258,9 +254,6 @@ class ModelServer:
         return text, words
 
     # --- handlers --------------------------------------------------------------------------------
-    async def _health(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.metrics.registry),
                             headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -275,6 +268,9 @@ class ModelServer:
             return web.json_response({"error": {"message": "invalid request", "type": "invalid_request_error"}},
                                      status=400)
         state = self._state(model)
+        if state.waiting >= state.profile.max_waiting:
+            return web.json_response({"error": {"message": "server overloaded, retry later", "type": "overloaded"}},
+                                     status=503)
         max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or 256)
         text, completion_tokens = self._reply(messages, max_tokens)
         prompt_text = json.dumps(messages)

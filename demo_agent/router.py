@@ -3,6 +3,7 @@ model everywhere with fewer output tokens, trading quality for latency and cost 
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Iterable
@@ -12,7 +13,7 @@ from opentelemetry import metrics
 
 from agentvitals import names
 
-from .model_server import LARGE, SMALL
+from .model_server import CANARY, LARGE, SMALL
 
 __all__ = ["ModelChoice", "ModelRouter"]
 
@@ -24,8 +25,11 @@ class ModelChoice:
 
 
 class ModelRouter:
-    def __init__(self, *, meter_provider: metrics.MeterProvider | None = None, degraded: bool = False) -> None:
+    def __init__(self, *, meter_provider: metrics.MeterProvider | None = None, degraded: bool = False,
+                 canary_share: float = 0.05, seed: int = 1) -> None:
         self._degraded = degraded
+        self.canary_share = canary_share
+        self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self.history: list[tuple[float, bool, str]] = [(time.time(), degraded, "start")]
         meter = metrics.get_meter("agentvitals.demo.router", meter_provider=meter_provider)
@@ -58,7 +62,10 @@ class ModelRouter:
         return ModelChoice(SMALL.name, 96)
 
     def answer(self) -> ModelChoice:
-        return ModelChoice(SMALL.name, 96) if self._degraded else ModelChoice(LARGE.name, 200)
+        """Degraded: the small model, fewer tokens. Normal: the large one; a small share goes to its canary."""
+        if self._degraded:
+            return ModelChoice(SMALL.name, 96)
+        return ModelChoice(CANARY if self._rng.random() < self.canary_share else LARGE.name, 200)
 
     def degraded_periods(self, until: float | None = None) -> list[tuple[float, float]]:
         """(start, end) wall-clock intervals spent in degraded mode."""

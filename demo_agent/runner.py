@@ -9,6 +9,7 @@ it drives servers running elsewhere (as in docker-compose).
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import sys
 import time
@@ -53,8 +54,14 @@ class DemoConfig:
     progress: bool = True
     drain_timeout_s: float = 30.0
     service_name: str = "support-agent"
+    control_port: int | None = None
+    """Serve the Alertmanager webhook of the control loop on this port (None: no control loop)."""
+    control_host: str = "127.0.0.1"
+    control_secret: str | None = None
+    control_cooldown_s: float = 60.0
+    control_scale_step: int = 4
     budget: agentvitals.Budget = field(default_factory=lambda: agentvitals.Budget(
-        max_cost_usd=0.05, max_llm_calls=5, max_tool_calls=8, max_wall_time_s=30.0))
+        max_cost_usd=0.05, max_llm_calls=4, max_tool_calls=8, max_wall_time_s=30.0))
     init_kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra ``agentvitals.init`` arguments (tests pass in-memory exporters)."""
 
@@ -64,6 +71,7 @@ class DemoRun:
     report: Report
     router: ModelRouter
     pool: WorkerPool
+    controller: Any
     collector: TaskSpanCollector
     reader: InMemoryMetricReader
     model_server: ModelServer | None
@@ -122,7 +130,8 @@ async def run_demo(config: DemoConfig,
             print(f"agentvitals demo: not serving metrics on port {config.metrics_port} ({exc})", file=sys.stderr)
     init_kwargs: dict[str, Any] = {
         "endpoint": config.otlp_endpoint or False,
-        "metric_export_interval": 5.0,
+        # Every 5 s unless the environment says otherwise (OTEL_METRIC_EXPORT_INTERVAL).
+        "metric_export_interval": None if os.environ.get("OTEL_METRIC_EXPORT_INTERVAL") else 5.0,
         "pricing": {"openai": {**PRICES_USD_PER_MILLION, **EMBEDDING_PRICE}},
         "span_processors": [collector],
         "metric_readers": readers,
@@ -133,6 +142,7 @@ async def run_demo(config: DemoConfig,
     model_server = tool_server = None
     store = Store(config.db_url)
     pool: WorkerPool | None = None
+    control_server = None
     try:
         model_url, tools_url = config.model_url, config.tools_url
         if model_url is None:
@@ -149,7 +159,7 @@ async def run_demo(config: DemoConfig,
         from agentvitals._telemetry import current
 
         meter_provider = current().meter_provider
-        router = ModelRouter(degraded=config.degraded, meter_provider=meter_provider)
+        router = ModelRouter(degraded=config.degraded, meter_provider=meter_provider, seed=config.seed)
         vectors = (await llm.embeddings.create(model="demo-embed", input=list(DOCUMENTS))).data
         from .agent import SupportAgent, make_question
 
@@ -159,6 +169,21 @@ async def run_demo(config: DemoConfig,
         rng = random.Random(config.seed)
         pool = WorkerPool(agent.handle, size=config.workers, max_size=config.max_workers,
                           meter_provider=meter_provider)
+        controller = None
+        if config.control_port is not None:
+            from agentvitals.control import CallbackScaler, Controller, ControlServer
+
+            loop = asyncio.get_running_loop()
+            running_pool = pool
+            scaler = CallbackScaler(lambda: running_pool.size,
+                                    lambda n: loop.call_soon_threadsafe(running_pool.resize, n))
+            controller = Controller(router=router, scaler=scaler, max_workers=config.max_workers,
+                                    scale_step=config.control_scale_step, cooldown_s=config.control_cooldown_s,
+                                    meter_provider=meter_provider)
+            control_server = ControlServer(controller, secret=config.control_secret or "",
+                                           host=config.control_host, port=config.control_port).start()
+            if config.progress:
+                print(f"control webhook: {control_server.url}", file=sys.stderr)
         if on_started is not None:
             maybe = on_started(pool, router)
             if asyncio.iscoroutine(maybe):
@@ -203,8 +228,10 @@ async def run_demo(config: DemoConfig,
             workers_max=max(size for _, size in pool.size_history),
             shed=pool.shed,
         )
-        return DemoRun(report, router, pool, collector, reader, model_server)
+        return DemoRun(report, router, pool, controller, collector, reader, model_server)
     finally:
+        if control_server is not None:
+            control_server.stop()
         if pool is not None:
             await pool.close()
         for server in (model_server, tool_server):

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from ._http import AppServer
+
 __all__ = ["TOOLS", "ToolProfile", "ToolServer"]
 
 
@@ -37,34 +39,17 @@ TOOLS: dict[str, ToolProfile] = {
 HANG_S = 8.0
 
 
-class ToolServer:
+class ToolServer(AppServer):
     def __init__(self, *, seed: int = 11, error_scale: float = 1.0) -> None:
         self._rng = random.Random(seed)
         self.error_scale = error_scale
-        self._runner: web.AppRunner | None = None
-        self.url = ""
         self.calls = 0
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/tools/{name}", self._call)
-        app.router.add_get("/health", self._health)
+        app.router.add_get("/health", self.health)
         return app
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        self.url = f"http://{host}:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-        return self.url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def _health(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
 
     async def _call(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]

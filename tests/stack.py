@@ -226,3 +226,41 @@ class Prometheus:
 
     def exemplars(self, expr: str) -> list[dict[str, Any]]:
         return list(self.api("query_exemplars", query=expr, start="0", end=str(time.time() + 60)))
+
+
+class Alertmanager:
+    """Debian's Alertmanager with ``alerts/alertmanager.yml``: only the webhook URL, the secret's
+    path and the grouping intervals (seconds instead of minutes) are rewritten."""
+
+    def __init__(self, tmp: Path, webhook_url: str, secret_file: Path) -> None:
+        self.binary = require_binary("prometheus-alertmanager")
+        self.port = free_port()
+        self.tmp = tmp
+        self.log = tmp / "alertmanager.log"
+        config = yaml.safe_load((ROOT / "alerts" / "alertmanager.yml").read_text())
+        for route in [config["route"], *config["route"].get("routes", [])]:
+            route.update(group_wait="1s", group_interval="2s", repeat_interval="1m")
+        for receiver in config["receivers"]:
+            for webhook in receiver.get("webhook_configs", []):
+                webhook["url"] = webhook_url
+                webhook["http_config"]["authorization"]["credentials_file"] = str(secret_file)
+        self.config = tmp / "alertmanager.yml"
+        self.config.write_text(yaml.safe_dump(config))
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @contextmanager
+    def running(self) -> Iterator[Alertmanager]:
+        args = [
+            self.binary,
+            f"--config.file={self.config}",
+            f"--storage.path={self.tmp / 'alertmanager-data'}",
+            f"--web.listen-address={self.address}",
+            "--cluster.listen-address=",
+        ]
+        with process(args, log=self.log) as proc:
+            wait_until(lambda: proc.poll() is None and http_get(f"http://{self.address}/-/ready")[0] == 200,
+                       timeout=30, what=f"Alertmanager to be ready (log: {self.log})")
+            yield self

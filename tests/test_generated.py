@@ -66,3 +66,17 @@ def test_every_generated_file_is_listed_once() -> None:
     assert set(files) == {*(f"dashboards/{s}.json" for s in ("overview", "llm", "tools", "gpu-cache", "cost")),
                           "alerts/rules/agentvitals.rules.yml", "deploy/kubernetes/keda-scaledobject.yaml"}
     assert all(content.endswith("\n") for content in files.values())
+
+
+def test_every_alert_has_a_runbook_section_its_link_points_to() -> None:
+    import re
+
+    from agentvitals.monitoring import Rules
+
+    readme = (ROOT / "README.md").read_text()
+    anchors = {re.sub(r"[^a-z0-9 -]", "", heading.lower()).replace(" ", "-")
+               for heading in re.findall(r"^#+ (.+)$", readme, flags=re.M)}
+    config = MonitoringConfig()
+    for alert in Rules(config).alerts:
+        anchor = f"runbook-{alert.name.lower()}"
+        assert anchor in anchors, f"README has no runbook section for {alert.name}"

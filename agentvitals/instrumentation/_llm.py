@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentvitals import names
 from agentvitals._invocation import LLMInvocation, should_instrument_llm, start_llm
 from agentvitals._records import LLMResponse
 from agentvitals._tasks import BudgetExhausted
@@ -22,7 +23,7 @@ from agentvitals.instrumentation._streams import AsyncStreamProxy, ChunkHandler,
 
 _logger = logging.getLogger("agentvitals")
 
-__all__ = ["LLMEndpoint", "LLMRequest", "async_llm_wrapper", "sync_llm_wrapper"]
+__all__ = ["LLMEndpoint", "LLMRequest", "async_llm_wrapper", "chat_request", "sync_llm_wrapper"]
 
 
 @dataclass(slots=True)
@@ -128,6 +129,25 @@ def async_llm_wrapper(endpoint: LLMEndpoint) -> Callable[[Telemetry], Callable[.
         return wrapper
 
     return factory
+
+
+def chat_request(instance: Any, kwargs: Mapping[str, Any], *, max_tokens_keys: tuple[str, ...] = ("max_tokens",),
+                 messages_key: str = "messages") -> LLMRequest:
+    """The request attributes chat-style SDK methods share: model, stream, max tokens, sampling, server."""
+    model = kwargs.get("model")
+    attributes = server_attributes(instance)
+    stream = kwargs.get("stream") is True
+    if stream:
+        attributes[names.GEN_AI_REQUEST_STREAM] = True
+    max_tokens = next((value for key in max_tokens_keys if (value := number(kwargs.get(key))) is not None), None)
+    for attribute, value in (
+        (names.GEN_AI_REQUEST_MAX_TOKENS, max_tokens),
+        (names.GEN_AI_REQUEST_TEMPERATURE, number(kwargs.get("temperature"))),
+        (names.GEN_AI_REQUEST_TOP_P, number(kwargs.get("top_p"))),
+    ):
+        if value is not None:
+            attributes[attribute] = value
+    return LLMRequest(model if isinstance(model, str) else None, stream, attributes, kwargs.get(messages_key))
 
 
 def number(value: Any) -> float | int | None:

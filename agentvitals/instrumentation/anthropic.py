@@ -22,14 +22,7 @@ from agentvitals._invocation import llm_active
 from agentvitals._records import LLMResponse, Usage, non_negative_int
 from agentvitals._telemetry import Telemetry
 from agentvitals.instrumentation._base import Patch, PatchTableInstrumentor
-from agentvitals.instrumentation._llm import (
-    LLMEndpoint,
-    LLMRequest,
-    async_llm_wrapper,
-    number,
-    server_attributes,
-    sync_llm_wrapper,
-)
+from agentvitals.instrumentation._llm import LLMEndpoint, LLMRequest, async_llm_wrapper, chat_request, sync_llm_wrapper
 
 __all__ = ["AnthropicInstrumentor"]
 
@@ -37,19 +30,7 @@ PROVIDER = "anthropic"
 
 
 def _request(instance: Any, kwargs: Mapping[str, Any]) -> LLMRequest:
-    model = kwargs.get("model")
-    attributes = server_attributes(instance)
-    stream = kwargs.get("stream") is True
-    if stream:
-        attributes[names.GEN_AI_REQUEST_STREAM] = True
-    for attribute, value in (
-        (names.GEN_AI_REQUEST_MAX_TOKENS, number(kwargs.get("max_tokens"))),
-        (names.GEN_AI_REQUEST_TEMPERATURE, number(kwargs.get("temperature"))),
-        (names.GEN_AI_REQUEST_TOP_P, number(kwargs.get("top_p"))),
-    ):
-        if value is not None:
-            attributes[attribute] = value
-    return LLMRequest(model if isinstance(model, str) else None, stream, attributes, kwargs.get("messages"))
+    return chat_request(instance, kwargs)
 
 
 def _usage(raw: Any, previous: Usage | None = None) -> Usage | None:

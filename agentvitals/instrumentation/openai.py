@@ -16,14 +16,7 @@ from typing import Any
 from agentvitals import names
 from agentvitals._records import LLMResponse, Usage, non_negative_int
 from agentvitals.instrumentation._base import Patch, PatchTableInstrumentor
-from agentvitals.instrumentation._llm import (
-    LLMEndpoint,
-    LLMRequest,
-    async_llm_wrapper,
-    number,
-    server_attributes,
-    sync_llm_wrapper,
-)
+from agentvitals.instrumentation._llm import LLMEndpoint, LLMRequest, async_llm_wrapper, chat_request, sync_llm_wrapper
 
 __all__ = ["OpenAIInstrumentor"]
 
@@ -31,25 +24,10 @@ PROVIDER = "openai"
 
 
 def _request(instance: Any, kwargs: Mapping[str, Any]) -> LLMRequest:
-    model = kwargs.get("model")
-    attributes = server_attributes(instance)
-    stream = kwargs.get("stream") is True
-    if stream:
-        attributes[names.GEN_AI_REQUEST_STREAM] = True
-    max_tokens = number(kwargs.get("max_completion_tokens")) or number(kwargs.get("max_tokens"))
-    for attribute, value in (
-        (names.GEN_AI_REQUEST_MAX_TOKENS, max_tokens),
-        (names.GEN_AI_REQUEST_TEMPERATURE, number(kwargs.get("temperature"))),
-        (names.GEN_AI_REQUEST_TOP_P, number(kwargs.get("top_p"))),
-    ):
-        if value is not None:
-            attributes[attribute] = value
-    return LLMRequest(
-        model=model if isinstance(model, str) else None,
-        stream=stream,
-        attributes=attributes,
-        messages=kwargs.get("messages") if kwargs.get("messages") is not None else kwargs.get("input"),
-    )
+    request = chat_request(instance, kwargs, max_tokens_keys=("max_completion_tokens", "max_tokens"))
+    if request.messages is None:  # embeddings: the input is the content
+        request.messages = kwargs.get("input")
+    return request
 
 
 def _usage(raw: Any) -> Usage | None:

@@ -28,7 +28,6 @@ MODEL_MATCH = f'{MODEL}=~"$model"'
 
 CONDITIONAL_PANELS = {
     "Firing alerts": "ALERTS only has series while an alert fires (the control-loop test makes one fire).",
-    "LLM error ratio by model": "error.type only appears on failed calls; the demo's model server does not fail.",
 }
 """Panels that only show data under a condition, by title, with why (the query test lists them)."""
 
@@ -163,6 +162,12 @@ def _dashboard(config: MonitoringConfig, uid: str, title: str, description: str,
     return data
 
 
+def _ratio(numerator: str, denominator: str, by: str) -> str:
+    """sum(numerator) / sum(denominator) by ``by``; 0 rather than nothing where the numerator has no series."""
+    return (f"(sum by ({by}) ({numerator}) or sum by ({by}) ({denominator}) * 0)\n/\n"
+            f"sum by ({by}) ({denominator})")
+
+
 def _quantile(q: float, series: str, by: str, matchers: str) -> str:
     return f"histogram_quantile({q}, sum by (le{', ' + by if by else ''}) (rate({series}{{{matchers}}}[{RATE}])))"
 
@@ -250,8 +255,8 @@ def llm(config: MonitoringConfig, rules: Rules) -> dict[str, Any]:
                         f"{{{{{MODEL}}}}}")], unit="reqps")
     errored = f'{matches}, {label(names.ERROR_TYPE)}!=""'
     b.timeseries("LLM error ratio by model",
-                 [Query(f"sum by ({MODEL}) (rate({duration.series('_count')}{{{errored}}}[{RATE}]))\n/\n"
-                        f"sum by ({MODEL}) (rate({duration.series('_count')}{{{matches}}}[{RATE}]))",
+                 [Query(_ratio(f"rate({duration.series('_count')}{{{errored}}}[{RATE}])",
+                               f"rate({duration.series('_count')}{{{matches}}}[{RATE}])", MODEL),
                         f"{{{{{MODEL}}}}}")], unit="percentunit")
     return _dashboard(config, "agentvitals-llm", "agentvitals / LLM",
                       "Per-model latency, time to first chunk, tokens, cost and prompt caching.", b, with_model=True)
@@ -270,9 +275,9 @@ def tools(config: MonitoringConfig, rules: Rules) -> dict[str, Any]:
                  [Query(f"sum by ({tool_name}) (rate({tool.series('_count')}{{{SERVICE_MATCH}}}[{RATE}]))",
                         f"{{{{{tool_name}}}}}")], unit="reqps", stacked=True)
     b.timeseries("Tool error ratio by tool",
-                 [Query(f'sum by ({tool_name}) (rate({tool.series("_count")}{{{SERVICE_MATCH}, '
-                        f'{label(names.ERROR_TYPE)}!=""}}[{RATE}]))\n/\n'
-                        f"sum by ({tool_name}) (rate({tool.series('_count')}{{{SERVICE_MATCH}}}[{RATE}]))",
+                 [Query(_ratio(f'rate({tool.series("_count")}{{{SERVICE_MATCH}, {label(names.ERROR_TYPE)}!=""}}'
+                               f"[{RATE}])",
+                               f"rate({tool.series('_count')}{{{SERVICE_MATCH}}}[{RATE}])", tool_name),
                         f"{{{{{tool_name}}}}}")], unit="percentunit")
     b.timeseries("Retrieval p95 / p99 by source",
                  [Query(_quantile(q, names.RETRIEVAL_DURATION.series("_bucket"), source, SERVICE_MATCH),
@@ -314,8 +319,8 @@ def gpu_and_cache(config: MonitoringConfig, rules: Rules) -> dict[str, Any]:
     b.timeseries("Application cache hit ratio",
                  [Query(f"max({rules.cache_ratio}{{{SERVICE_MATCH}}})", "{{job}}")], unit="percentunit")
     b.timeseries("Model server prefix-cache hit ratio",
-                 [Query(f"sum by ({model}) (rate({names.MODEL_SERVER_PREFIX_CACHE_HITS}[{RATE}]))\n/\n"
-                        f"sum by ({model}) (rate({names.MODEL_SERVER_PREFIX_CACHE_QUERIES}[{RATE}]))",
+                 [Query(_ratio(f"rate({names.MODEL_SERVER_PREFIX_CACHE_HITS}[{RATE}])",
+                               f"rate({names.MODEL_SERVER_PREFIX_CACHE_QUERIES}[{RATE}])", model),
                         f"{{{{{model}}}}}")], unit="percentunit")
     b.gauge("KV cache, fullest model", Query(f"max({names.MODEL_SERVER_KV_CACHE_USAGE})"))
     b.gauge("GPU utilization, busiest GPU", Query(f"max({names.GPU_UTIL_PERCENT})"), unit="percent", max_value=100)

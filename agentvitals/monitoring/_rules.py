@@ -100,7 +100,9 @@ class Rules:
         hit = eq(label(names.CACHE_RESULT), "hit")
 
         def ratio(numerator: str, denominator: str) -> str:
-            return f"sum by ({SERVICE}) ({numerator})\n/\nsum by ({SERVICE}) ({denominator})"
+            # "or ... * 0": a numerator with no series yet (no errors so far) gives 0, not an empty result.
+            return (f"(sum by ({SERVICE}) ({numerator}) or sum by ({SERVICE}) ({denominator}) * 0)"
+                    f"\n/\nsum by ({SERVICE}) ({denominator})")
         self.recordings: list[Recording] = [
             Recording(self.tasks_by_outcome, f"sum by ({SERVICE}, {OUTCOME}) ({_rate(count, w)})"),
             Recording(self.tasks, f"sum by ({SERVICE}) ({_rate(count, w)})"),
@@ -142,9 +144,11 @@ class Rules:
         budget = c.error_budget
         fast_long, fast_short = c.slo_fast_windows
         slow_long, slow_short = c.slo_slow_windows
-        collector_errors = (
-            f'sum(rate({{__name__=~"otelcol_(receiver_refused|exporter_send_failed)_(spans|metric_points)(_total)?", '
-            f'job="{c.collector_self_job}"}}[{self.window}]))'
+        # One sum per counter: rate() over several names at once would collide once __name__ is dropped.
+        collector_errors = "\n+ ".join(
+            f"(sum(rate({names.collector_counter(counter, c.collector_self_job)}[{self.window}])) or vector(0))"
+            for counter in (names.COLLECTOR_REFUSED_SPANS, names.COLLECTOR_REFUSED_METRIC_POINTS,
+                            names.COLLECTOR_SEND_FAILED_SPANS, names.COLLECTOR_SEND_FAILED_METRIC_POINTS)
         )
         return [
             *latency,
