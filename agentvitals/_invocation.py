@@ -152,50 +152,53 @@ class LLMInvocation(Invocation):
             _logger.debug("agentvitals: could not record time to first chunk", exc_info=True)
 
     def _on_stop(self, exc: BaseException | None) -> None:
+        # Everything the response tells goes onto the span in one set_attributes call (one lock, one
+        # validation pass), then into the metrics.
         response = self.response
-        span = self.span
-        telemetry = self.telemetry
         usage = response.usage if response is not None else None
-        if response is not None and span.is_recording():
-            attributes: dict[str, Any] = {}
+        attributes: dict[str, Any] = {}
+        if response is not None:
             if response.model:
                 attributes[names.GEN_AI_RESPONSE_MODEL] = response.model
             if response.response_id:
                 attributes[names.GEN_AI_RESPONSE_ID] = response.response_id
             if response.finish_reasons:
                 attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] = list(response.finish_reasons)
-            if telemetry.capture_content and response.output_text:
-                attributes[names.GEN_AI_OUTPUT_MESSAGES] = telemetry.clip(response.output_text)
-            span.set_attributes(attributes)
-        if exc is not None:
-            return
-        if usage is None:
-            span.set_attribute(names.USAGE_REPORTED, False)
-        else:
-            self._record_usage(usage)
-        self._record_cost(response, usage)
+            if self.telemetry.capture_content and response.output_text:
+                attributes[names.GEN_AI_OUTPUT_MESSAGES] = self.telemetry.clip(response.output_text)
+        if exc is None:
+            if usage is None:
+                attributes[names.USAGE_REPORTED] = False
+            else:
+                self._record_usage(usage, attributes)
+            self._record_cost(response, usage, attributes)
+        if attributes:
+            self.span.set_attributes(attributes)
 
-    def _record_usage(self, usage: Usage) -> None:
-        span, labels, telemetry = self.span, self._labels, self.telemetry
-        counts = (
-            (names.GEN_AI_USAGE_INPUT_TOKENS, TokenType.INPUT, usage.input_tokens),
-            (names.GEN_AI_USAGE_OUTPUT_TOKENS, TokenType.OUTPUT, usage.output_tokens),
-            (names.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, TokenType.CACHE_READ, usage.cache_read_tokens),
-            (names.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, TokenType.CACHE_WRITE, usage.cache_write_tokens),
-            (names.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, TokenType.REASONING, usage.reasoning_tokens),
-        )
-        for attribute, token_type, value in counts:
-            if value is None:
-                continue
-            span.set_attribute(attribute, value)
-            telemetry.tokens.add(value, {**labels, names.TOKEN_TYPE: token_type.value})
+    def _record_usage(self, usage: Usage, attributes: dict[str, Any]) -> None:
+        labels, telemetry = self._labels, self.telemetry
+        for attribute, value in (
+            (names.GEN_AI_USAGE_INPUT_TOKENS, usage.input_tokens),
+            (names.GEN_AI_USAGE_OUTPUT_TOKENS, usage.output_tokens),
+            (names.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, usage.cache_read_tokens),
+            (names.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, usage.cache_write_tokens),
+            (names.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.reasoning_tokens),
+        ):
+            if value is not None:
+                attributes[attribute] = value
         if usage.input_tokens is not None:
             telemetry.token_usage.record(usage.input_tokens, {**labels, names.GEN_AI_TOKEN_TYPE: "input"})
         if usage.output_tokens is not None:
             telemetry.token_usage.record(usage.output_tokens, {**labels, names.GEN_AI_TOKEN_TYPE: "output"})
+        # Input and output totals are the histogram's _sum; the counter carries only what it lacks.
+        for token_type, value in ((TokenType.CACHE_READ, usage.cache_read_tokens),
+                                  (TokenType.CACHE_WRITE, usage.cache_write_tokens),
+                                  (TokenType.REASONING, usage.reasoning_tokens)):
+            if value:
+                telemetry.tokens.add(value, {**labels, names.TOKEN_TYPE: token_type.value})
 
-    def _record_cost(self, response: LLMResponse | None, usage: Usage | None) -> None:
-        span, telemetry = self.span, self.telemetry
+    def _record_cost(self, response: LLMResponse | None, usage: Usage | None, attributes: dict[str, Any]) -> None:
+        telemetry = self.telemetry
         amount: float | None
         source = "local"
         if response is not None and response.provider_cost_usd is not None:
@@ -208,15 +211,13 @@ class LLMInvocation(Invocation):
             amount = cost.amount_usd if cost is not None else None
         self.cost_usd = amount
         if amount is None:
-            span.set_attribute(names.COST_PRICED, False)
+            attributes[names.COST_PRICED] = False
             telemetry.unpriced_calls.add(1, self._labels)
         else:
-            span.set_attributes({
-                names.COST_AMOUNT: amount,
-                names.COST_CURRENCY: "USD",
-                names.COST_SOURCE: source,
-                names.COST_PRICED: True,
-            })
+            attributes[names.COST_AMOUNT] = amount
+            attributes[names.COST_CURRENCY] = "USD"
+            attributes[names.COST_SOURCE] = source
+            attributes[names.COST_PRICED] = True
             telemetry.cost.add(amount, self._labels)
         if self.run is not None:
             self.run.add_llm_result(

@@ -140,10 +140,9 @@ class WaitKind(str, Enum):
 
 
 class TokenType(str, Enum):
-    """Values of ``agentvitals.token.type`` on the token counter (inclusive convention: cache ⊂ input)."""
+    """Values of ``agentvitals.token.type`` on the token counter (inclusive convention: cache ⊂ input,
+    reasoning ⊂ output). Input and output totals are the ``gen_ai.client.token.usage`` histogram's sum."""
 
-    INPUT = "input"
-    OUTPUT = "output"
     CACHE_READ = "cache_read"
     CACHE_WRITE = "cache_write"
     REASONING = "reasoning"
@@ -224,7 +223,8 @@ TOKENS: Final = Metric(
     "agentvitals.llm.tokens",
     Instrument.COUNTER,
     "{token}",
-    "Tokens by type (input includes cache_read and cache_write; reasoning is part of output).",
+    "Cached (read, written) input tokens and reasoning output tokens; input and output totals are the sum of "
+    "gen_ai.client.token.usage.",
     (*_LLM_LABELS, TOKEN_TYPE),
 )
 COST: Final = Metric(

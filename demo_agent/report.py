@@ -126,7 +126,7 @@ class Report:
         return "\n".join(lines)
 
 
-def _counter_total(reader: InMemoryMetricReader, metric: str, **match: str) -> float:
+def _total(reader: InMemoryMetricReader, metric: str, **match: str) -> float:
     data = reader.get_metrics_data()
     total = 0.0
     for resource_metrics in data.resource_metrics if data else ():
@@ -136,7 +136,7 @@ def _counter_total(reader: InMemoryMetricReader, metric: str, **match: str) -> f
                     continue
                 for point in found.data.data_points:
                     if all(point.attributes.get(key) == value for key, value in match.items()):
-                        total += point.value
+                        total += point.sum if hasattr(point, "sum") else point.value  # histograms: their sum
     return total
 
 
@@ -171,10 +171,10 @@ def build_report(tasks: Iterable[TaskRecord], reader: InMemoryMetricReader, *,
         in_phase = [float(r.attributes[names.TASK_WALL_TIME]) for r in records if start <= r.start < end]
         phases.append(PhaseStats(name, len(in_phase), percentile(in_phase, 95)))
 
-    hits = _counter_total(reader, names.CACHE_REQUESTS.name, **{names.CACHE_RESULT: "hit"})
-    lookups = _counter_total(reader, names.CACHE_REQUESTS.name)
-    cached_tokens = _counter_total(reader, names.TOKENS.name, **{names.TOKEN_TYPE: "cache_read"})
-    input_tokens = _counter_total(reader, names.TOKENS.name, **{names.TOKEN_TYPE: "input"})
+    hits = _total(reader, names.CACHE_REQUESTS.name, **{names.CACHE_RESULT: "hit"})
+    lookups = _total(reader, names.CACHE_REQUESTS.name)
+    cached_tokens = _total(reader, names.TOKENS.name, **{names.TOKEN_TYPE: "cache_read"})
+    input_tokens = _total(reader, names.TOKEN_USAGE.name, **{names.GEN_AI_TOKEN_TYPE: "input"})
     return Report(
         tasks=len(records),
         outcomes=outcomes,

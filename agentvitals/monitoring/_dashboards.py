@@ -236,10 +236,13 @@ def llm(config: MonitoringConfig, rules: Rules) -> dict[str, Any]:
     b.timeseries("Time to first chunk p95 by model (streams)",
                  [Query(_quantile(0.95, names.TIME_TO_FIRST_CHUNK.series("_bucket"), MODEL, matches),
                         f"{{{{{MODEL}}}}}", exemplar=True)], unit="s")
-    token_type = label(names.TOKEN_TYPE)
+    token_type, usage_type = label(names.TOKEN_TYPE), label(names.GEN_AI_TOKEN_TYPE)
     b.timeseries("Tokens / s by type",
-                 [Query(f"sum by ({token_type}) (rate({names.TOKENS.prometheus}{{{matches}}}[{RATE}]))",
-                        f"{{{{{token_type}}}}}")], unit="short")
+                 [Query(f"sum by ({usage_type}) (rate({names.TOKEN_USAGE.series('_sum')}{{{matches}}}[{RATE}]))",
+                        f"{{{{{usage_type}}}}}"),
+                  Query(f"sum by ({token_type}) (rate({names.TOKENS.prometheus}{{{matches}}}[{RATE}]))",
+                        f"{{{{{token_type}}}}}")], unit="short",
+                 description="Input and output tokens; of those, cached input (read, written) and reasoning output.")
     b.timeseries("LLM spend by model ($/h)",
                  [Query(f"sum by ({MODEL}) (rate({names.COST.prometheus}{{{matches}}}[{RATE}])) * 3600",
                         f"{{{{{MODEL}}}}}")], unit="currencyUSD", stacked=True)

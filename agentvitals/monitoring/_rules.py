@@ -96,7 +96,7 @@ class Rules:
         failure = ne(OUTCOME, names.Outcome.SUCCESS.value)
         errored = ne(label(names.ERROR_TYPE), "")
         cache_read = eq(token_type, names.TokenType.CACHE_READ.value)
-        all_input = eq(token_type, names.TokenType.INPUT.value)
+        all_input = eq(label(names.GEN_AI_TOKEN_TYPE), "input")
         hit = eq(label(names.CACHE_RESULT), "hit")
 
         def ratio(numerator: str, denominator: str) -> str:
@@ -121,7 +121,8 @@ class Rules:
                                        f"({_rate(llm.series('_bucket'), w)}))") for q in (95, 99)),
             Recording(self.llm_error_ratio, ratio(_rate(llm.series("_count"), w, errored),
                                                   _rate(llm.series("_count"), w))),
-            Recording(self.prompt_cache_ratio, ratio(_rate(tokens, w, cache_read), _rate(tokens, w, all_input))),
+            Recording(self.prompt_cache_ratio,
+                      ratio(_rate(tokens, w, cache_read), _rate(names.TOKEN_USAGE.series("_sum"), w, all_input))),
             Recording(self.cache_requests, f"sum by ({SERVICE}) ({_rate(names.CACHE_REQUESTS.prometheus, w)})"),
             Recording(self.cache_ratio, ratio(_rate(names.CACHE_REQUESTS.prometheus, w, hit),
                                               _rate(names.CACHE_REQUESTS.prometheus, w))),
