@@ -13,19 +13,20 @@ from typing import Any
 
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 _logger = logging.getLogger("agentvitals")
 
-__all__ = ["GuardedMetricExporter", "GuardedSpanExporter", "ExporterLogFilter"]
+__all__ = ["CountingBatchSpanProcessor", "ExporterLogFilter", "GuardedMetricExporter", "GuardedSpanExporter"]
 
 _EXPORTER_LOGGERS = (
+    "opentelemetry.sdk._shared_internal",  # "Queue full, dropping span", once per dropped span
     "opentelemetry.exporter.otlp.common.http",
     "opentelemetry.exporter.otlp.proto.http.trace_exporter",
     "opentelemetry.exporter.otlp.proto.http.metric_exporter",
     "opentelemetry.exporter.otlp.proto.grpc.exporter",
 )
-_REPEATED_FAILURES = ("Transient error", "Failed to export")
+_REPEATED_FAILURES = ("Transient error", "Failed to export", "Queue full")
 
 
 class ExporterLogFilter(logging.Filter):
@@ -73,10 +74,33 @@ class _Outage:
                         lost)
 
 
+class CountingBatchSpanProcessor(BatchSpanProcessor):
+    """The SDK's batch processor (a bounded queue, exported on its own thread, so the caller never waits
+    on the network), counting the spans it drops when the queue is full."""
+
+    def __init__(self, exporter: GuardedSpanExporter) -> None:
+        super().__init__(exporter)
+        self.dropped_queue_full = 0
+        self._outage = exporter.outage  # a full queue is the same outage: one log line for both
+        batch = getattr(self, "_batch_processor", None)
+        self._queue = getattr(batch, "_queue", None)
+        self._capacity = getattr(batch, "_max_queue_size", None)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if span.context is not None and span.context.trace_flags.sampled and self._queue is not None:
+            if len(self._queue) >= (self._capacity or 0):
+                self.dropped_queue_full += 1
+                self._outage.failed(1, f"export queue full, {self._capacity} spans waiting")
+        super().on_end(span)
+
+    def stats(self) -> dict[str, int]:
+        return {"dropped_spans_queue_full": self.dropped_queue_full}
+
+
 class GuardedSpanExporter(SpanExporter):
     def __init__(self, inner: SpanExporter, target: str) -> None:
         self._inner = inner
-        self._outage = _Outage("spans", target)
+        self.outage = _Outage("spans", target)
         self.dropped_spans = 0
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
@@ -86,10 +110,10 @@ class GuardedSpanExporter(SpanExporter):
         except Exception as exc:  # deliberate: an exporter bug must not kill the export thread
             result, reason = SpanExportResult.FAILURE, f"{type(exc).__name__}: {exc}"
         if result is SpanExportResult.SUCCESS:
-            self._outage.succeeded()
+            self.outage.succeeded()
         else:
             self.dropped_spans += len(spans)
-            self._outage.failed(len(spans), reason)
+            self.outage.failed(len(spans), reason)
         return result
 
     def shutdown(self) -> None:

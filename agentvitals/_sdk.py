@@ -19,14 +19,19 @@ from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetr
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult, TraceIdRatioBased
 
 from agentvitals import environment_variables as env
 from agentvitals import instrumentation, names
 from agentvitals._accounting import WaitAccountingProcessor
 from agentvitals._config import Settings, resolve_settings
-from agentvitals._export import ExporterLogFilter, GuardedMetricExporter, GuardedSpanExporter
+from agentvitals._export import (
+    CountingBatchSpanProcessor,
+    ExporterLogFilter,
+    GuardedMetricExporter,
+    GuardedSpanExporter,
+)
 from agentvitals._pricing import load_price_table
 from agentvitals._telemetry import Telemetry, activate, deactivate
 
@@ -205,9 +210,11 @@ def init(
         if owns_tp:
             chosen = span_exporter or otlp_spans
             if chosen is not None:
-                guarded = GuardedSpanExporter(chosen, settings.endpoint or "span exporter")
-                exporters.append(guarded)
-                tp.add_span_processor(BatchSpanProcessor(guarded))
+                target = settings.endpoint or "span exporter"
+                guarded = GuardedSpanExporter(chosen, target)
+                batch = CountingBatchSpanProcessor(guarded)
+                exporters.extend((guarded, batch))
+                tp.add_span_processor(batch)
         waits = WaitAccountingProcessor()
         if hasattr(tp, "add_span_processor"):
             tp.add_span_processor(waits)
@@ -244,6 +251,8 @@ def init(
             capture_content=settings.capture_content, content_max_length=settings.content_max_length,
             waits=waits,
         )
+        if exporters:
+            telemetry.observe_drops(lambda: _drops(exporters))
         activate(telemetry)
         _opt_into_stable_database_conventions()
         instrumentation.enable(settings.instrumentations, telemetry=telemetry, tracer_provider=tp, meter_provider=mp)
@@ -293,12 +302,23 @@ def force_flush(timeout_s: float = 5.0) -> bool:
     return ok
 
 
-def export_stats() -> dict[str, int]:
-    """Counts of telemetry dropped because the exporter failed (spans, metric batches)."""
-    runtime = _runtime
-    stats = {"dropped_spans": 0, "failed_metric_exports": 0}
-    if runtime is not None:
-        for exporter in runtime.exporters:
-            for key, value in exporter.stats().items():
-                stats[key] = stats.get(key, 0) + value
+def _stats(exporters: Sequence[Any]) -> dict[str, int]:
+    stats = {"dropped_spans": 0, "dropped_spans_queue_full": 0, "failed_metric_exports": 0}
+    for exporter in exporters:
+        for key, value in exporter.stats().items():
+            stats[key] = stats.get(key, 0) + value
     return stats
+
+
+def _drops(exporters: Sequence[Any]) -> dict[tuple[str, str], int]:
+    stats = _stats(exporters)
+    return {("spans", "export_failed"): stats["dropped_spans"],
+            ("spans", "queue_full"): stats["dropped_spans_queue_full"],
+            ("metrics", "export_failed"): stats["failed_metric_exports"]}
+
+
+def export_stats() -> dict[str, int]:
+    """Telemetry dropped so far: spans whose export failed, spans dropped because the export queue was
+    full, metric exports that failed. Also exported as the ``agentvitals.telemetry.dropped`` counter."""
+    runtime = _runtime
+    return _stats(runtime.exporters if runtime is not None else ())

@@ -61,7 +61,8 @@ class Telemetry:
         self.meter_provider = meter_provider
         """The provider init() set up (None: the global one); other emitters in the process can share it."""
         meter = metrics.get_meter(names.INSTRUMENTATION_SCOPE, __version__, meter_provider, schema_url=names.SCHEMA_URL)
-        made = {m.name: _create_instrument(meter, m) for m in names.METRICS if m.emitter == "agentvitals"}
+        made = {m.name: _create_instrument(meter, m) for m in names.METRICS
+                if m.emitter == "agentvitals" and m is not names.TELEMETRY_DROPPED}
         self.operation_duration = made[names.OPERATION_DURATION.name]
         self.token_usage = made[names.TOKEN_USAGE.name]
         self.time_to_first_chunk = made[names.TIME_TO_FIRST_CHUNK.name]
@@ -77,10 +78,21 @@ class Telemetry:
         self.task_child = made[names.TASK_CHILD.name]
         self.budget_exhausted = made[names.BUDGET_EXHAUSTED.name]
         self.cache_requests = made[names.CACHE_REQUESTS.name]
+        self._meter = meter
         self._pricing = pricing
         self.capture_content = capture_content
         self.content_max_length = content_max_length
         self.waits = waits
+
+    def observe_drops(self, read: Any) -> None:
+        """Export ``read() -> {(signal, error_type): count}`` as the telemetry-dropped counter."""
+
+        def observe(options: metrics.CallbackOptions) -> Any:
+            for (signal, error), count in read().items():
+                yield metrics.Observation(count, {names.TELEMETRY_SIGNAL: signal, names.ERROR_TYPE: error})
+
+        metric = names.TELEMETRY_DROPPED
+        self._meter.create_observable_counter(metric.name, [observe], unit=metric.unit, description=metric.description)
 
     @property
     def pricing(self) -> PriceTable:

@@ -308,6 +308,15 @@ CACHE_REQUESTS: Final = Metric(
     (CACHE_NAME, CACHE_RESULT),
 )
 
+TELEMETRY_SIGNAL: Final = "agentvitals.telemetry.signal"
+TELEMETRY_DROPPED: Final = Metric(
+    "agentvitals.telemetry.dropped",
+    Instrument.COUNTER,
+    "{item}",
+    "Telemetry this process dropped: spans when the export queue was full or an export failed, metric "
+    "exports that failed. Exported once the Collector is reachable again.",
+    (TELEMETRY_SIGNAL, ERROR_TYPE),
+)
 DB_DURATION: Final = Metric(
     "db.client.operation.duration",
     Instrument.HISTOGRAM,
@@ -391,6 +400,7 @@ METRICS: Final[tuple[Metric, ...]] = (
     TASK_CHILD,
     BUDGET_EXHAUSTED,
     CACHE_REQUESTS,
+    TELEMETRY_DROPPED,
     DB_DURATION,
 )
 """Every metric ``init()`` makes a process emit (its own instruments and the contrib ones it enables)."""

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -18,11 +18,25 @@ from agentvitals._sdk import RecordEverythingSampler
 from tests.fake_llm import FakeLLMServer
 
 
+class SpanLedger(SpanProcessor):
+    """Knows which spans started and have not ended: instrumentation must leave none open."""
+
+    def __init__(self) -> None:
+        self.open: dict[int, str] = {}
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        self.open[span.context.span_id] = span.name
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.open.pop(span.context.span_id, None)
+
+
 @dataclass
 class Telemetry:
     exporter: InMemorySpanExporter
     reader: InMemoryMetricReader
     tracer_provider: TracerProvider
+    ledger: SpanLedger
 
     def spans(self, name_prefix: str = "") -> list[ReadableSpan]:
         return [s for s in self.exporter.get_finished_spans() if s.name.startswith(name_prefix)]
@@ -57,6 +71,8 @@ def make_telemetry(capture_content: bool = False, **init_kwargs: Any) -> Telemet
     reader = InMemoryMetricReader()
     tracer_provider = TracerProvider(sampler=RecordEverythingSampler(1.0))
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    ledger = SpanLedger()
+    tracer_provider.add_span_processor(ledger)
     meter_provider = MeterProvider(metric_readers=[reader])
     agentvitals.init(
         "test-service",
@@ -66,7 +82,7 @@ def make_telemetry(capture_content: bool = False, **init_kwargs: Any) -> Telemet
         capture_content=capture_content,
         **init_kwargs,
     )
-    return Telemetry(exporter, reader, tracer_provider)
+    return Telemetry(exporter, reader, tracer_provider, ledger)
 
 
 @pytest.fixture

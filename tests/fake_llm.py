@@ -1,7 +1,8 @@
 """A minimal OpenAI- and Anthropic-compatible HTTP server on 127.0.0.1 for SDK tests.
 
 Behaviour is chosen per request with the ``x-fake`` header: ``ok`` (default), ``no_usage``,
-``bad_json``, ``error_500``, ``wrong_types``, ``truncated`` (stream cut mid-way).
+``bad_json``, ``error_500``, ``wrong_types``, ``truncated`` (stream cut mid-event, ends cleanly),
+``abort`` (stream connection dropped mid-body: the client sees a protocol error).
 """
 
 from __future__ import annotations
@@ -100,12 +101,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _stream(self, events: list[tuple[str | None, dict[str, Any]]], done: bool, truncate: bool) -> None:
+    def _stream(self, events: list[tuple[str | None, dict[str, Any]]], done: bool, truncate: bool,
+                abort: bool = False) -> None:
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("connection", "close")
+        if abort:  # promise more body than is sent, then hang up
+            self.send_header("content-length", "1000000")
         self.end_headers()
         for index, (event, data) in enumerate(events):
+            if abort and index == len(events) // 2:
+                self.wfile.flush()
+                self.close_connection = True
+                return
             if truncate and index == len(events) // 2:
                 self.wfile.write(b"data: {\"id\": \"trunc")  # cut inside a JSON payload
                 self.wfile.flush()
@@ -139,7 +147,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.endswith("/chat/completions"):
             if request.get("stream"):
                 include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
-                self._stream([(None, c) for c in _chat_chunks(model, include_usage)], True, mode == "truncated")
+                self._stream([(None, c) for c in _chat_chunks(model, include_usage)], True, mode == "truncated",
+                             mode == "abort")
             else:
                 self._send(200, json.dumps(_chat(model, mode)).encode())
         elif self.path.endswith("/embeddings"):

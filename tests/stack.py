@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -264,3 +265,46 @@ class Alertmanager:
             wait_until(lambda: proc.poll() is None and http_get(f"http://{self.address}/-/ready")[0] == 200,
                        timeout=30, what=f"Alertmanager to be ready (log: {self.log})")
             yield self
+
+
+class OtlpHttpSink:
+    """An OTLP/HTTP receiver on a given 127.0.0.1 port: counts the spans it receives, optionally slowly."""
+
+    def __init__(self, port: int, *, delay_s: float = 0.0) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+        sink = self
+        self.spans = 0
+        self.requests = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                sink.requests += 1
+                if delay_s:
+                    time.sleep(delay_s)  # a slow Collector, by design of this fake
+                if self.path.endswith("/v1/traces"):
+                    request = ExportTraceServiceRequest.FromString(body)
+                    sink.spans += sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+
+    def __enter__(self) -> OtlpHttpSink:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
