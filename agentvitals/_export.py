@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -76,12 +77,18 @@ class _Outage:
 
 class CountingBatchSpanProcessor(BatchSpanProcessor):
     """The SDK's batch processor (a bounded queue, exported on its own thread, so the caller never waits
-    on the network), counting the spans it drops when the queue is full."""
+    on the network), counting the spans it drops when the queue is full.
 
-    def __init__(self, exporter: GuardedSpanExporter) -> None:
+    A full queue is not an export failure (the exporter may be healthy but outpaced), so it has its own
+    log line: the first drop, then at most one summary a minute."""
+
+    LOG_INTERVAL_S = 60.0
+
+    def __init__(self, exporter: SpanExporter) -> None:
         super().__init__(exporter)
         self.dropped_queue_full = 0
-        self._outage = exporter.outage  # a full queue is the same outage: one log line for both
+        self._logged_at = -self.LOG_INTERVAL_S
+        self._logged_count = 0
         batch = getattr(self, "_batch_processor", None)
         self._queue = getattr(batch, "_queue", None)
         self._capacity = getattr(batch, "_max_queue_size", None)
@@ -90,7 +97,11 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
         if span.context is not None and span.context.trace_flags.sampled and self._queue is not None:
             if len(self._queue) >= (self._capacity or 0):
                 self.dropped_queue_full += 1
-                self._outage.failed(1, f"export queue full, {self._capacity} spans waiting")
+                now = time.monotonic()
+                if now - self._logged_at >= self.LOG_INTERVAL_S:
+                    _logger.warning("agentvitals: span export queue full (%s spans); %d spans dropped and counted "
+                                    "so far", self._capacity, self.dropped_queue_full)
+                    self._logged_at = now
         super().on_end(span)
 
     def stats(self) -> dict[str, int]:

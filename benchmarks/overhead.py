@@ -70,7 +70,7 @@ def handler(request: httpx2.Request) -> httpx2.Response:
 
 
 def per_call_seconds(call: Callable[[], None], calls: int) -> float:
-    for _ in range(min(50, calls)):
+    for _ in range(min(20, calls)):
         call()
     start = time.perf_counter()
     for _ in range(calls):
@@ -78,29 +78,23 @@ def per_call_seconds(call: Callable[[], None], calls: int) -> float:
     return (time.perf_counter() - start) / calls
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--stream", action="store_true", help="streaming calls (60 chunks + usage)")
-    args = parser.parse_args()
-
+def measure(*, stream: bool, calls: int, rounds: int) -> dict[str, list[float]]:
+    """Per-call seconds of each configuration, one entry per round (rounds interleaved)."""
     agentvitals.init(
         "benchmark", endpoint=False, instrumentations=[], span_exporter=NullSpanExporter(),
         metric_readers=[PeriodicExportingMetricReader(NullMetricExporter(), export_interval_millis=3_600_000)],
     )
-    # BatchSpanProcessor only comes with an exporter; add one for the floor and for us alike.
     telemetry = current()
     tracer = telemetry.tracer
     client = openai.OpenAI(api_key="sk-bench", base_url="http://fake/v1",
                            http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
     kwargs: dict[str, Any] = {"model": "gpt-4o-mini", "messages": MESSAGES}
-    if args.stream:
+    if stream:
         kwargs.update(stream=True, stream_options={"include_usage": True})
 
     def baseline() -> None:
         result = client.chat.completions.create(**kwargs)
-        if args.stream:
+        if stream:
             for _ in result:
                 pass
 
@@ -112,14 +106,25 @@ def main() -> None:
 
     instrumentor = OpenAIInstrumentor()
     results: dict[str, list[float]] = {"baseline": [], "floor": [], "agentvitals": []}
-    for _ in range(args.rounds):
-        results["baseline"].append(per_call_seconds(baseline, args.calls))
-        results["floor"].append(per_call_seconds(floor, args.calls))
-        instrumentor.instrument(telemetry=telemetry, skip_dep_check=True)
-        results["agentvitals"].append(per_call_seconds(baseline, args.calls))
-        instrumentor.uninstrument()
-    agentvitals.shutdown()
+    try:
+        for _ in range(rounds):
+            results["baseline"].append(per_call_seconds(baseline, calls))
+            results["floor"].append(per_call_seconds(floor, calls))
+            instrumentor.instrument(telemetry=telemetry, skip_dep_check=True)
+            results["agentvitals"].append(per_call_seconds(baseline, calls))
+            instrumentor.uninstrument()
+    finally:
+        agentvitals.shutdown()
+    return results
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--stream", action="store_true", help="streaming calls (60 chunks + usage)")
+    args = parser.parse_args()
+    results = measure(stream=args.stream, calls=args.calls, rounds=args.rounds)
     base = statistics.median(results["baseline"])
     print(f"# chat.completions.create{' (stream, 60 chunks)' if args.stream else ''}: {args.calls} calls x "
           f"{args.rounds} rounds; openai {openai.__version__}; Python {platform.python_version()}; "
