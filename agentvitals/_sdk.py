@@ -162,7 +162,8 @@ def init(
         pricing: Price overrides, ``{provider: {model: {input, output, cache_read, cache_write}}}``
             in USD per 1M tokens, matched before the bundled table.
         instrumentations: Names to enable (default: all whose library is installed):
-            ``openai``, ``anthropic``, ``httpx`` (httpx and httpx2), ``sqlite3``, ``threading``.
+            ``openai``, ``anthropic``, ``httpx`` (httpx and httpx2), ``sqlite3``, ``threading``, and ``gpu``
+            (NVML gauges, when NVML loads).
         tracer_provider, meter_provider: Use these instead of creating (or reusing global) ones.
         span_exporter: Export spans here instead of OTLP (e.g. an in-memory exporter in tests).
         span_processors: Extra span processors, added after the exporter's (they see every span).
@@ -254,6 +255,10 @@ def init(
         if exporters:
             telemetry.observe_drops(lambda: _drops(exporters))
         activate(telemetry)
+        if settings.instrumentations is None or "gpu" in settings.instrumentations:
+            from agentvitals._gpu import start_gpu_metrics
+
+            start_gpu_metrics(mp)
         _opt_into_stable_database_conventions()
         instrumentation.enable(settings.instrumentations, telemetry=telemetry, tracer_provider=tp, meter_provider=mp)
         log_filter = None

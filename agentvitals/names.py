@@ -327,6 +327,28 @@ DB_DURATION: Final = Metric(
     emitter="contrib",
 )
 
+# GPU (hardware semantic conventions, hw.*), from NVML when it loads; absent otherwise.
+HW_ID: Final = "hw.id"
+HW_NAME: Final = "hw.name"
+HW_VENDOR: Final = "hw.vendor"
+HW_TYPE: Final = "hw.type"
+HW_GPU_TASK: Final = "hw.gpu.task"
+_GPU_LABELS = (HW_ID, HW_NAME, HW_VENDOR)
+GPU_UTILIZATION: Final = Metric("hw.gpu.utilization", Instrument.GAUGE, "1", "Fraction of time the GPU was busy.",
+                                (*_GPU_LABELS, HW_GPU_TASK))
+GPU_MEMORY_UTILIZATION: Final = Metric("hw.gpu.memory.utilization", Instrument.GAUGE, "1",
+                                       "Fraction of time GPU memory was being read or written.", _GPU_LABELS)
+GPU_MEMORY_USAGE: Final = Metric("hw.gpu.memory.usage", Instrument.UP_DOWN_COUNTER, "By", "GPU memory used.",
+                                 _GPU_LABELS)
+GPU_MEMORY_LIMIT: Final = Metric("hw.gpu.memory.limit", Instrument.UP_DOWN_COUNTER, "By", "GPU memory size.",
+                                 _GPU_LABELS)
+GPU_POWER: Final = Metric("hw.power", Instrument.GAUGE, "W", "Power drawn by the GPU.", (*_GPU_LABELS, HW_TYPE))
+GPU_TEMPERATURE: Final = Metric("hw.temperature", Instrument.GAUGE, "Cel", "GPU temperature.", (*_GPU_LABELS, HW_TYPE))
+GPU_METRICS: Final[tuple[Metric, ...]] = (
+    GPU_UTILIZATION, GPU_MEMORY_UTILIZATION, GPU_MEMORY_USAGE, GPU_MEMORY_LIMIT, GPU_POWER, GPU_TEMPERATURE
+)
+"""Observed from NVML by init() on machines with an NVIDIA driver (package nvidia-ml-py)."""
+
 # Emitted by the demo's worker pool and router and by the control service (not by init()):
 ROUTER_DEGRADED: Final = Metric(
     "agentvitals.router.degraded",

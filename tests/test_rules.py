@@ -176,6 +176,10 @@ CASES: dict[str, dict[str, Any]] = {
     "AgentTaskSLOBurnFast stays quiet at 5% failures": case(
         "AgentTaskSLOBurnFast", "70m",
         [series(COUNT, "0+3x80", **{OUTCOME: "error"}), series(COUNT, "0+57x80", **{OUTCOME: "success"})], []),
+    # 12 of 60 tasks fail in the last 8 minutes only: the 5m window burns, the 1h window stays under 4%.
+    "AgentTaskSLOBurnFast stays quiet when only the short window burns": case(
+        "AgentTaskSLOBurnFast", "75m",
+        [series(COUNT, "0x66 12+12x9", **{OUTCOME: "error"}), series(COUNT, "0+48x76", **{OUTCOME: "success"})], []),
     "AgentTaskSLOBurnSlow stays quiet at 2% failures": case(
         "AgentTaskSLOBurnSlow", "70m",
         [series(COUNT, "0+1x80", **{OUTCOME: "error"}), series(COUNT, "0+49x80", **{OUTCOME: "success"})], []),

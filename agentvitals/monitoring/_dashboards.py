@@ -17,7 +17,7 @@ from grafanalib._gen import DashboardEncoder
 
 from agentvitals import names
 from agentvitals.monitoring._config import MonitoringConfig
-from agentvitals.monitoring._rules import MODEL, SERVICE, Rules, eq
+from agentvitals.monitoring._rules import MODEL, SERVICE, Rules, eq, gpu_utilization_percent
 from agentvitals.names import prometheus_label as label
 
 __all__ = ["CONDITIONAL_PANELS", "build_dashboards"]
@@ -306,11 +306,16 @@ def tools(config: MonitoringConfig, rules: Rules) -> dict[str, Any]:
 
 def gpu_and_cache(config: MonitoringConfig, rules: Rules) -> dict[str, Any]:
     b = _Builder(config)
-    b.timeseries("GPU utilization", [Query(f"avg by (gpu, modelName) ({names.GPU_UTIL_PERCENT})",
-                                           "GPU {{gpu}}")], unit="percent",
-                 threshold=config.gpu_saturation_percent)
+    b.timeseries("GPU utilization", [Query(gpu_utilization_percent(), "GPU {{gpu}}")], unit="percent",
+                 threshold=config.gpu_saturation_percent,
+                 description="From the model server's dcgm-exporter, or from the SDK's NVML gauges (hw.gpu.*).")
     used, free = names.GPU_MEMORY_USED_MIB, names.GPU_MEMORY_FREE_MIB
-    b.timeseries("GPU memory used", [Query(f"sum by (gpu) ({used}) / sum by (gpu) ({used} + {free})", "GPU {{gpu}}")],
+    hw_id = label(names.HW_ID)
+    nvml_memory = (f"sum by ({hw_id}) ({names.GPU_MEMORY_USAGE.prometheus}) / "
+                   f"sum by ({hw_id}) ({names.GPU_MEMORY_LIMIT.prometheus})")
+    b.timeseries("GPU memory used",
+                 [Query(f"sum by (gpu) ({used}) / sum by (gpu) ({used} + {free})\nor\n"
+                        f'label_replace({nvml_memory}, "gpu", "$1", "{hw_id}", "(.+)")', "GPU {{gpu}}")],
                  unit="percentunit")
     model = names.MODEL_NAME_LABEL
     b.timeseries("KV-cache usage by model",
@@ -326,7 +331,8 @@ def gpu_and_cache(config: MonitoringConfig, rules: Rules) -> dict[str, Any]:
                                f"rate({names.MODEL_SERVER_PREFIX_CACHE_QUERIES}[{RATE}])", model),
                         f"{{{{{model}}}}}")], unit="percentunit")
     b.gauge("KV cache, fullest model", Query(f"max({names.MODEL_SERVER_KV_CACHE_USAGE})"))
-    b.gauge("GPU utilization, busiest GPU", Query(f"max({names.GPU_UTIL_PERCENT})"), unit="percent", max_value=100)
+    b.gauge("GPU utilization, busiest GPU", Query(f"max({gpu_utilization_percent()})"), unit="percent",
+            max_value=100)
     b.bars("Application cache look-ups / s by cache and result",
            Query(f"sum by ({label(names.CACHE_NAME)}, {label(names.CACHE_RESULT)}) "
                  f"(rate({names.CACHE_REQUESTS.prometheus}{{{SERVICE_MATCH}}}[{RATE}]))",

@@ -41,10 +41,26 @@ class Alert:
     description: str
     keep_firing_for: str | None = None
     extra_labels: dict[str, str] = field(default_factory=dict)
+    and_signal: str | None = None
+    """A second quantity that must meet the same condition (multi-window burn rates)."""
 
     @property
     def expr(self) -> str:
-        return f"{self.signal} {self.condition}"
+        # Comparisons bind tighter than "or"/"and": a union must be parenthesised before comparing, and
+        # both windows of a burn-rate alert compared on their own.
+        signal = f"(\n{self.signal}\n)" if "\nor\n" in self.signal else self.signal
+        expr = f"{signal} {self.condition}"
+        if self.and_signal is not None:
+            expr += f"\nand on ({SERVICE})\n{self.and_signal} {self.condition}"
+        return expr
+
+
+def gpu_utilization_percent() -> str:
+    """Per-GPU utilisation in percent, from dcgm-exporter or from the SDK's NVML gauges (labelled ``gpu``)."""
+    nvml = (f'max by ({label(names.HW_ID)}, {label(names.HW_NAME)}) '
+            f'({names.GPU_UTILIZATION.prometheus}{{{label(names.HW_GPU_TASK)}="general"}}) * 100')
+    return (f"avg by (gpu, modelName) ({names.GPU_UTIL_PERCENT})\nor\n"
+            f'label_replace({nvml}, "gpu", "$1", "{label(names.HW_ID)}", "(.+)")')
 
 
 def _rate(series: str, window: str, matchers: str = "") -> str:
@@ -169,7 +185,7 @@ class Rules:
                   "Tasks of {{ $labels.job }} spend {{ $value | humanizePercentage }} of their time waiting",
                   "Almost all task time is spent waiting on LLMs, tools, retrieval or the database: a dependency "
                   "is slow, or independent calls are not made in parallel (see parallelism on the dashboard)."),
-            Alert("ModelServerGPUSaturated", f"avg by (gpu, modelName) ({names.GPU_UTIL_PERCENT})",
+            Alert("ModelServerGPUSaturated", gpu_utilization_percent(),
                   f"> {c.gpu_saturation_percent:g}", c.slow_for, "warning", "page",
                   "GPU {{ $labels.gpu }} is {{ $value | printf \"%.0f\" }}% busy",
                   "The model server's GPU is saturated: add model-server replicas or move load to a smaller model."),
@@ -192,17 +208,17 @@ class Rules:
             Alert("TelemetryPipelineDown", f'up{{job="{c.collector_job}"}}', "== 0", "2m", "critical", "page",
                   "Prometheus cannot scrape the OpenTelemetry Collector",
                   "No application metrics are arriving: every other alert is blind."),
-            Alert("AgentTaskSLOBurnFast",
-                  f"{self.failure_ratio[fast_long]}\nand on ({SERVICE})\n{self.failure_ratio[fast_short]}",
+            Alert("AgentTaskSLOBurnFast", self.failure_ratio[fast_long],
                   f"> {14.4 * budget:g}", "2m", "critical", "page",
                   "{{ $labels.job }} burns its task-success error budget 14x too fast",
                   f"Failed tasks over {fast_long} and {fast_short} exceed 14.4 x the {budget:.1%} error budget "
-                  f"(SLO {c.slo_success_target:.1%}): 2% of a 30-day budget per hour."),
-            Alert("AgentTaskSLOBurnSlow",
-                  f"{self.failure_ratio[slow_long]}\nand on ({SERVICE})\n{self.failure_ratio[slow_short]}",
+                  f"(SLO {c.slo_success_target:.1%}): 2% of a 30-day budget per hour.",
+                  and_signal=self.failure_ratio[fast_short]),
+            Alert("AgentTaskSLOBurnSlow", self.failure_ratio[slow_long],
                   f"> {6 * budget:g}", "15m", "warning", "page",
                   "{{ $labels.job }} burns its task-success error budget 6x too fast",
-                  f"Failed tasks over {slow_long} and {slow_short} exceed 6 x the {budget:.1%} error budget."),
+                  f"Failed tasks over {slow_long} and {slow_short} exceed 6 x the {budget:.1%} error budget.",
+                  and_signal=self.failure_ratio[slow_short]),
         ]
 
 
