@@ -94,3 +94,29 @@ def test_error_reraised_unchanged(telemetry: Telemetry, fake_llm: FakeLLMServer)
     span = telemetry.span("chat ")
     assert span.attributes[names.ERROR_TYPE] == "InternalServerError"
     assert not telemetry.spans("anthropic.messages")
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native-tracing-on", "native-tracing-off"])
+def test_messages_stream_helper(telemetry: Telemetry, fake_llm: FakeLLMServer, native: bool) -> None:
+    with client(fake_llm, telemetry, native=native).messages.stream(
+        model=MODEL, max_tokens=64, messages=MESSAGES
+    ) as stream:
+        assert "".join(stream.text_stream) == "abc"
+    assert_one_priced_llm_span(telemetry)
+    assert telemetry.ledger.open == {}
+
+
+def test_messages_stream_get_final_message(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    with client(fake_llm, telemetry).messages.stream(model=MODEL, max_tokens=64, messages=MESSAGES) as stream:
+        assert stream.get_final_message().usage.output_tokens == 40
+    assert_one_priced_llm_span(telemetry)
+
+
+async def test_async_messages_stream_helper(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    async with async_client(fake_llm, telemetry).messages.stream(
+        model=MODEL, max_tokens=64, messages=MESSAGES
+    ) as stream:
+        message = await stream.get_final_message()
+    assert message.content[0].text == "abc"
+    assert_one_priced_llm_span(telemetry)
+    assert telemetry.ledger.open == {}

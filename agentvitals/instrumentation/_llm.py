@@ -168,3 +168,86 @@ def server_attributes(instance: Any) -> dict[str, Any]:
     if isinstance(port, int):
         attributes["server.port"] = port
     return attributes
+
+
+# --- stream helpers that send the request on entering a manager (anthropic's messages.stream()) -----
+_REQUEST_ATTRIBUTE = "_agentvitals_request"
+
+
+def remember_request(telemetry: Telemetry) -> Callable[..., Any]:
+    """Wrap a method that returns a stream manager: keep its arguments on the manager for later."""
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        manager = wrapped(*args, **kwargs)
+        try:
+            setattr(manager, _REQUEST_ATTRIBUTE, (instance, dict(kwargs)))
+        except Exception:  # a manager that takes no attributes stays uninstrumented
+            _logger.debug("agentvitals: cannot tag stream manager", exc_info=True)
+        return manager
+
+    return wrapper
+
+
+def _wrap_raw_stream(invocation: LLMInvocation, endpoint: LLMEndpoint, stream: Any, proxy: type) -> None:
+    try:
+        assert endpoint.on_chunk is not None
+        stream._raw_stream = proxy(stream._raw_stream, StreamRecorder(invocation, endpoint.on_chunk))
+    except Exception:  # a stream of another shape: end the span now rather than never
+        _logger.debug("agentvitals: cannot wrap the message stream", exc_info=True)
+        invocation.stop()
+
+
+def sync_enter_stream_wrapper(endpoint: LLMEndpoint) -> Callable[[Telemetry], Callable[..., Any]]:
+    """Wrap a stream manager's ``__enter__``: the span covers the request and the stream it returns."""
+
+    def factory(telemetry: Telemetry) -> Callable[..., Any]:
+        def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            request = getattr(instance, _REQUEST_ATTRIBUTE, None)
+            if request is None or not should_instrument_llm():
+                return wrapped(*args, **kwargs)
+            started = _start(telemetry, endpoint, request[0], {**request[1], "stream": True})
+            if started is None:
+                return wrapped(*args, **kwargs)
+            invocation, _ = started
+            invocation.attach()
+            try:
+                stream = wrapped(*args, **kwargs)
+            except BaseException as exc:
+                invocation.detach()
+                invocation.fail(exc)
+                raise
+            invocation.detach()
+            _wrap_raw_stream(invocation, endpoint, stream, SyncStreamProxy)
+            return stream
+
+        return wrapper
+
+    return factory
+
+
+def async_enter_stream_wrapper(endpoint: LLMEndpoint) -> Callable[[Telemetry], Callable[..., Any]]:
+    def factory(telemetry: Telemetry) -> Callable[..., Any]:
+        async def wrapper(
+            wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> Any:
+            request = getattr(instance, _REQUEST_ATTRIBUTE, None)
+            if request is None or not should_instrument_llm():
+                return await wrapped(*args, **kwargs)
+            started = _start(telemetry, endpoint, request[0], {**request[1], "stream": True})
+            if started is None:
+                return await wrapped(*args, **kwargs)
+            invocation, _ = started
+            invocation.attach()
+            try:
+                stream = await wrapped(*args, **kwargs)
+            except BaseException as exc:
+                invocation.detach()
+                invocation.fail(exc)
+                raise
+            invocation.detach()
+            _wrap_raw_stream(invocation, endpoint, stream, AsyncStreamProxy)
+            return stream
+
+        return wrapper
+
+    return factory

@@ -22,7 +22,16 @@ from agentvitals._invocation import llm_active
 from agentvitals._records import LLMResponse, Usage, non_negative_int
 from agentvitals._telemetry import Telemetry
 from agentvitals.instrumentation._base import Patch, PatchTableInstrumentor
-from agentvitals.instrumentation._llm import LLMEndpoint, LLMRequest, async_llm_wrapper, chat_request, sync_llm_wrapper
+from agentvitals.instrumentation._llm import (
+    LLMEndpoint,
+    LLMRequest,
+    async_enter_stream_wrapper,
+    async_llm_wrapper,
+    chat_request,
+    remember_request,
+    sync_enter_stream_wrapper,
+    sync_llm_wrapper,
+)
 
 __all__ = ["AnthropicInstrumentor"]
 
@@ -105,15 +114,22 @@ def _skip_native_span(telemetry: Telemetry) -> Callable[..., Any]:
 MESSAGES = LLMEndpoint(PROVIDER, names.Operation.CHAT.value, _request, _message_response, _message_event)
 
 _MESSAGES_MODULE = "anthropic.resources.messages.messages"
+_STREAMING_MODULE = "anthropic.lib.streaming._messages"
 
 
 class AnthropicInstrumentor(PatchTableInstrumentor):
-    """Instruments ``anthropic`` messages and keeps exactly one LLM span per call."""
+    """Instruments ``anthropic`` messages (``create``, with or without ``stream=True``, and the
+    ``messages.stream()`` helper) and keeps exactly one LLM span per call."""
 
     name = "anthropic"
     instruments = ("anthropic >= 0.30.0",)
     patches = (
         Patch(_MESSAGES_MODULE, "Messages.create", sync_llm_wrapper(MESSAGES)),
         Patch(_MESSAGES_MODULE, "AsyncMessages.create", async_llm_wrapper(MESSAGES)),
+        # messages.stream(): the request goes out when the returned manager is entered.
+        Patch(_MESSAGES_MODULE, "Messages.stream", remember_request),
+        Patch(_MESSAGES_MODULE, "AsyncMessages.stream", remember_request),
+        Patch(_STREAMING_MODULE, "MessageStreamManager.__enter__", sync_enter_stream_wrapper(MESSAGES)),
+        Patch(_STREAMING_MODULE, "AsyncMessageStreamManager.__aenter__", async_enter_stream_wrapper(MESSAGES)),
         Patch("anthropic._base_client", "start_api_call_span", _skip_native_span),
     )
