@@ -36,6 +36,9 @@ _OPERATION_KINDS: Mapping[str, WaitKind] = {
 }
 
 
+_VECTOR_OPERATORS = ("<->", "<=>", "<#>", "<+>")
+
+
 def wait_kind(attributes: Mapping[str, Any] | None, kind: SpanKind) -> WaitKind | None:
     """The kind of wait a span is, or ``None`` when it is the task's own work."""
     attributes = attributes or {}
@@ -43,6 +46,10 @@ def wait_kind(attributes: Mapping[str, Any] | None, kind: SpanKind) -> WaitKind 
     if operation is not None:
         return _OPERATION_KINDS.get(operation)
     if names.DB_SYSTEM_NAME in attributes or names.DB_SYSTEM_LEGACY in attributes:
+        query = attributes.get(names.DB_QUERY_TEXT) or ""
+        # pgvector's distance operators: a nearest-neighbour search is a retrieval, whatever stores it.
+        if isinstance(query, str) and any(operator in query for operator in _VECTOR_OPERATORS):
+            return WaitKind.RETRIEVAL
         return WaitKind.DB
     if kind is SpanKind.CLIENT:
         if names.HTTP_REQUEST_METHOD in attributes or "http.method" in attributes:

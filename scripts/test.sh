@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README "Run the tests"): installs what the suite needs, then runs all of it.
-#   1. Debian packages: prometheus + promtool, prometheus-alertmanager + amtool, docker-compose
+#   1. Debian packages: prometheus + promtool, prometheus-alertmanager + amtool, docker-compose,
+#      postgresql and redis-server (started by the tests on loopback, never as services)
 #   2. the test Collector, built with ocb from collector/builder-config.yaml (cached in ~/.cache)
 #   3. a virtualenv in .venv with agentvitals and its test extras
 # Stack tests need the real binaries; here they fail when one is missing, they never skip.
@@ -9,15 +10,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for binary in prometheus promtool prometheus-alertmanager amtool docker-compose; do
+for binary in prometheus promtool prometheus-alertmanager amtool docker-compose redis-server; do
   command -v "$binary" >/dev/null || missing+=("$binary")
 done
+compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgres)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing Debian packages for: ${missing[*]}"
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq prometheus prometheus-alertmanager docker-compose >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq prometheus prometheus-alertmanager docker-compose \
+    postgresql redis-server >/dev/null
 fi
 
 AGENTVITALS_OTELCOL=$(scripts/build-collector.sh | tail -1)

@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import agentvitals
-from agentvitals._sdk import RecordEverythingSampler
+from agentvitals._sdk import RecordEverythingSampler, _views
 from tests.fake_llm import FakeLLMServer
 
 
@@ -73,7 +73,7 @@ def make_telemetry(capture_content: bool = False, **init_kwargs: Any) -> Telemet
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
     ledger = SpanLedger()
     tracer_provider.add_span_processor(ledger)
-    meter_provider = MeterProvider(metric_readers=[reader])
+    meter_provider = MeterProvider(metric_readers=[reader], views=_views())  # the bucket views init() applies
     agentvitals.init(
         "test-service",
         endpoint=False,

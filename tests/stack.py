@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -308,3 +309,63 @@ class OtlpHttpSink:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster on a free 127.0.0.1 port (trust auth, data in a temp dir)."""
+
+    def __init__(self, tmp: Path) -> None:
+        candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+        if not candidates:
+            require_binary("postgres")  # fails in CI, skips elsewhere
+        self.bin = candidates[-1].parent
+        self.port = free_port()
+        self.log = tmp / "postgres.log"
+        # Its own directory: the postgres user cannot traverse root's private pytest temp dirs.
+        self.home = Path(tempfile.mkdtemp(prefix="agentvitals-pg-"))
+        self.data = self.home / "data"
+        self.as_user = [] if os.geteuid() != 0 else ["runuser", "-u", "postgres", "--"]
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://agentvitals@127.0.0.1:{self.port}/postgres"
+
+    @contextmanager
+    def running(self) -> Iterator[PostgresServer]:
+        self.data.mkdir()
+        if self.as_user:
+            shutil.chown(self.home, "postgres")
+            shutil.chown(self.data, "postgres")
+        subprocess.run([*self.as_user, str(self.bin / "initdb"), "-D", str(self.data), "-U", "agentvitals",
+                        "--auth=trust", "--no-sync"], check=True, capture_output=True, timeout=120)
+        args = [*self.as_user, str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
+                "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.data}", "-c", "fsync=off"]
+        with process(args, log=self.log) as proc:
+            wait_until(lambda: proc.poll() is None and subprocess.run(
+                [str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
+                capture_output=True).returncode == 0, timeout=30, what=f"PostgreSQL (log: {self.log})")
+            try:
+                yield self
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+                shutil.rmtree(self.home, ignore_errors=True)
+
+
+class RedisServer:
+    def __init__(self, tmp: Path) -> None:
+        self.binary = require_binary("redis-server")
+        self.port = free_port()
+        self.log = tmp / "redis.log"
+        self.tmp = tmp
+
+    @contextmanager
+    def running(self) -> Iterator[RedisServer]:
+        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", str(self.tmp)]
+        with process(args, log=self.log) as proc:
+            import redis
+
+            wait_until(lambda: proc.poll() is None and redis.Redis(port=self.port).ping(), timeout=30,
+                       what=f"redis-server (log: {self.log})")
+            yield self

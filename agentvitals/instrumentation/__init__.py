@@ -46,10 +46,19 @@ def _httpx() -> Any:
     return HTTPXInstrumentors()
 
 
-def _sqlite3() -> Any:
-    from agentvitals.instrumentation.sqlite3 import SQLite3Instrumentor
+def _dbapi(module: str) -> Callable[[], Any]:
+    def load() -> Any:
+        from agentvitals.instrumentation.dbapi import DRIVERS, DBAPIInstrumentor
 
-    return SQLite3Instrumentor()
+        return DBAPIInstrumentor(next(driver for driver in DRIVERS if driver.module == module))
+
+    return load
+
+
+def _redis() -> Any:
+    from agentvitals.instrumentation.redis import RedisInstrumentation
+
+    return RedisInstrumentation()
 
 
 @dataclass(frozen=True)
@@ -66,7 +75,8 @@ INSTRUMENTATIONS: tuple[Instrumentation, ...] = (
     Instrumentation("httpx", ("httpx", "httpx2"), _httpx),
     Instrumentation("openai", ("openai",), _openai),
     Instrumentation("anthropic", ("anthropic",), _anthropic),
-    Instrumentation("sqlite3", ("sqlite3",), _sqlite3),
+    *(Instrumentation(module, (module,), _dbapi(module)) for module in ("sqlite3", "psycopg", "psycopg2", "pymysql")),
+    Instrumentation("redis", ("redis",), _redis),
 )
 
 _enabled: list[Any] = []

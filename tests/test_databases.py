@@ -1,0 +1,158 @@
+"""Databases through init(): sqlite3 and SQLAlchemy in process, PostgreSQL (psycopg) and redis against
+real servers on loopback. Stable DB conventions, no parameter values, and DB time counted as idle."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import agentvitals
+from agentvitals import names
+from agentvitals._accounting import wait_kind
+from agentvitals.names import WaitKind
+from tests.conftest import Telemetry
+from tests.stack import PostgresServer, RedisServer
+
+SECRET_PARAMETER = "parameter-value-that-must-not-leak"
+
+
+def db_spans(telemetry: Telemetry, system: str) -> list:  # type: ignore[type-arg]
+    return [s for s in telemetry.spans() if s.attributes.get(names.DB_SYSTEM_NAME) == system]
+
+
+def assert_no_parameter_values(telemetry: Telemetry) -> None:
+    for span in telemetry.spans():
+        assert all(SECRET_PARAMETER not in str(v) for v in span.attributes.values()), span.name
+
+
+def test_sqlite3_spans_metrics_and_idle(telemetry: Telemetry) -> None:
+    with agentvitals.task("db-task"):
+        connection = sqlite3.connect(":memory:")
+        cursor = connection.cursor()
+        cursor.execute("CREATE TABLE notes (id INTEGER, body TEXT)")
+        cursor.execute("INSERT INTO notes VALUES (?, ?)", (1, SECRET_PARAMETER))
+        cursor.execute("SELECT body FROM notes WHERE id = ?", (1,))
+        connection.close()
+    spans = db_spans(telemetry, "sqlite")
+    assert [s.name for s in spans] == ["CREATE", "INSERT", "SELECT"]
+    assert spans[1].attributes["db.query.text"] == "INSERT INTO notes VALUES (?, ?)"
+    assert_no_parameter_values(telemetry)
+    task = telemetry.span("invoke_agent db-task")
+    assert task.attributes[names.TASK_IDLE_TIME_PREFIX + "db"] > 0
+    operations = {p.attributes[names.DB_OPERATION_NAME] for p in telemetry.points(names.DB_DURATION.name)}
+    assert operations == {"CREATE", "INSERT", "SELECT"}
+    assert 2.0 in telemetry.points(names.DB_DURATION.name)[0].explicit_bounds  # our buckets, in seconds
+
+
+def test_sqlalchemy_on_sqlite_is_traced_through_its_driver(telemetry: Telemetry, tmp_path: Path) -> None:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'app.db'}")
+    with agentvitals.task("orm"), engine.begin() as connection:
+        connection.execute(sqlalchemy.text("CREATE TABLE t (x TEXT)"))
+        connection.execute(sqlalchemy.text("INSERT INTO t VALUES (:x)"), {"x": SECRET_PARAMETER})
+        assert connection.execute(sqlalchemy.text("SELECT count(*) FROM t")).scalar() == 1
+    assert {"CREATE", "INSERT", "SELECT"} <= {s.name for s in db_spans(telemetry, "sqlite")}
+    assert_no_parameter_values(telemetry)
+    assert telemetry.span("invoke_agent orm").attributes[names.TASK_IDLE_TIME_PREFIX + "db"] > 0
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    with PostgresServer(tmp_path_factory.mktemp("pg")).running() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    with RedisServer(tmp_path_factory.mktemp("redis")).running() as server:
+        yield server
+
+
+@pytest.mark.stack
+def test_postgresql_with_psycopg(telemetry: Telemetry, postgres: PostgresServer) -> None:
+    import psycopg
+
+    with agentvitals.task("pg-task"), psycopg.connect(postgres.url) as connection:
+        cursor = connection.cursor()
+        cursor.execute("CREATE TEMP TABLE orders (id int, customer text)")
+        cursor.execute("INSERT INTO orders VALUES (%s, %s)", (7, SECRET_PARAMETER))
+        cursor.execute("SELECT customer FROM orders WHERE id = %s", (7,))
+        assert cursor.fetchone() == (SECRET_PARAMETER,)
+    spans = db_spans(telemetry, "postgresql")
+    assert {"CREATE", "INSERT", "SELECT"} <= {s.name for s in spans}
+    assert any(s.attributes.get("db.query.text") == "INSERT INTO orders VALUES (%s, %s)" for s in spans)
+    assert_no_parameter_values(telemetry)
+    task = telemetry.span("invoke_agent pg-task")
+    assert all(s.parent is not None for s in spans)
+    assert task.attributes[names.TASK_IDLE_TIME_PREFIX + "db"] > 0
+
+
+@pytest.mark.stack
+def test_redis(telemetry: Telemetry, redis_server: RedisServer) -> None:
+    import redis
+
+    client = redis.Redis(port=redis_server.port)
+    with agentvitals.task("cache-task"):
+        client.set("session:1", SECRET_PARAMETER)
+        assert client.get("session:1") == SECRET_PARAMETER.encode()
+    spans = [s for s in telemetry.spans() if s.name in ("SET", "GET")]
+    assert [s.name for s in spans] == ["SET", "GET"]
+    assert all(wait_kind(s.attributes, s.kind) is WaitKind.DB for s in spans)
+    assert_no_parameter_values(telemetry)
+    assert telemetry.span("invoke_agent cache-task").attributes[names.TASK_IDLE_TIME_PREFIX + "db"] > 0
+
+
+def test_mixed_task_idle_breakdown_matches_its_spans(telemetry: Telemetry) -> None:
+    with agentvitals.task("mixed"):
+        with agentvitals.llm_call("openai", "gpt-4o-mini") as call:
+            time.sleep(0.03)
+            call.record(input_tokens=10, output_tokens=5)
+        with agentvitals.tool("lookup"):
+            time.sleep(0.02)
+        with agentvitals.retrieval("kb"):
+            time.sleep(0.01)
+        connection = sqlite3.connect(":memory:")
+        connection.cursor().execute("SELECT 1")
+        time.sleep(0.015)  # own compute between waits: active time
+    task = telemetry.span("invoke_agent mixed")
+    kinds = {"llm": "chat ", "tool": "execute_tool ", "retrieval": "retrieval ", "db": "SELECT"}
+    for kind, prefix in kinds.items():
+        waited = sum((s.end_time - s.start_time) / 1e9 for s in telemetry.spans(prefix))
+        assert task.attributes[names.TASK_IDLE_TIME_PREFIX + kind] == pytest.approx(waited, abs=1e-6), kind
+    idle = task.attributes[names.TASK_IDLE_TIME]
+    assert idle == pytest.approx(sum(task.attributes[names.TASK_IDLE_TIME_PREFIX + k] for k in kinds), abs=1e-6)
+    assert task.attributes[names.TASK_ACTIVE_TIME] >= 0.014
+
+
+@pytest.mark.parametrize(("query", "kind"), [
+    ("SELECT id FROM docs ORDER BY embedding <=> %s LIMIT 5", WaitKind.RETRIEVAL),
+    ("SELECT id FROM docs ORDER BY embedding <-> '[1,2,3]' LIMIT 5", WaitKind.RETRIEVAL),
+    ("SELECT id FROM docs WHERE id = %s", WaitKind.DB),
+])
+def test_pgvector_queries_count_as_retrieval(query: str, kind: WaitKind) -> None:
+    from opentelemetry.trace import SpanKind
+
+    assert wait_kind({names.DB_SYSTEM_NAME: "postgresql", "db.query.text": query}, SpanKind.CLIENT) is kind
+
+
+@pytest.mark.stack
+@pytest.mark.slow
+def test_demo_agent_on_postgresql(postgres: PostgresServer) -> None:
+    import asyncio
+
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from demo_agent.runner import DemoConfig, run_demo
+
+    exporter = InMemorySpanExporter()
+    run = asyncio.run(run_demo(DemoConfig(phases="steady:4", rate=3, seed=6, progress=False, db_url=postgres.url,
+                                          init_kwargs={"span_exporter": exporter})))
+    assert run.report.tasks > 3 and run.report.outcomes.get("success", 0) > 0
+    statements = {s.name for s in exporter.get_finished_spans()
+                  if s.attributes.get(names.DB_SYSTEM_NAME) == "postgresql"}
+    assert {"SELECT", "INSERT"} <= statements
