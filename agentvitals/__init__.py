@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
 from agentvitals._api import llm_call, record_cache_lookup, retrieval, tool
+from agentvitals._cache import LLMCache
 from agentvitals._config import ConfigError, Settings
 from agentvitals._tasks import Budget, BudgetExhausted, TaskRun, current_task, task
 from agentvitals._version import __version__
@@ -43,6 +44,7 @@ __all__ = [
     "Budget",
     "BudgetExhausted",
     "ConfigError",
+    "LLMCache",
     "Outcome",
     "Settings",
     "TaskRun",

@@ -78,6 +78,7 @@ class Telemetry:
         self.task_child = made[names.TASK_CHILD.name]
         self.budget_exhausted = made[names.BUDGET_EXHAUSTED.name]
         self.cache_requests = made[names.CACHE_REQUESTS.name]
+        self.cache_saved = made[names.CACHE_SAVED.name]
         self._meter = meter
         self._pricing = pricing
         self.capture_content = capture_content

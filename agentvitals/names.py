@@ -309,6 +309,13 @@ CACHE_REQUESTS: Final = Metric(
     (CACHE_NAME, CACHE_RESULT),
 )
 
+CACHE_SAVED: Final = Metric(
+    "agentvitals.cache.saved.usd",
+    Instrument.COUNTER,
+    "{USD}",
+    "Estimated LLM spend avoided by cache hits: the recorded cost of producing each hit value.",
+    (CACHE_NAME,),
+)
 TELEMETRY_SIGNAL: Final = "agentvitals.telemetry.signal"
 TELEMETRY_DROPPED: Final = Metric(
     "agentvitals.telemetry.dropped",
@@ -423,6 +430,7 @@ METRICS: Final[tuple[Metric, ...]] = (
     TASK_CHILD,
     BUDGET_EXHAUSTED,
     CACHE_REQUESTS,
+    CACHE_SAVED,
     TELEMETRY_DROPPED,
     DB_DURATION,
 )

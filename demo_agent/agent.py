@@ -23,7 +23,7 @@ import openai
 
 import agentvitals
 
-from .knowledge import SemanticCache, VectorIndex
+from .knowledge import VectorIndex
 from .router import ModelRouter
 from .store import ORDERS, Store
 
@@ -92,7 +92,7 @@ def parse_plan(content: str | None) -> tuple[list[str], bool]:
 
 class SupportAgent:
     def __init__(self, *, llm: openai.AsyncOpenAI, http: httpx.AsyncClient, tools_url: str, store: Store,
-                 index: VectorIndex, cache: SemanticCache, router: ModelRouter,
+                 index: VectorIndex, cache: agentvitals.LLMCache[str], router: ModelRouter,
                  budget: agentvitals.Budget, tool_timeout_s: float = 2.0) -> None:
         self.llm = llm
         self.http = http
@@ -116,7 +116,7 @@ class SupportAgent:
 
     async def _answer(self, question: Question, task: agentvitals.task) -> str:
         vector = await self.embed(question.text)
-        cached = self.cache.lookup(vector)
+        cached = self.cache.get(question.text, vector=vector)
         if cached is not None:
             return cached
 
@@ -159,7 +159,8 @@ class SupportAgent:
                 messages=[{"role": "system", "content": VERIFIER_PROMPT}, {"role": "user", "content": answer}],
             )
         await self.store.save_conversation(question.order_id, question.text, answer, choice.model)
-        self.cache.store(vector, answer)
+        run = task.run
+        self.cache.put(question.text, answer, vector=vector, cost_usd=run.cost_usd if run is not None else None)
         return answer
 
     async def _call_tool(self, name: str, question: Question) -> Any:

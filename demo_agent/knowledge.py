@@ -1,13 +1,10 @@
-"""Retrieval and caching for the demo agent: a small vector store and a semantic answer cache."""
+"""Retrieval for the demo agent: a small vector store (the answer cache is ``agentvitals.LLMCache``)."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 
-import agentvitals
-
-__all__ = ["DOCUMENTS", "SemanticCache", "VectorIndex", "cosine"]
+__all__ = ["DOCUMENTS", "VectorIndex", "cosine"]
 
 DOCUMENTS = (
     "Orders ship within two business days from our warehouse.",
@@ -43,34 +40,3 @@ class VectorIndex:
     def search(self, query: list[float], top_k: int) -> list[str]:
         scored = sorted(zip(self.vectors, self.texts, strict=True), key=lambda item: -cosine(query, item[0]))
         return [text for _, text in scored[:top_k]]
-
-
-class SemanticCache:
-    """Answers keyed by question embedding: a near-identical question reuses the earlier answer.
-
-    Every look-up is recorded with ``agentvitals.record_cache_lookup("semantic", hit)``.
-    """
-
-    def __init__(self, threshold: float = 0.97, capacity: int = 512) -> None:
-        self.threshold = threshold
-        self.capacity = capacity
-        self._entries: OrderedDict[int, tuple[list[float], str]] = OrderedDict()
-        self._next = 0
-
-    def lookup(self, vector: list[float]) -> str | None:
-        best: tuple[float, int] | None = None
-        for key, (cached, _) in self._entries.items():
-            score = cosine(vector, cached)
-            if score >= self.threshold and (best is None or score > best[0]):
-                best = (score, key)
-        agentvitals.record_cache_lookup("semantic", best is not None)
-        if best is None:
-            return None
-        self._entries.move_to_end(best[1])
-        return self._entries[best[1]][1]
-
-    def store(self, vector: list[float], answer: str) -> None:
-        self._entries[self._next] = (vector, answer)
-        self._next += 1
-        while len(self._entries) > self.capacity:
-            self._entries.popitem(last=False)

@@ -21,7 +21,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 import agentvitals
 
-from .knowledge import DOCUMENTS, SemanticCache, VectorIndex
+from .knowledge import DOCUMENTS, VectorIndex
 from .load import Phase, WorkerPool, generate_load, make_phases
 from .model_server import PRICES_USD_PER_MILLION, ModelServer
 from .report import Report, TaskSpanCollector, build_report, percentile
@@ -165,7 +165,8 @@ async def run_demo(config: DemoConfig,
 
         agent = SupportAgent(llm=llm, http=http, tools_url=tools_url, store=store,
                              index=VectorIndex(list(DOCUMENTS), [list(v.embedding) for v in vectors]),
-                             cache=SemanticCache(), router=router, budget=config.budget)
+                             cache=agentvitals.LLMCache("semantic", similarity=0.97, max_entries=512),
+                             router=router, budget=config.budget)
         rng = random.Random(config.seed)
         pool = WorkerPool(agent.handle, size=config.workers, max_size=config.max_workers,
                           meter_provider=meter_provider)

@@ -41,8 +41,10 @@ async def main(llm_url: str) -> None:
             cursor.execute("CREATE TABLE answers (id INTEGER, text TEXT)")
             cursor.execute("INSERT INTO answers VALUES (?, ?)", (1, "secret-parameter-value"))
             database.close()
-            agentvitals.record_cache_lookup("semantic", hit=False)
-            agentvitals.record_cache_lookup("semantic", hit=True)
+            answers: agentvitals.LLMCache[str] = agentvitals.LLMCache("semantic")
+            assert answers.get("q") is None  # a miss
+            answers.put("q", "a", cost_usd=0.001)
+            assert answers.get("q") == "a"  # a hit, saving the recorded cost
             time.sleep(0.02)  # own compute: active time
 
     async with agentvitals.task("support", budget=agentvitals.Budget(max_llm_calls=1)):
