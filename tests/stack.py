@@ -279,6 +279,7 @@ class OtlpHttpSink:
         sink = self
         self.spans = 0
         self.requests = 0
+        self.span_names: list[str] = []
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
@@ -291,7 +292,9 @@ class OtlpHttpSink:
                     time.sleep(delay_s)  # a slow Collector, by design of this fake
                 if self.path.endswith("/v1/traces"):
                     request = ExportTraceServiceRequest.FromString(body)
-                    sink.spans += sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)
+                    received = [span.name for r in request.resource_spans for s in r.scope_spans for span in s.spans]
+                    sink.spans += len(received)
+                    sink.span_names.extend(received)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", "0")
