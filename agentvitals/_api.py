@@ -148,6 +148,7 @@ class retrieval(_Operation):  # noqa: N801 - a decorator and context manager
             duration=telemetry.retrieval_duration,
             attributes=attributes,
             kind=SpanKind.CLIENT,
+            labels={names.RETRIEVAL_OPERATION: "query"},
         )
 
     def set_results(self, count: int) -> None:

@@ -264,13 +264,15 @@ def start_operation(
     duration: Any,
     attributes: Mapping[str, Any] | None = None,
     kind: SpanKind = SpanKind.INTERNAL,
+    labels: Mapping[str, str] | None = None,
 ) -> Invocation:
-    """Start a tool or retrieval span; ``step`` (``"tool"``) is checked against the task's budget."""
+    """Start a tool or retrieval span; ``step`` (``"tool"``) is checked against the task's budget.
+    ``labels`` are extra (bounded) metric attributes, also set on the span."""
     run: TaskRun | None = otel_context.get_value(TASK_KEY)  # type: ignore[assignment]
     if run is not None and step is not None:
         run.begin_step(step)
-    labels = {target_attribute: target}
-    span_attributes = {names.GEN_AI_OPERATION_NAME: operation, target_attribute: target}
+    labels = {target_attribute: target, **(labels or {})}
+    span_attributes = {names.GEN_AI_OPERATION_NAME: operation, **labels}
     if attributes:
         span_attributes.update(attributes)
     span = telemetry.tracer.start_span(names.span_name(operation, target), kind=kind, attributes=span_attributes)

@@ -117,6 +117,8 @@ CONTROL_ACTION: Final = "agentvitals.control.action"
 CONTROL_RESULT: Final = "agentvitals.control.result"
 RETRIEVAL_TOP_K: Final = "agentvitals.retrieval.top_k"
 RETRIEVAL_RESULT_COUNT: Final = "agentvitals.retrieval.result_count"
+RETRIEVAL_OPERATION: Final = "agentvitals.retrieval.operation"
+"""``query`` (a search) or ``add`` (indexing: add/upsert), both waits on the store."""
 
 
 class Outcome(str, Enum):
@@ -254,8 +256,8 @@ RETRIEVAL_DURATION: Final = Metric(
     "agentvitals.retrieval.duration",
     Instrument.HISTOGRAM,
     "s",
-    "Duration of retrievals.",
-    (GEN_AI_DATA_SOURCE_ID, ERROR_TYPE),
+    "Duration of retrievals (queries and additions to a vector store or index).",
+    (GEN_AI_DATA_SOURCE_ID, RETRIEVAL_OPERATION, ERROR_TYPE),
     DURATION_BUCKETS,
 )
 TASK_DURATION: Final = Metric(

@@ -55,6 +55,18 @@ def _dbapi(module: str) -> Callable[[], Any]:
     return load
 
 
+def _chromadb() -> Any:
+    from agentvitals.instrumentation.chromadb import ChromaInstrumentor
+
+    return ChromaInstrumentor()
+
+
+def _qdrant() -> Any:
+    from agentvitals.instrumentation.qdrant import QdrantInstrumentor
+
+    return QdrantInstrumentor()
+
+
 def _redis() -> Any:
     from agentvitals.instrumentation.redis import RedisInstrumentation
 
@@ -77,6 +89,8 @@ INSTRUMENTATIONS: tuple[Instrumentation, ...] = (
     Instrumentation("anthropic", ("anthropic",), _anthropic),
     *(Instrumentation(module, (module,), _dbapi(module)) for module in ("sqlite3", "psycopg", "psycopg2", "pymysql")),
     Instrumentation("redis", ("redis",), _redis),
+    Instrumentation("chromadb", ("chromadb",), _chromadb),
+    Instrumentation("qdrant", ("qdrant_client",), _qdrant),
 )
 
 _enabled: list[Any] = []
