@@ -200,3 +200,10 @@ def test_api_key_never_in_attributes(telemetry: Telemetry, fake_llm: FakeLLMServ
     client(fake_llm).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     for span in telemetry.spans():
         assert all("sk-test-secret" not in str(value) for value in span.attributes.values())
+
+
+def test_raw_response_calls_are_priced_once(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    raw = client(fake_llm).chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert raw.parse().choices[0].message.content == "hello"
+    assert_priced_chat(telemetry.span("chat "))
+    assert telemetry.total(names.COST.name) == pytest.approx(EXPECTED_COST)

@@ -67,6 +67,18 @@ def _qdrant() -> Any:
     return QdrantInstrumentor()
 
 
+def _langchain() -> Any:
+    from agentvitals.instrumentation.langchain import LangChainInstrumentor
+
+    return LangChainInstrumentor()
+
+
+def _mcp() -> Any:
+    from agentvitals.instrumentation.mcp import MCPInstrumentor
+
+    return MCPInstrumentor()
+
+
 def _redis() -> Any:
     from agentvitals.instrumentation.redis import RedisInstrumentation
 
@@ -91,6 +103,8 @@ INSTRUMENTATIONS: tuple[Instrumentation, ...] = (
     Instrumentation("redis", ("redis",), _redis),
     Instrumentation("chromadb", ("chromadb",), _chromadb),
     Instrumentation("qdrant", ("qdrant_client",), _qdrant),
+    Instrumentation("langchain", ("langchain_core",), _langchain),
+    Instrumentation("mcp", ("mcp",), _mcp),
 )
 
 _enabled: list[Any] = []

@@ -68,12 +68,20 @@ def _start(telemetry: Telemetry, endpoint: LLMEndpoint, instance: Any, kwargs: M
         return None
 
 
+def _is_raw_response(result: Any) -> bool:
+    """``client.<resource>.with_raw_response.<method>()`` returns the HTTP response wrapped (LangChain uses it)."""
+    return hasattr(result, "http_response") and callable(getattr(result, "parse", None))
+
+
 def _finish(invocation: LLMInvocation, endpoint: LLMEndpoint, result: Any, stream: bool, proxy: type) -> Any:
     try:
-        if stream:
+        if stream and not _is_raw_response(result):
             assert endpoint.on_chunk is not None
             return proxy(result, StreamRecorder(invocation, endpoint.on_chunk))
-        invocation.response = endpoint.parse_response(result, invocation.telemetry.capture_content)
+        # The SDK caches what parse() returns, so parsing here costs the caller nothing later. A raw
+        # response to a streamed request parses to a stream we never see: its usage stays absent.
+        parsed = result.parse() if _is_raw_response(result) and not stream else result
+        invocation.response = endpoint.parse_response(parsed, invocation.telemetry.capture_content)
     except Exception:  # a malformed response still yields a closed span, never an exception
         _logger.debug("agentvitals: could not read %s response", endpoint.provider, exc_info=True)
         invocation.span.set_attribute("agentvitals.response.parse_error", True)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from agentvitals.instrumentation._base import Patch, PatchTableInstrumentor
-from agentvitals.instrumentation._retrieval import RetrievalEndpoint, async_retrieval_wrapper, sync_retrieval_wrapper
+from agentvitals.instrumentation._operations import RetrievalEndpoint, async_operation_wrapper, sync_operation_wrapper
 
 __all__ = ["ChromaInstrumentor"]
 
@@ -42,10 +42,10 @@ class ChromaInstrumentor(PatchTableInstrumentor):
     name = "chromadb"
     instruments = ("chromadb >= 0.5",)
     patches = (
-        Patch(_SYNC, "Collection.query", sync_retrieval_wrapper(QUERY)),
-        Patch(_SYNC, "Collection.add", sync_retrieval_wrapper(ADD)),
-        Patch(_SYNC, "Collection.upsert", sync_retrieval_wrapper(ADD)),
-        Patch(_ASYNC, "AsyncCollection.query", async_retrieval_wrapper(QUERY)),
-        Patch(_ASYNC, "AsyncCollection.add", async_retrieval_wrapper(ADD)),
-        Patch(_ASYNC, "AsyncCollection.upsert", async_retrieval_wrapper(ADD)),
+        Patch(_SYNC, "Collection.query", sync_operation_wrapper(QUERY)),
+        Patch(_SYNC, "Collection.add", sync_operation_wrapper(ADD)),
+        Patch(_SYNC, "Collection.upsert", sync_operation_wrapper(ADD)),
+        Patch(_ASYNC, "AsyncCollection.query", async_operation_wrapper(QUERY)),
+        Patch(_ASYNC, "AsyncCollection.add", async_operation_wrapper(ADD)),
+        Patch(_ASYNC, "AsyncCollection.upsert", async_operation_wrapper(ADD)),
     )

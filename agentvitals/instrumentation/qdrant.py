@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from agentvitals.instrumentation._base import Patch, PatchTableInstrumentor
-from agentvitals.instrumentation._retrieval import RetrievalEndpoint, async_retrieval_wrapper, sync_retrieval_wrapper
+from agentvitals.instrumentation._operations import RetrievalEndpoint, async_operation_wrapper, sync_operation_wrapper
 
 __all__ = ["QdrantInstrumentor"]
 
@@ -42,8 +42,8 @@ class QdrantInstrumentor(PatchTableInstrumentor):
     name = "qdrant"
     instruments = ("qdrant-client >= 1.10",)
     patches = (
-        Patch(_SYNC, "QdrantClient.query_points", sync_retrieval_wrapper(QUERY)),
-        Patch(_SYNC, "QdrantClient.upsert", sync_retrieval_wrapper(UPSERT)),
-        Patch(_ASYNC, "AsyncQdrantClient.query_points", async_retrieval_wrapper(QUERY)),
-        Patch(_ASYNC, "AsyncQdrantClient.upsert", async_retrieval_wrapper(UPSERT)),
+        Patch(_SYNC, "QdrantClient.query_points", sync_operation_wrapper(QUERY)),
+        Patch(_SYNC, "QdrantClient.upsert", sync_operation_wrapper(UPSERT)),
+        Patch(_ASYNC, "AsyncQdrantClient.query_points", async_operation_wrapper(QUERY)),
+        Patch(_ASYNC, "AsyncQdrantClient.upsert", async_operation_wrapper(UPSERT)),
     )

@@ -1,0 +1,36 @@
+"""MCP client tool calls: ``execute_tool {name}`` spans (tool type ``extension``: the tool runs in
+the MCP server). The MCP SDK's own protocol span (``MCP send tools/call ...``) nests under ours,
+as the HTTP span does under an LLM span. ``Client.call_tool`` may call ``ClientSession.call_tool``
+several times (input-required rounds): only the outermost makes a span."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from agentvitals.instrumentation._base import Patch, PatchTableInstrumentor
+from agentvitals.instrumentation._operations import ToolEndpoint, async_operation_wrapper
+
+__all__ = ["MCPInstrumentor"]
+
+
+def _name(instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str | None:
+    name = kwargs.get("name", args[0] if args else None)
+    return name if isinstance(name, str) else None
+
+
+def _arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+    return kwargs.get("arguments", args[1] if len(args) > 1 else None)
+
+
+CALL_TOOL = ToolEndpoint(_name, tool_type="extension", arguments=_arguments,
+                         attributes={"mcp.method.name": "tools/call"}, only_outermost="mcp.tools/call")
+
+
+class MCPInstrumentor(PatchTableInstrumentor):
+    name = "mcp"
+    instruments = ("mcp >= 1.0",)
+    patches = (
+        Patch("mcp.client.client", "Client.call_tool", async_operation_wrapper(CALL_TOOL)),
+        Patch("mcp.client.session", "ClientSession.call_tool", async_operation_wrapper(CALL_TOOL)),
+    )

@@ -1,0 +1,91 @@
+"""Framework tools and retrievers: LangChain (with the real openai SDK underneath) and MCP."""
+
+from __future__ import annotations
+
+import pytest
+
+import agentvitals
+from agentvitals import names
+from tests.conftest import Telemetry
+from tests.fake_llm import FakeLLMServer
+from tests.test_openai import EXPECTED_COST
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def test_langchain_tool_and_retriever(telemetry: Telemetry) -> None:
+    from langchain_core.callbacks import CallbackManagerForRetrieverRun
+    from langchain_core.documents import Document
+    from langchain_core.retrievers import BaseRetriever
+    from langchain_core.tools import tool
+
+    @tool
+    def order_status(order_id: int) -> str:
+        """Look up an order's status."""
+        return f"order {order_id}: shipped"
+
+    class PolicyRetriever(BaseRetriever):
+        def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+                                    ) -> list[Document]:
+            return [Document(page_content="refunds within 10 days"), Document(page_content="returns 30 days")]
+
+    with agentvitals.task("lc", budget=agentvitals.Budget(max_tool_calls=1)) as task:
+        assert order_status.invoke({"order_id": 7}) == "order 7: shipped"
+        assert len(PolicyRetriever().invoke("refund policy")) == 2
+        order_status.invoke({"order_id": 8})  # over the tool budget: the task ends here
+    tool_span = telemetry.span("execute_tool order_status")
+    assert tool_span.attributes[names.GEN_AI_TOOL_TYPE] == "function"
+    assert names.GEN_AI_TOOL_CALL_ARGUMENTS not in tool_span.attributes  # content capture is off
+    retrieval = telemetry.span("retrieval PolicyRetriever")
+    assert retrieval.attributes[names.RETRIEVAL_RESULT_COUNT] == 2
+    assert names.GEN_AI_RETRIEVAL_QUERY_TEXT not in retrieval.attributes
+    assert task.run is not None and task.run.exhausted is not None and task.run.exhausted.limit == "tool_calls"
+
+
+async def test_langchain_async_tool(telemetry: Telemetry) -> None:
+    from langchain_core.tools import tool
+
+    @tool
+    async def weather(city: str) -> str:
+        """The weather in a city."""
+        return f"sunny in {city}"
+
+    async with agentvitals.task("lc-async"):
+        assert await weather.ainvoke({"city": "Lyon"}) == "sunny in Lyon"
+    assert telemetry.span("execute_tool weather").parent.span_id == telemetry.span(
+        "invoke_agent lc-async").context.span_id
+
+
+def test_langchain_over_openai_is_one_llm_span_and_one_cost(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    from langchain_openai import ChatOpenAI
+
+    for include_response_headers in (False, True):  # the second path goes through with_raw_response
+        model = ChatOpenAI(model="gpt-4o-mini", base_url=fake_llm.url + "/v1", api_key="sk-test", max_retries=0,
+                           include_response_headers=include_response_headers)
+        assert model.invoke("hi").content == "hello"
+    llm_spans = [s for s in telemetry.spans() if s.attributes.get(names.GEN_AI_OPERATION_NAME) == "chat"]
+    assert [s.name for s in llm_spans] == ["chat gpt-4o-mini", "chat gpt-4o-mini"]
+    assert all(s.attributes[names.COST_AMOUNT] == pytest.approx(EXPECTED_COST) for s in llm_spans)
+    assert telemetry.total(names.COST.name) == pytest.approx(2 * EXPECTED_COST)
+
+
+async def test_mcp_client_tool_call(telemetry: Telemetry) -> None:
+    from mcp import Client
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer("calculator")
+
+    @server.tool()
+    def add(a: int, b: int) -> int:
+        """Add two numbers."""
+        return a + b
+
+    async with agentvitals.task("mcp-task"), Client(server) as client:
+        result = await client.call_tool("add", {"a": 2, "b": 3})
+    assert "5" in str(result)
+    span = telemetry.span("execute_tool add")  # exactly one, although Client goes through ClientSession
+    assert span.attributes[names.GEN_AI_TOOL_TYPE] == "extension"
+    assert span.attributes["mcp.method.name"] == "tools/call"
+    task = telemetry.span("invoke_agent mcp-task")
+    assert task.attributes[names.TASK_TOOL_CALLS] == 1
+    assert task.attributes[names.TASK_IDLE_TIME_PREFIX + "tool"] > 0
