@@ -8,10 +8,11 @@ instrumented. ``OpenAIInstrumentor`` and friends are also registered under the
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import logging
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,89 +23,38 @@ _logger = logging.getLogger("agentvitals")
 __all__ = ["INSTRUMENTATIONS", "Instrumentation", "enable", "disable_all"]
 
 
-def _openai() -> Any:
-    from agentvitals.instrumentation.openai import OpenAIInstrumentor
-
-    return OpenAIInstrumentor()
-
-
-def _anthropic() -> Any:
-    from agentvitals.instrumentation.anthropic import AnthropicInstrumentor
-
-    return AnthropicInstrumentor()
-
-
-def _threading() -> Any:
-    from agentvitals.instrumentation.threading import ThreadingInstrumentor
-
-    return ThreadingInstrumentor()
-
-
-def _httpx() -> Any:
-    from agentvitals.instrumentation.httpx import HTTPXInstrumentors
-
-    return HTTPXInstrumentors()
-
-
-def _dbapi(module: str) -> Callable[[], Any]:
-    def load() -> Any:
-        from agentvitals.instrumentation.dbapi import DRIVERS, DBAPIInstrumentor
-
-        return DBAPIInstrumentor(next(driver for driver in DRIVERS if driver.module == module))
-
-    return load
-
-
-def _chromadb() -> Any:
-    from agentvitals.instrumentation.chromadb import ChromaInstrumentor
-
-    return ChromaInstrumentor()
-
-
-def _qdrant() -> Any:
-    from agentvitals.instrumentation.qdrant import QdrantInstrumentor
-
-    return QdrantInstrumentor()
-
-
-def _langchain() -> Any:
-    from agentvitals.instrumentation.langchain import LangChainInstrumentor
-
-    return LangChainInstrumentor()
-
-
-def _mcp() -> Any:
-    from agentvitals.instrumentation.mcp import MCPInstrumentor
-
-    return MCPInstrumentor()
-
-
-def _redis() -> Any:
-    from agentvitals.instrumentation.redis import RedisInstrumentation
-
-    return RedisInstrumentation()
-
-
 @dataclass(frozen=True)
 class Instrumentation:
     name: str
     modules: tuple[str, ...]
     """The libraries whose first import triggers instrumenting it (any of them)."""
-    load: Callable[[], Any]
-    """Returns the (singleton) instrumentor; imported lazily."""
+    instrumentor: str
+    """``module:attribute`` of the instrumentor class (imported only when its library is)."""
+    args: tuple[Any, ...] = ()
+
+    def load(self) -> Any:
+        module, _, path = self.instrumentor.partition(":")
+        target: Any = importlib.import_module(module)
+        for attribute in path.split("."):
+            target = getattr(target, attribute)
+        return target(*self.args)
+
+
+_HERE = "agentvitals.instrumentation"
 
 
 INSTRUMENTATIONS: tuple[Instrumentation, ...] = (
-    Instrumentation("threading", ("threading",), _threading),
-    Instrumentation("httpx", ("httpx", "httpx2"), _httpx),
-    Instrumentation("openai", ("openai",), _openai),
-    Instrumentation("anthropic", ("anthropic",), _anthropic),
-    *(Instrumentation(module, (module,), _dbapi(module)) for module in ("sqlite3", "psycopg", "psycopg2", "pymysql")),
-    Instrumentation("redis", ("redis",), _redis),
-    Instrumentation("chromadb", ("chromadb",), _chromadb),
-    Instrumentation("qdrant", ("qdrant_client",), _qdrant),
-    Instrumentation("langchain", ("langchain_core",), _langchain),
-    Instrumentation("mcp", ("mcp",), _mcp),
+    Instrumentation("threading", ("threading",), f"{_HERE}.threading:ThreadingInstrumentor"),
+    Instrumentation("httpx", ("httpx", "httpx2"), f"{_HERE}.httpx:HTTPXInstrumentors"),
+    Instrumentation("openai", ("openai",), f"{_HERE}.openai:OpenAIInstrumentor"),
+    Instrumentation("anthropic", ("anthropic",), f"{_HERE}.anthropic:AnthropicInstrumentor"),
+    *(Instrumentation(module, (module,), f"{_HERE}.dbapi:DBAPIInstrumentor.for_driver", (module,))
+      for module in ("sqlite3", "psycopg", "psycopg2", "pymysql")),
+    Instrumentation("redis", ("redis",), f"{_HERE}.redis:RedisInstrumentation"),
+    Instrumentation("chromadb", ("chromadb",), f"{_HERE}.chromadb:ChromaInstrumentor"),
+    Instrumentation("qdrant", ("qdrant_client",), f"{_HERE}.qdrant:QdrantInstrumentor"),
+    Instrumentation("langchain", ("langchain_core",), f"{_HERE}.langchain:LangChainInstrumentor"),
+    Instrumentation("mcp", ("mcp",), f"{_HERE}.mcp:MCPInstrumentor"),
 )
 
 _enabled: list[Any] = []

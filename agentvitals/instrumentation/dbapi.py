@@ -41,6 +41,10 @@ class DBAPIInstrumentor:
         self.driver = driver
         self._modules: list[Any] = []
 
+    @classmethod
+    def for_driver(cls, module: str) -> DBAPIInstrumentor:
+        return cls(next(driver for driver in DRIVERS if driver.module == module))
+
     def instrument(self, **kwargs: Any) -> None:
         from opentelemetry.instrumentation.dbapi import wrap_connect
 
