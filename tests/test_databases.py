@@ -103,6 +103,8 @@ def test_redis(telemetry: Telemetry, redis_server: RedisServer) -> None:
     spans = [s for s in telemetry.spans() if s.name in ("SET", "GET")]
     assert [s.name for s in spans] == ["SET", "GET"]
     assert all(wait_kind(s.attributes, s.kind) is WaitKind.DB for s in spans)
+    assert all(s.attributes[names.DB_SYSTEM_NAME] == "redis" for s in spans)  # stable conventions
+    assert spans[0].attributes[names.DB_QUERY_TEXT] == "SET ? ?"  # arguments sanitised away
     assert_no_parameter_values(telemetry)
     assert telemetry.span("invoke_agent cache-task").attributes[names.TASK_IDLE_TIME_PREFIX + "db"] > 0
 
