@@ -10,10 +10,9 @@ from typing import Any, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind
 
 from agentvitals import names
-from agentvitals._invocation import Invocation, LLMInvocation, start_llm, start_operation
+from agentvitals._invocation import Invocation, LLMInvocation, start_llm, start_retrieval, start_tool
 from agentvitals._records import LLMResponse, Usage, non_negative_int
 from agentvitals._scope import Scope, decorate
 from agentvitals._telemetry import Telemetry, current
@@ -87,20 +86,8 @@ class tool(_Operation):  # noqa: N801 - a decorator and context manager
         return tool(name, tool_type=self._tool_type, telemetry=self._telemetry)
 
     def _start(self, telemetry: Telemetry) -> Invocation:
-        attributes: dict[str, Any] = {names.GEN_AI_TOOL_TYPE: self._tool_type}
-        if self._call_id:
-            attributes[names.GEN_AI_TOOL_CALL_ID] = self._call_id
-        if self._arguments is not None and telemetry.capture_content:
-            attributes[names.GEN_AI_TOOL_CALL_ARGUMENTS] = telemetry.clip(str(self._arguments))
-        return start_operation(
-            telemetry,
-            operation=names.Operation.EXECUTE_TOOL.value,
-            target=self._name or "tool",
-            target_attribute=names.GEN_AI_TOOL_NAME,
-            step="tool",
-            duration=telemetry.tool_duration,
-            attributes=attributes,
-        )
+        return start_tool(telemetry, self._name or "tool", tool_type=self._tool_type, call_id=self._call_id,
+                          arguments=self._arguments)
 
     def set_result(self, result: Any) -> None:
         """Record the tool's result (only when content capture is on)."""
@@ -134,22 +121,7 @@ class retrieval(_Operation):  # noqa: N801 - a decorator and context manager
         return retrieval(name, top_k=self._top_k, telemetry=self._telemetry)
 
     def _start(self, telemetry: Telemetry) -> Invocation:
-        attributes: dict[str, Any] = {}
-        if self._top_k is not None:
-            attributes[names.RETRIEVAL_TOP_K] = self._top_k
-        if self._query is not None and telemetry.capture_content:
-            attributes[names.GEN_AI_RETRIEVAL_QUERY_TEXT] = telemetry.clip(self._query)
-        return start_operation(
-            telemetry,
-            operation=names.Operation.RETRIEVAL.value,
-            target=self._source or "retrieval",
-            target_attribute=names.GEN_AI_DATA_SOURCE_ID,
-            step=None,
-            duration=telemetry.retrieval_duration,
-            attributes=attributes,
-            kind=SpanKind.CLIENT,
-            labels={names.RETRIEVAL_OPERATION: "query"},
-        )
+        return start_retrieval(telemetry, self._source or "retrieval", top_k=self._top_k, query=self._query)
 
     def set_results(self, count: int) -> None:
         """Record how many results the retrieval returned."""

@@ -26,7 +26,8 @@ from agentvitals.names import TokenType
 
 _logger = logging.getLogger("agentvitals")
 
-__all__ = ["Invocation", "LLMInvocation", "llm_active", "should_instrument_llm", "start_llm", "start_operation"]
+__all__ = ["Invocation", "LLMInvocation", "llm_active", "should_instrument_llm", "start_llm", "start_operation",
+           "start_retrieval", "start_tool"]
 
 _LLM_ACTIVE = otel_context.create_key("agentvitals-llm-active")
 # The SDK's own key: exporters run under it, so their HTTP calls are never traced. Read directly
@@ -85,6 +86,18 @@ class Invocation:
         token, self._token = self._token, None
         if token is not None:
             otel_context.detach(token)  # type: ignore[arg-type]
+
+    # ``with invocation:`` around the underlying call: the span is current while it runs, and an exception
+    # ends it failed and propagates unchanged. Success leaves it open (a returned stream is still to be
+    # read): the caller stops it.
+    def __enter__(self) -> Invocation:
+        self.attach()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        self.detach()
+        if exc is not None:
+            self.fail(exc)
 
     @property
     def ended(self) -> bool:
@@ -277,6 +290,52 @@ def start_operation(
         span_attributes.update(attributes)
     span = telemetry.tracer.start_span(names.span_name(operation, target), kind=kind, attributes=span_attributes)
     return Invocation(telemetry, span, run, duration, labels)
+
+
+def start_tool(
+    telemetry: Telemetry,
+    name: str,
+    *,
+    tool_type: str = "function",
+    call_id: str | None = None,
+    arguments: Any = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> Invocation:
+    """Start an ``execute_tool {name}`` span, counted against the task's tool budget (raises BudgetExhausted).
+    ``arguments`` are recorded only when content capture is on."""
+    span_attributes: dict[str, Any] = {names.GEN_AI_TOOL_TYPE: tool_type, **(attributes or {})}
+    if call_id:
+        span_attributes[names.GEN_AI_TOOL_CALL_ID] = call_id
+    if arguments is not None and telemetry.capture_content:
+        span_attributes[names.GEN_AI_TOOL_CALL_ARGUMENTS] = telemetry.clip(str(arguments))
+    return start_operation(
+        telemetry, operation=names.Operation.EXECUTE_TOOL.value, target=name,
+        target_attribute=names.GEN_AI_TOOL_NAME, step="tool", duration=telemetry.tool_duration,
+        attributes=span_attributes,
+    )
+
+
+def start_retrieval(
+    telemetry: Telemetry,
+    source: str,
+    *,
+    operation: str = "query",
+    top_k: int | None = None,
+    query: str | None = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> Invocation:
+    """Start a ``retrieval {source}`` CLIENT span; ``operation`` (``query`` or ``add``) labels the duration
+    metric. ``query`` is recorded only when content capture is on."""
+    span_attributes: dict[str, Any] = dict(attributes or {})
+    if top_k is not None:
+        span_attributes[names.RETRIEVAL_TOP_K] = top_k
+    if query is not None and telemetry.capture_content:
+        span_attributes[names.GEN_AI_RETRIEVAL_QUERY_TEXT] = telemetry.clip(query)
+    return start_operation(
+        telemetry, operation=names.Operation.RETRIEVAL.value, target=source,
+        target_attribute=names.GEN_AI_DATA_SOURCE_ID, step=None, duration=telemetry.retrieval_duration,
+        attributes=span_attributes, kind=SpanKind.CLIENT, labels={names.RETRIEVAL_OPERATION: operation},
+    )
 
 
 def _to_json(value: Any) -> str:

@@ -89,33 +89,6 @@ def _finish(invocation: LLMInvocation, endpoint: LLMEndpoint, result: Any, strea
     return result
 
 
-def _call(invocation: LLMInvocation, wrapped: Callable[..., Any], args: tuple[Any, ...],
-          kwargs: dict[str, Any]) -> Any:
-    """Run the SDK call with our span current; on failure end the span and re-raise unchanged."""
-    invocation.attach()
-    try:
-        result = wrapped(*args, **kwargs)
-    except BaseException as exc:
-        invocation.detach()
-        invocation.fail(exc)
-        raise
-    invocation.detach()
-    return result
-
-
-async def _acall(invocation: LLMInvocation, wrapped: Callable[..., Any], args: tuple[Any, ...],
-                 kwargs: dict[str, Any]) -> Any:
-    invocation.attach()
-    try:
-        result = await wrapped(*args, **kwargs)
-    except BaseException as exc:
-        invocation.detach()
-        invocation.fail(exc)
-        raise
-    invocation.detach()
-    return result
-
-
 def sync_llm_wrapper(endpoint: LLMEndpoint) -> Callable[[Telemetry], Callable[..., Any]]:
     def factory(telemetry: Telemetry) -> Callable[..., Any]:
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -125,7 +98,8 @@ def sync_llm_wrapper(endpoint: LLMEndpoint) -> Callable[[Telemetry], Callable[..
             if started is None:
                 return wrapped(*args, **kwargs)
             invocation, stream = started
-            result = _call(invocation, wrapped, args, kwargs)
+            with invocation:
+                result = wrapped(*args, **kwargs)
             return _finish(invocation, endpoint, result, stream, SyncStreamProxy)
 
         return wrapper
@@ -144,7 +118,8 @@ def async_llm_wrapper(endpoint: LLMEndpoint) -> Callable[[Telemetry], Callable[.
             if started is None:
                 return await wrapped(*args, **kwargs)
             invocation, stream = started
-            result = await _acall(invocation, wrapped, args, kwargs)
+            with invocation:
+                result = await wrapped(*args, **kwargs)
             return _finish(invocation, endpoint, result, stream, AsyncStreamProxy)
 
         return wrapper
@@ -230,7 +205,8 @@ def sync_enter_stream_wrapper(endpoint: LLMEndpoint) -> Callable[[Telemetry], Ca
             if started is None:
                 return wrapped(*args, **kwargs)
             invocation, _ = started
-            stream = _call(invocation, wrapped, args, kwargs)
+            with invocation:
+                stream = wrapped(*args, **kwargs)
             _wrap_raw_stream(invocation, endpoint, stream, SyncStreamProxy)
             return stream
 
@@ -251,7 +227,8 @@ def async_enter_stream_wrapper(endpoint: LLMEndpoint) -> Callable[[Telemetry], C
             if started is None:
                 return await wrapped(*args, **kwargs)
             invocation, _ = started
-            stream = await _acall(invocation, wrapped, args, kwargs)
+            with invocation:
+                stream = await wrapped(*args, **kwargs)
             _wrap_raw_stream(invocation, endpoint, stream, AsyncStreamProxy)
             return stream
 

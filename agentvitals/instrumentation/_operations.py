@@ -14,16 +14,15 @@ over ``ClientSession.call_tool``), only the outermost makes a span.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from opentelemetry import context as otel_context
-from opentelemetry import trace
-from opentelemetry.trace import SpanKind
 
 from agentvitals import names
-from agentvitals._invocation import Invocation, start_operation
+from agentvitals._invocation import Invocation, start_retrieval, start_tool
 from agentvitals._tasks import BudgetExhausted
 from agentvitals._telemetry import Telemetry
 
@@ -44,6 +43,25 @@ class RetrievalEndpoint:
     top_k: Callable[[tuple[Any, ...], Mapping[str, Any]], int | None] = lambda args, kwargs: None
     results: Callable[[Any], int | None] = lambda result: None
     query_text: Callable[[tuple[Any, ...], Mapping[str, Any]], str | None] = lambda args, kwargs: None
+    only_outermost: ClassVar[str | None] = None
+
+    def start(self, telemetry: Telemetry, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+              ) -> Invocation:
+        top_k = self.top_k(args, kwargs)
+        return start_retrieval(
+            telemetry, self.source(instance, args, kwargs) or self.system, operation=self.operation,
+            top_k=top_k if isinstance(top_k, int) and not isinstance(top_k, bool) else None,
+            query=self.query_text(args, kwargs) or None, attributes={names.DB_SYSTEM_NAME: self.system},
+        )
+
+    def finish(self, invocation: Invocation, result: Any) -> None:
+        try:
+            count = self.results(result)
+            if isinstance(count, int):
+                invocation.span.set_attribute(names.RETRIEVAL_RESULT_COUNT, count)
+        except Exception:
+            _logger.debug("agentvitals: could not read %s result", self.system, exc_info=True)
+        invocation.stop()
 
 
 @dataclass(frozen=True)
@@ -57,99 +75,57 @@ class ToolEndpoint:
     only_outermost: str | None = None
     """A key: nested calls carrying the same key make no span of their own."""
 
+    def start(self, telemetry: Telemetry, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+              ) -> Invocation:
+        return start_tool(telemetry, self.name(instance, args, kwargs) or "tool", tool_type=self.tool_type,
+                          arguments=self.arguments(args, kwargs), attributes=self.attributes)
 
-def _start(telemetry: Telemetry, endpoint: RetrievalEndpoint | ToolEndpoint, instance: Any, args: tuple[Any, ...],
+    def finish(self, invocation: Invocation, result: Any) -> None:
+        invocation.stop()
+
+
+Endpoint = RetrievalEndpoint | ToolEndpoint
+
+
+def _start(telemetry: Telemetry, endpoint: Endpoint, instance: Any, args: tuple[Any, ...],
            kwargs: Mapping[str, Any]) -> Invocation | None:
-    if isinstance(endpoint, ToolEndpoint):
-        return _start_tool(telemetry, endpoint, instance, args, kwargs)
     try:
-        attributes: dict[str, Any] = {"db.system.name": endpoint.system}
-        top_k = endpoint.top_k(args, kwargs)
-        if isinstance(top_k, int) and not isinstance(top_k, bool):
-            attributes[names.RETRIEVAL_TOP_K] = top_k
-        if telemetry.capture_content and (text := endpoint.query_text(args, kwargs)):
-            attributes[names.GEN_AI_RETRIEVAL_QUERY_TEXT] = telemetry.clip(text)
-        return start_operation(
-            telemetry, operation=names.Operation.RETRIEVAL.value,
-            target=endpoint.source(instance, args, kwargs) or endpoint.system,
-            target_attribute=names.GEN_AI_DATA_SOURCE_ID, step=None, duration=telemetry.retrieval_duration,
-            attributes=attributes, kind=SpanKind.CLIENT, labels={names.RETRIEVAL_OPERATION: endpoint.operation},
-        )
-    except Exception:  # deliberate: never break the user's call
-        _logger.debug("agentvitals: could not start %s span", endpoint.system, exc_info=True)
-        return None
-
-
-def _start_tool(telemetry: Telemetry, endpoint: ToolEndpoint, instance: Any, args: tuple[Any, ...],
-                kwargs: Mapping[str, Any]) -> Invocation | None:
-    try:
-        attributes: dict[str, Any] = {names.GEN_AI_TOOL_TYPE: endpoint.tool_type, **endpoint.attributes}
-        if telemetry.capture_content and (arguments := endpoint.arguments(args, kwargs)) is not None:
-            attributes[names.GEN_AI_TOOL_CALL_ARGUMENTS] = telemetry.clip(str(arguments))
-        name = endpoint.name(instance, args, kwargs) or "tool"
-    except Exception:  # deliberate: never break the user's call
-        _logger.debug("agentvitals: could not describe a tool call", exc_info=True)
-        return None
-    try:
-        return start_operation(
-            telemetry, operation=names.Operation.EXECUTE_TOOL.value, target=name,
-            target_attribute=names.GEN_AI_TOOL_NAME, step="tool", duration=telemetry.tool_duration,
-            attributes=attributes,
-        )
+        return endpoint.start(telemetry, instance, args, kwargs)
     except BudgetExhausted:
         raise  # the user set a budget: the task ends here, by design
-    except Exception:
-        _logger.debug("agentvitals: could not start a tool span", exc_info=True)
+    except Exception:  # deliberate: never break the user's call
+        _logger.debug("agentvitals: could not start a span for %s", endpoint, exc_info=True)
         return None
 
 
-def _outermost_key(endpoint: RetrievalEndpoint | ToolEndpoint) -> str | None:
-    return endpoint.only_outermost if isinstance(endpoint, ToolEndpoint) else None
-
-
-def _nested(endpoint: RetrievalEndpoint | ToolEndpoint) -> bool:
-    key = _outermost_key(endpoint)
+def _nested(endpoint: Endpoint) -> bool:
+    key = endpoint.only_outermost
     return key is not None and otel_context.get_value(_OUTERMOST) == key
 
 
-def _attach(invocation: Invocation, endpoint: RetrievalEndpoint | ToolEndpoint) -> object:
-    """Make the span current (and mark the call for ``only_outermost``) while the call runs."""
-    ctx = trace.set_span_in_context(invocation.span)
-    if (key := _outermost_key(endpoint)) is not None:
-        ctx = otel_context.set_value(_OUTERMOST, key, ctx)
-    return otel_context.attach(ctx)
-
-
-def _finish(invocation: Invocation, endpoint: RetrievalEndpoint | ToolEndpoint, result: Any) -> None:
-    if isinstance(endpoint, ToolEndpoint):
-        invocation.stop()
-        return
+@contextmanager
+def _marked(key: str) -> Iterator[None]:
+    """While the call runs, nested calls with the same ``only_outermost`` key stand aside."""
+    token = otel_context.attach(otel_context.set_value(_OUTERMOST, key))
     try:
-        count = endpoint.results(result)
-        if isinstance(count, int):
-            invocation.span.set_attribute(names.RETRIEVAL_RESULT_COUNT, count)
-    except Exception:
-        _logger.debug("agentvitals: could not read %s result", endpoint.system, exc_info=True)
-    invocation.stop()
+        yield
+    finally:
+        otel_context.detach(token)
 
 
-def sync_operation_wrapper(endpoint: RetrievalEndpoint | ToolEndpoint) -> Callable[[Telemetry], Callable[..., Any]]:
+def _marker(endpoint: Endpoint) -> AbstractContextManager[None]:
+    return _marked(endpoint.only_outermost) if endpoint.only_outermost is not None else nullcontext()
+
+
+def sync_operation_wrapper(endpoint: Endpoint) -> Callable[[Telemetry], Callable[..., Any]]:
     def factory(telemetry: Telemetry) -> Callable[..., Any]:
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-            if _nested(endpoint):
-                return wrapped(*args, **kwargs)
-            invocation = _start(telemetry, endpoint, instance, args, kwargs)
+            invocation = None if _nested(endpoint) else _start(telemetry, endpoint, instance, args, kwargs)
             if invocation is None:
                 return wrapped(*args, **kwargs)
-            token = _attach(invocation, endpoint)
-            try:
+            with invocation, _marker(endpoint):
                 result = wrapped(*args, **kwargs)
-            except BaseException as exc:
-                otel_context.detach(token)  # type: ignore[arg-type]
-                invocation.fail(exc)
-                raise
-            otel_context.detach(token)  # type: ignore[arg-type]
-            _finish(invocation, endpoint, result)
+            endpoint.finish(invocation, result)
             return result
 
         return wrapper
@@ -157,25 +133,17 @@ def sync_operation_wrapper(endpoint: RetrievalEndpoint | ToolEndpoint) -> Callab
     return factory
 
 
-def async_operation_wrapper(endpoint: RetrievalEndpoint | ToolEndpoint) -> Callable[[Telemetry], Callable[..., Any]]:
+def async_operation_wrapper(endpoint: Endpoint) -> Callable[[Telemetry], Callable[..., Any]]:
     def factory(telemetry: Telemetry) -> Callable[..., Any]:
         async def wrapper(
             wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
         ) -> Any:
-            if _nested(endpoint):
-                return await wrapped(*args, **kwargs)
-            invocation = _start(telemetry, endpoint, instance, args, kwargs)
+            invocation = None if _nested(endpoint) else _start(telemetry, endpoint, instance, args, kwargs)
             if invocation is None:
                 return await wrapped(*args, **kwargs)
-            token = _attach(invocation, endpoint)
-            try:
+            with invocation, _marker(endpoint):
                 result = await wrapped(*args, **kwargs)
-            except BaseException as exc:
-                otel_context.detach(token)  # type: ignore[arg-type]
-                invocation.fail(exc)
-                raise
-            otel_context.detach(token)  # type: ignore[arg-type]
-            _finish(invocation, endpoint, result)
+            endpoint.finish(invocation, result)
             return result
 
         return wrapper
