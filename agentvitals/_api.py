@@ -191,11 +191,15 @@ class llm_call:  # noqa: N801 - a context manager
         self.__exit__(exc_type, exc, tb)
 
 
-def record_cache_lookup(cache: str, hit: bool, *, telemetry: Telemetry | None = None) -> None:
-    """Count one application cache look-up (``cache`` is a low-cardinality name, e.g. ``semantic``)."""
+def record_cache_lookup(cache: str, hit: bool, *, saved_usd: float | None = None,
+                        telemetry: Telemetry | None = None) -> None:
+    """Count one application cache look-up (``cache`` is a low-cardinality name, e.g. ``semantic``).
+
+    ``saved_usd``: on a hit, what producing the cached value cost (added to the estimated savings)."""
     try:
-        (telemetry or current()).cache_requests.add(
-            1, {names.CACHE_NAME: cache, names.CACHE_RESULT: "hit" if hit else "miss"}
-        )
-    except Exception:
+        telemetry = telemetry or current()
+        telemetry.cache_requests.add(1, {names.CACHE_NAME: cache, names.CACHE_RESULT: "hit" if hit else "miss"})
+        if hit and saved_usd:
+            telemetry.cache_saved.add(saved_usd, {names.CACHE_NAME: cache})
+    except Exception:  # deliberate: counting must never break a cache look-up
         _logger.debug("agentvitals: could not record cache look-up", exc_info=True)

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from agentvitals import names
-from agentvitals._telemetry import Telemetry, current
+from agentvitals._api import record_cache_lookup
+from agentvitals._telemetry import Telemetry
 
 __all__ = ["LLMCache"]
 
@@ -98,11 +98,5 @@ class LLMCache(Generic[V]):
         return (self._entries[best[1]], best[1]) if best is not None else (None, "")
 
     def _record(self, entry: _Entry[Any] | None) -> None:
-        try:
-            telemetry = self._telemetry or current()
-            labels = {names.CACHE_NAME: self.name, names.CACHE_RESULT: "hit" if entry is not None else "miss"}
-            telemetry.cache_requests.add(1, labels)
-            if entry is not None and entry.cost_usd:
-                telemetry.cache_saved.add(entry.cost_usd, {names.CACHE_NAME: self.name})
-        except Exception:  # deliberate: counting must never break a cache look-up
-            pass
+        record_cache_lookup(self.name, entry is not None, saved_usd=entry.cost_usd if entry is not None else None,
+                            telemetry=self._telemetry)
