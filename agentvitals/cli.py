@@ -119,12 +119,12 @@ def _generate(args: argparse.Namespace) -> int:
 
     from agentvitals.monitoring import MonitoringConfig, write_files
 
+    # Options left out keep MonitoringConfig's defaults (the values the committed files use).
+    chosen = {"prometheus_uid": args.prometheus_uid, "tempo_uid": args.tempo_uid,
+              "latency_threshold_s": args.latency_threshold, "hourly_budget_usd": args.hourly_budget,
+              "slo_success_target": args.slo_target}
     try:
-        config = MonitoringConfig(
-            prometheus_uid=args.prometheus_uid, tempo_uid=args.tempo_uid,
-            latency_threshold_s=args.latency_threshold, hourly_budget_usd=args.hourly_budget,
-            slo_success_target=args.slo_target,
-        )
+        config = MonitoringConfig(**{field: value for field, value in chosen.items() if value is not None})
     except ValueError as exc:
         args.parser.error(str(exc))
     changed = write_files(Path(args.output_dir), config, check=args.check)
@@ -195,12 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Generates dashboards/*.json, alerts/rules/agentvitals.rules.yml and "
                     "deploy/kubernetes/keda-scaledobject.yaml under --output-dir.")
     generate.add_argument("--output-dir", default=".", help="where to write (default: current directory)")
-    generate.add_argument("--prometheus-uid", default="prometheus", help="Grafana uid of your Prometheus datasource")
-    generate.add_argument("--tempo-uid", default="tempo", help="Grafana uid of your Tempo datasource")
-    generate.add_argument("--latency-threshold", type=_positive(), default=2.0,
+    generate.add_argument("--prometheus-uid", help="Grafana uid of your Prometheus datasource (default prometheus)")
+    generate.add_argument("--tempo-uid", help="Grafana uid of your Tempo datasource (default tempo)")
+    generate.add_argument("--latency-threshold", type=_positive(),
                           help="task p95 alert threshold in seconds (a bucket edge; default 2)")
-    generate.add_argument("--hourly-budget", type=_positive(), default=5.0, help="LLM spend budget in $/h (default 5)")
-    generate.add_argument("--slo-target", type=_positive(), default=0.99, help="task success SLO (default 0.99)")
+    generate.add_argument("--hourly-budget", type=_positive(), help="LLM spend budget in $/h (default 5)")
+    generate.add_argument("--slo-target", type=_positive(), help="task success SLO (default 0.99)")
     generate.add_argument("--check", action="store_true", help="only check the files are up to date (exit 1 if not)")
     generate.set_defaults(run=_generate, parser=generate)
 

@@ -54,9 +54,9 @@ SERVER_PORT: Final = "server.port"
 HTTP_REQUEST_METHOD: Final = "http.request.method"
 DB_SYSTEM_NAME: Final = "db.system.name"
 DB_SYSTEM_LEGACY: Final = "db.system"
+"""Pre-stable DB conventions; some contrib instrumentors still emit it."""
 DB_OPERATION_NAME: Final = "db.operation.name"
 DB_QUERY_TEXT: Final = "db.query.text"
-"""Pre-stable DB conventions; some contrib instrumentors still emit it."""
 
 
 class Operation(str, Enum):

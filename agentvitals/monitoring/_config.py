@@ -7,9 +7,18 @@ from dataclasses import dataclass
 
 from agentvitals import names
 
-__all__ = ["MonitoringConfig"]
+__all__ = ["MonitoringConfig", "seconds"]
 
 _DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def seconds(duration: str) -> float:
+    """A Prometheus duration of one unit (``30s``, ``5m``, ``1h``) in seconds."""
+    match = _DURATION.match(duration)
+    if match is None:
+        raise ValueError(f"{duration!r} is not a Prometheus duration like 30s, 5m or 1h")
+    return int(match[1]) * _UNIT_SECONDS[match[2]]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from grafanalib._gen import DashboardEncoder
 
 from agentvitals import names
 from agentvitals.monitoring._config import MonitoringConfig
-from agentvitals.monitoring._rules import MODEL, SERVICE, Rules, eq, gpu_utilization_percent
+from agentvitals.monitoring._rules import MODEL, SERVICE, Rules, eq, gpu_utilization_percent, ratio
 from agentvitals.names import prometheus_label as label
 
 __all__ = ["CONDITIONAL_PANELS", "build_dashboards"]
@@ -52,7 +52,7 @@ class _Builder:
 
     @property
     def datasource(self) -> dict[str, str]:
-        return {"type": "prometheus", "uid": self.config.prometheus_uid}
+        return _prometheus(self.config)
 
     def _place(self, width: int, height: int) -> g.GridPos:
         if self._x + width > 24:
@@ -81,14 +81,12 @@ class _Builder:
     def timeseries(self, title: str, queries: Sequence[Query], *, unit: str = "", width: int = 12,
                    height: int = 8, stacked: bool = False, threshold: float | None = None,
                    description: str = "") -> None:
-        extra: dict[str, Any] = {}
         panel = g.TimeSeries(
             title=title, description=description or None, dataSource=self.datasource,
             targets=self._targets(queries), gridPos=self._place(width, height), unit=unit,
             fillOpacity=30 if stacked else 10, stacking={"mode": "normal"} if stacked else {},
             legendDisplayMode="table" if len(queries) > 2 else "list", legendCalcs=["mean", "max"],
             tooltipMode="multi", thresholdsStyleMode="line" if threshold is not None else "off",
-            extraJson=extra or None,
         )
         if threshold is not None:
             panel.thresholds = [{"color": "green", "value": None}, {"color": "red", "value": threshold}]
@@ -133,8 +131,12 @@ class _Builder:
         ))
 
 
+def _prometheus(config: MonitoringConfig) -> dict[str, str]:
+    return {"type": "prometheus", "uid": config.prometheus_uid}
+
+
 def _templating(config: MonitoringConfig, with_model: bool) -> g.Templating:
-    datasource = {"type": "prometheus", "uid": config.prometheus_uid}
+    datasource = _prometheus(config)
     variables = [
         g.Template(name="service", label="Service", dataSource=datasource, type="query",
                    query=f"label_values({names.TASK_DURATION.series('_count')}, {SERVICE})",
@@ -160,12 +162,6 @@ def _dashboard(config: MonitoringConfig, uid: str, title: str, description: str,
     if not data.get("rows"):
         data.pop("rows", None)  # grafanalib's legacy row list; panels carry gridPos instead
     return data
-
-
-def _ratio(numerator: str, denominator: str, by: str) -> str:
-    """sum(numerator) / sum(denominator) by ``by``; 0 rather than nothing where the numerator has no series."""
-    return (f"(sum by ({by}) ({numerator}) or sum by ({by}) ({denominator}) * 0)\n/\n"
-            f"sum by ({by}) ({denominator})")
 
 
 def _quantile(q: float, series: str, by: str, matchers: str) -> str:
@@ -258,7 +254,7 @@ def llm(config: MonitoringConfig, rules: Rules) -> dict[str, Any]:
                         f"{{{{{MODEL}}}}}")], unit="reqps")
     errored = f'{matches}, {label(names.ERROR_TYPE)}!=""'
     b.timeseries("LLM error ratio by model",
-                 [Query(_ratio(f"rate({duration.series('_count')}{{{errored}}}[{RATE}])",
+                 [Query(ratio(f"rate({duration.series('_count')}{{{errored}}}[{RATE}])",
                                f"rate({duration.series('_count')}{{{matches}}}[{RATE}])", MODEL),
                         f"{{{{{MODEL}}}}}")], unit="percentunit")
     return _dashboard(config, "agentvitals-llm", "agentvitals / LLM",
@@ -278,7 +274,7 @@ def tools(config: MonitoringConfig, rules: Rules) -> dict[str, Any]:
                  [Query(f"sum by ({tool_name}) (rate({tool.series('_count')}{{{SERVICE_MATCH}}}[{RATE}]))",
                         f"{{{{{tool_name}}}}}")], unit="reqps", stacked=True)
     b.timeseries("Tool error ratio by tool",
-                 [Query(_ratio(f'rate({tool.series("_count")}{{{SERVICE_MATCH}, {label(names.ERROR_TYPE)}!=""}}'
+                 [Query(ratio(f'rate({tool.series("_count")}{{{SERVICE_MATCH}, {label(names.ERROR_TYPE)}!=""}}'
                                f"[{RATE}])",
                                f"rate({tool.series('_count')}{{{SERVICE_MATCH}}}[{RATE}])", tool_name),
                         f"{{{{{tool_name}}}}}")], unit="percentunit")
@@ -327,7 +323,7 @@ def gpu_and_cache(config: MonitoringConfig, rules: Rules) -> dict[str, Any]:
     b.timeseries("Application cache hit ratio",
                  [Query(f"max({rules.cache_ratio}{{{SERVICE_MATCH}}})", "{{job}}")], unit="percentunit")
     b.timeseries("Model server prefix-cache hit ratio",
-                 [Query(_ratio(f"rate({names.MODEL_SERVER_PREFIX_CACHE_HITS}[{RATE}])",
+                 [Query(ratio(f"rate({names.MODEL_SERVER_PREFIX_CACHE_HITS}[{RATE}])",
                                f"rate({names.MODEL_SERVER_PREFIX_CACHE_QUERIES}[{RATE}])", model),
                         f"{{{{{model}}}}}")], unit="percentunit")
     b.gauge("KV cache, fullest model", Query(f"max({names.MODEL_SERVER_KV_CACHE_USAGE})"))

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agentvitals import names
-from agentvitals.monitoring._config import MonitoringConfig
+from agentvitals.monitoring._config import MonitoringConfig, seconds
 from agentvitals.names import prometheus_label as label
 
-__all__ = ["Alert", "Recording", "Rules", "build_rules"]
+__all__ = ["Alert", "Recording", "Rules", "build_rules", "ratio"]
 
 SERVICE = "job"
 OUTCOME = label(names.TASK_OUTCOME)
@@ -67,6 +67,13 @@ def _rate(series: str, window: str, matchers: str = "") -> str:
     return f"rate({series}{{{matchers}}}[{window}])" if matchers else f"rate({series}[{window}])"
 
 
+def ratio(numerator: str, denominator: str, by: str = SERVICE) -> str:
+    """sum(numerator) / sum(denominator) by ``by``. The "or ... * 0" makes a numerator with no series yet
+    (no errors so far) give 0, not an empty result."""
+    return (f"(sum by ({by}) ({numerator}) or sum by ({by}) ({denominator}) * 0)"
+            f"\n/\nsum by ({by}) ({denominator})")
+
+
 def eq(name: str, value: str) -> str:
     return f'{name}="{value}"'
 
@@ -94,7 +101,7 @@ class Rules:
         self.success_ratio = f"{SERVICE}:agentvitals_task_successes_per_task:ratio_rate{w}"
         self.failure_ratio = {
             window: f"{SERVICE}:agentvitals_task_failures_per_task:ratio_rate{window}"
-            for window in sorted({w, *config.slo_fast_windows, *config.slo_slow_windows}, key=_seconds)
+            for window in sorted({w, *config.slo_fast_windows, *config.slo_slow_windows}, key=seconds)
         }
         self.cost_rate = f"{SERVICE}:{names.COST.prometheus.removesuffix('_total')}:rate{w}"
         self.cost_per_task = f"{SERVICE}:agentvitals_task_cost_usd_per_task:ratio_rate{w}"
@@ -115,10 +122,6 @@ class Rules:
         all_input = eq(label(names.GEN_AI_TOKEN_TYPE), "input")
         hit = eq(label(names.CACHE_RESULT), "hit")
 
-        def ratio(numerator: str, denominator: str) -> str:
-            # "or ... * 0": a numerator with no series yet (no errors so far) gives 0, not an empty result.
-            return (f"(sum by ({SERVICE}) ({numerator}) or sum by ({SERVICE}) ({denominator}) * 0)"
-                    f"\n/\nsum by ({SERVICE}) ({denominator})")
         self.recordings: list[Recording] = [
             Recording(self.tasks_by_outcome, f"sum by ({SERVICE}, {OUTCOME}) ({_rate(count, w)})"),
             Recording(self.tasks, f"sum by ({SERVICE}) ({_rate(count, w)})"),
@@ -220,11 +223,6 @@ class Rules:
                   f"Failed tasks over {slow_long} and {slow_short} exceed 6 x the {budget:.1%} error budget.",
                   and_signal=self.failure_ratio[slow_short]),
         ]
-
-
-def _seconds(duration: str) -> float:
-    unit = duration.lstrip("0123456789")
-    return int(duration[: -len(unit)]) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
 
 
 def build_rules(config: MonitoringConfig) -> dict[str, object]:
