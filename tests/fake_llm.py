@@ -8,9 +8,10 @@ Behaviour is chosen per request with the ``x-fake`` header: ``ok`` (default), ``
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.served import ServedHTTP
 
 OPENAI_USAGE = {
     "prompt_tokens": 1200,
@@ -165,29 +166,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b'{"error": {"message": "not found"}}')
 
 
-class FakeLLMServer:
+class FakeLLMServer(ServedHTTP):
     """Serves on a free 127.0.0.1 port; use as a context manager (always stopped)."""
 
     def __init__(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
+        super().__init__(_Handler)
         self._server.requests = []  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     @property
     def requests(self) -> list[str]:
         return self._server.requests  # type: ignore[attr-defined, no-any-return]
-
-    def __enter__(self) -> FakeLLMServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)

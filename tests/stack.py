@@ -14,7 +14,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -27,6 +26,8 @@ from typing import Any, TypeVar
 
 import pytest
 import yaml
+
+from tests.served import ServedHTTP
 
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
@@ -95,6 +96,16 @@ def process(args: list[str], *, env: dict[str, str] | None = None, log: Path) ->
                 proc.wait(timeout=5)
 
 
+@contextmanager
+def serving(args: list[str], *, log: Path, ready_url: str, what: str,
+            env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """``process``, once ``ready_url`` answers 200 (fails with ``what`` and the log's path after 30 s)."""
+    with process(args, env=env, log=log) as proc:
+        wait_until(lambda: proc.poll() is None and http_get(ready_url)[0] == 200,
+                   timeout=30, what=f"{what} to be ready (log: {log})")
+        yield proc
+
+
 class TraceSink:
     """An OTLP/gRPC trace receiver standing in for Tempo: records the trace ids it receives."""
 
@@ -157,11 +168,8 @@ class Collector:
     @contextmanager
     def running(self) -> Iterator[Collector]:
         args = [self.binary, f"--config={ROOT / 'collector' / 'config.yaml'}"]
-        with process(args, env=self.env, log=self.log) as proc:
-            wait_until(
-                lambda: proc.poll() is None and http_get(f"http://127.0.0.1:{self.health}/ready")[0] == 200,
-                timeout=30, what=f"the Collector to be ready (log: {self.log})",
-            )
+        with serving(args, env=self.env, log=self.log, ready_url=f"http://127.0.0.1:{self.health}/ready",
+                     what="the Collector"):
             yield self
 
 
@@ -208,9 +216,7 @@ class Prometheus:
             f"--web.listen-address=127.0.0.1:{self.port}",
             "--enable-feature=exemplar-storage",
         ]
-        with process(args, log=self.log) as proc:
-            wait_until(lambda: proc.poll() is None and http_get(f"{self.url}/-/ready")[0] == 200,
-                       timeout=30, what=f"Prometheus to be ready (log: {self.log})")
+        with serving(args, log=self.log, ready_url=f"{self.url}/-/ready", what="Prometheus"):
             yield self
 
     def api(self, path: str, **params: str) -> Any:
@@ -262,17 +268,15 @@ class Alertmanager:
             f"--web.listen-address={self.address}",
             "--cluster.listen-address=",
         ]
-        with process(args, log=self.log) as proc:
-            wait_until(lambda: proc.poll() is None and http_get(f"http://{self.address}/-/ready")[0] == 200,
-                       timeout=30, what=f"Alertmanager to be ready (log: {self.log})")
+        with serving(args, log=self.log, ready_url=f"http://{self.address}/-/ready", what="Alertmanager"):
             yield self
 
 
-class OtlpHttpSink:
+class OtlpHttpSink(ServedHTTP):
     """An OTLP/HTTP receiver on a given 127.0.0.1 port: counts the spans it receives, optionally slowly."""
 
     def __init__(self, port: int, *, delay_s: float = 0.0) -> None:
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from http.server import BaseHTTPRequestHandler
 
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -300,18 +304,7 @@ class OtlpHttpSink:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-
-    def __enter__(self) -> OtlpHttpSink:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(Handler, port)
 
 
 class PostgresServer:
