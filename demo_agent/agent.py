@@ -26,6 +26,7 @@ import agentvitals
 from .knowledge import VectorIndex
 from .router import ModelRouter
 from .store import ORDERS, Store
+from .tool_server import TOOLS
 
 __all__ = ["MalformedModelReply", "Question", "SupportAgent", "ToolFailed", "make_question"]
 
@@ -33,7 +34,7 @@ EMBEDDING_MODEL = "demo-embed"
 PLANNER_PROMPT = (
     "You are the planner of a customer-support agent. Reply with JSON only: "
     '{"tools": [names of tools to call], "needs_context": true|false}. '
-    "Tools: order_status, shipping_eta, refund_policy, inventory, customer_profile."
+    f"Tools: {', '.join(TOOLS)}."
 )
 # Long and shared by every answer call, so the model server's prefix cache (and the provider's
 # cached-token accounting) has something to reuse, as a real system prompt does.

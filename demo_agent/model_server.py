@@ -30,6 +30,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from agentvitals import names
 
 from ._http import AppServer
+from .tool_server import TOOLS
 
 __all__ = ["CANARY", "LARGE", "SMALL", "ModelProfile", "ModelServer"]
 
@@ -245,7 +246,7 @@ class ModelServer(AppServer):
         if "planner" in str(system).lower():
             if self._rng.random() < self.malformed_rate:
                 return "Sure! I think we should probably look at the order", 14  # not JSON: a malformed plan
-            tools = ["order_status", "shipping_eta", "refund_policy", "inventory", "customer_profile"]
+            tools = list(TOOLS)
             chosen = [t for i, t in enumerate(tools) if digest >> i & 1] or [tools[digest % len(tools)]]
             plan = json.dumps({"tools": chosen[:3], "needs_context": bool(digest >> 7 & 1)})
             return plan, count_tokens(plan) + 12
@@ -258,15 +259,25 @@ class ModelServer(AppServer):
         return web.Response(body=generate_latest(self.metrics.registry),
                             headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    async def _chat(self, request: web.Request) -> web.StreamResponse:
+    async def _request_body(self, request: web.Request, *required: str) -> dict[str, Any] | None:
+        """The JSON body if it is an object with every ``required`` field; counts the request."""
         self.requests += 1
         try:
             body = await request.json()
-            messages = body["messages"]
-            model = body["model"]
-        except (ValueError, KeyError, TypeError):
-            return web.json_response({"error": {"message": "invalid request", "type": "invalid_request_error"}},
-                                     status=400)
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) and all(key in body for key in required) else None
+
+    @staticmethod
+    def _invalid() -> web.Response:
+        return web.json_response({"error": {"message": "invalid request", "type": "invalid_request_error"}},
+                                 status=400)
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body = await self._request_body(request, "messages", "model")
+        if body is None:
+            return self._invalid()
+        messages, model = body["messages"], body["model"]
         state = self._state(model)
         if state.waiting >= state.profile.max_waiting:
             return web.json_response({"error": {"message": "server overloaded, retry later", "type": "overloaded"}},
@@ -312,13 +323,10 @@ class ModelServer(AppServer):
         return response
 
     async def _embeddings(self, request: web.Request) -> web.Response:
-        self.requests += 1
-        try:
-            body = await request.json()
-            inputs = body["input"]
-            model = body["model"]
-        except (ValueError, KeyError, TypeError):
-            return web.json_response({"error": {"message": "invalid request"}}, status=400)
+        body = await self._request_body(request, "input", "model")
+        if body is None:
+            return self._invalid()
+        inputs, model = body["input"], body["model"]
         texts = [inputs] if isinstance(inputs, str) else list(inputs)
         tokens = sum(count_tokens(str(t)) for t in texts)
         state = self._states.get(SMALL.name) or next(iter(self._states.values()))
