@@ -20,6 +20,7 @@ from typing import Any
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 import agentvitals
+from agentvitals import names
 
 from .knowledge import DOCUMENTS, VectorIndex
 from .load import Phase, WorkerPool, generate_load, make_phases
@@ -95,8 +96,8 @@ class _Progress:
             return
         self._last = now
         tasks = collector.snapshot()
-        recent = [float(t.attributes["agentvitals.task.wall_time"]) for t in tasks[-100:]]
-        ok = sum(1 for t in tasks if t.attributes["agentvitals.task.outcome"] == "success")
+        recent = [float(t.attributes[names.TASK_WALL_TIME]) for t in tasks[-100:]]
+        ok = sum(1 for t in tasks if t.attributes[names.TASK_OUTCOME] == names.Outcome.SUCCESS.value)
         line = (f"[{now - started:5.1f}s] {self.phase:<9} arrivals {arrivals:<5} done {len(tasks):<5} "
                 f"ok {100 * ok / max(1, len(tasks)):5.1f}%  p95(last 100) {1000 * percentile(recent, 95):6.0f} ms  "
                 f"workers {pool.size:<3} busy {pool.busy:<3} queued {pool.queued:<4} "
