@@ -89,6 +89,8 @@ COST_PRICED: Final = "agentvitals.usage.cost.priced"
 COST_PRICE_TABLE_VERSION: Final = "agentvitals.usage.cost.price_table_version"
 USAGE_REPORTED: Final = "agentvitals.usage.reported"
 """``False`` when the provider returned no usage: token attributes are then absent, not 0."""
+RESPONSE_PARSE_ERROR: Final = "agentvitals.response.parse_error"
+"""``True`` when the provider's response could not be read (the call itself is unaffected)."""
 
 TASK_NAME: Final = "agentvitals.task.name"
 TASK_ID: Final = "agentvitals.task.id"

@@ -84,7 +84,7 @@ def _finish(invocation: LLMInvocation, endpoint: LLMEndpoint, result: Any, strea
         invocation.response = endpoint.parse_response(parsed, invocation.telemetry.capture_content)
     except Exception:  # a malformed response still yields a closed span, never an exception
         _logger.debug("agentvitals: could not read %s response", endpoint.provider, exc_info=True)
-        invocation.span.set_attribute("agentvitals.response.parse_error", True)
+        invocation.span.set_attribute(names.RESPONSE_PARSE_ERROR, True)
     invocation.stop()
     return result
 
@@ -159,10 +159,10 @@ def server_attributes(instance: Any) -> dict[str, Any]:
     host = getattr(base_url, "host", None)
     if not isinstance(host, str) or not host:
         return {}
-    attributes: dict[str, Any] = {"server.address": host}
+    attributes: dict[str, Any] = {names.SERVER_ADDRESS: host}
     port = getattr(base_url, "port", None)
     if isinstance(port, int):
-        attributes["server.port"] = port
+        attributes[names.SERVER_PORT] = port
     return attributes
 
 
