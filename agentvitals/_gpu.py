@@ -16,6 +16,7 @@ from typing import Any
 from opentelemetry import metrics
 
 from agentvitals import names
+from agentvitals._telemetry import create_instrument
 
 _logger = logging.getLogger("agentvitals")
 
@@ -88,8 +89,6 @@ def start_gpu_metrics(meter_provider: metrics.MeterProvider | None, nvml: Module
         names.GPU_TEMPERATURE: lambda h: [(nvml.nvmlDeviceGetTemperature(h, nvml.NVML_TEMPERATURE_GPU), gpu)],
     }
     for metric, read in readers.items():
-        create = (meter.create_observable_up_down_counter if metric.instrument is names.Instrument.UP_DOWN_COUNTER
-                  else meter.create_observable_gauge)
-        create(metric.name, [devices.observe(read)], unit=metric.unit, description=metric.description)
+        create_instrument(meter, metric, [devices.observe(read)])
     _logger.info("agentvitals: GPU metrics from NVML for %d device(s)", len(devices.devices))
     return True

@@ -7,6 +7,7 @@ SDK: it uses the OpenTelemetry API only, so without ``init()`` everything is a c
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry import metrics, trace
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from agentvitals._pricing import PriceTable
     from agentvitals._tasks import TaskRun
 
-__all__ = ["Telemetry", "current", "activate", "deactivate"]
+__all__ = ["Telemetry", "activate", "create_instrument", "current", "deactivate"]
 
 
 class WaitTracker(Protocol):
@@ -27,19 +28,26 @@ class WaitTracker(Protocol):
     def begin_task(self, span: trace.Span, run: TaskRun) -> None: ...
 
 
-def _create_instrument(meter: metrics.Meter, metric: names.Metric) -> Any:
-    if metric.instrument is names.Instrument.HISTOGRAM:
-        return meter.create_histogram(
-            metric.name,
-            unit=metric.unit,
-            description=metric.description,
-            explicit_bucket_boundaries_advisory=list(metric.buckets or ()),
-        )
-    if metric.instrument is names.Instrument.COUNTER:
-        return meter.create_counter(metric.name, unit=metric.unit, description=metric.description)
-    if metric.instrument is names.Instrument.UP_DOWN_COUNTER:
-        return meter.create_up_down_counter(metric.name, unit=metric.unit, description=metric.description)
-    raise ValueError(f"{metric.name}: {metric.instrument} is observed, not created here")
+def create_instrument(meter: metrics.Meter, metric: names.Metric, callbacks: Sequence[Any] | None = None) -> Any:
+    """The instrument for a registry metric: name, unit, description (and buckets) typed once, in ``names``.
+    With ``callbacks`` the observable kind of the metric's instrument, else the synchronous one."""
+    common: dict[str, Any] = {"unit": metric.unit, "description": metric.description}
+    kind = metric.instrument
+    if callbacks is not None:
+        create = {names.Instrument.GAUGE: meter.create_observable_gauge,
+                  names.Instrument.COUNTER: meter.create_observable_counter,
+                  names.Instrument.UP_DOWN_COUNTER: meter.create_observable_up_down_counter}.get(kind)
+        if create is None:
+            raise ValueError(f"{metric.name}: a {kind.value} cannot be observed")
+        return create(metric.name, list(callbacks), **common)
+    if kind is names.Instrument.HISTOGRAM:
+        return meter.create_histogram(metric.name, explicit_bucket_boundaries_advisory=list(metric.buckets or ()),
+                                      **common)
+    if kind is names.Instrument.COUNTER:
+        return meter.create_counter(metric.name, **common)
+    if kind is names.Instrument.UP_DOWN_COUNTER:
+        return meter.create_up_down_counter(metric.name, **common)
+    raise ValueError(f"{metric.name}: a {kind.value} is observed: pass callbacks")
 
 
 class Telemetry:
@@ -61,7 +69,7 @@ class Telemetry:
         self.meter_provider = meter_provider
         """The provider init() set up (None: the global one); other emitters in the process can share it."""
         meter = metrics.get_meter(names.INSTRUMENTATION_SCOPE, __version__, meter_provider, schema_url=names.SCHEMA_URL)
-        made = {m.name: _create_instrument(meter, m) for m in names.METRICS
+        made = {m.name: create_instrument(meter, m) for m in names.METRICS
                 if m.emitter == "agentvitals" and m is not names.TELEMETRY_DROPPED}
         self.operation_duration = made[names.OPERATION_DURATION.name]
         self.token_usage = made[names.TOKEN_USAGE.name]
@@ -92,8 +100,7 @@ class Telemetry:
             for (signal, error), count in read().items():
                 yield metrics.Observation(count, {names.TELEMETRY_SIGNAL: signal, names.ERROR_TYPE: error})
 
-        metric = names.TELEMETRY_DROPPED
-        self._meter.create_observable_counter(metric.name, [observe], unit=metric.unit, description=metric.description)
+        create_instrument(self._meter, names.TELEMETRY_DROPPED, [observe])
 
     @property
     def pricing(self) -> PriceTable:

@@ -17,6 +17,7 @@ from typing import Any
 from opentelemetry import metrics
 
 from agentvitals import names
+from agentvitals._telemetry import create_instrument
 
 __all__ = ["PHASE_RATES", "Phase", "WorkerPool", "generate_load", "make_phases"]
 
@@ -87,12 +88,9 @@ class WorkerPool:
         meter = metrics.get_meter("agentvitals.demo.pool", meter_provider=meter_provider)
         for metric, read in ((names.WORKERS, lambda: self._target), (names.WORKERS_BUSY, lambda: self.busy),
                              (names.QUEUE_DEPTH, self._queue.qsize)):
-            meter.create_observable_gauge(metric.name, [self._observer(read)], unit=metric.unit,
-                                          description=metric.description)
-        self._idle = meter.create_counter(names.WORKER_IDLE.name, unit=names.WORKER_IDLE.unit,
-                                          description=names.WORKER_IDLE.description)
-        self._shed = meter.create_counter(names.SHED_TASKS.name, unit=names.SHED_TASKS.unit,
-                                          description=names.SHED_TASKS.description)
+            create_instrument(meter, metric, [self._observer(read)])
+        self._idle = create_instrument(meter, names.WORKER_IDLE)
+        self._shed = create_instrument(meter, names.SHED_TASKS)
         self.resize(size)
 
     @staticmethod

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from opentelemetry import metrics
 
 from agentvitals import names
+from agentvitals._telemetry import create_instrument
 
 from .model_server import CANARY, LARGE, SMALL
 
@@ -33,13 +34,8 @@ class ModelRouter:
         self._lock = threading.Lock()
         self.history: list[tuple[float, bool, str]] = [(time.time(), degraded, "start")]
         meter = metrics.get_meter("agentvitals.demo.router", meter_provider=meter_provider)
-        meter.create_observable_gauge(
-            names.ROUTER_DEGRADED.name, [self._observe], unit=names.ROUTER_DEGRADED.unit,
-            description=names.ROUTER_DEGRADED.description,
-        )
-        self._switches = meter.create_counter(
-            names.ROUTER_SWITCHES.name, unit=names.ROUTER_SWITCHES.unit, description=names.ROUTER_SWITCHES.description
-        )
+        create_instrument(meter, names.ROUTER_DEGRADED, [self._observe])
+        self._switches = create_instrument(meter, names.ROUTER_SWITCHES)
 
     def _observe(self, options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
         yield metrics.Observation(1 if self._degraded else 0)

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from opentelemetry import metrics
 
 from agentvitals import names
+from agentvitals._telemetry import create_instrument
 
 _logger = logging.getLogger("agentvitals.control")
 
@@ -101,8 +102,7 @@ class Controller:
         self.history: list[tuple[float, str, str]] = []
         """(time, what happened, detail), for reports and tests."""
         meter = metrics.get_meter("agentvitals.control", meter_provider=meter_provider)
-        self._actions = meter.create_counter(names.CONTROL_ACTIONS.name, unit=names.CONTROL_ACTIONS.unit,
-                                             description=names.CONTROL_ACTIONS.description)
+        self._actions = create_instrument(meter, names.CONTROL_ACTIONS)
 
     # --- input --------------------------------------------------------------------------------------
     def handle(self, event: AlertEvent) -> str:
