@@ -78,12 +78,17 @@ def per_call_seconds(call: Callable[[], None], calls: int) -> float:
     return (time.perf_counter() - start) / calls
 
 
-def measure(*, stream: bool, calls: int, rounds: int) -> dict[str, list[float]]:
-    """Per-call seconds of each configuration, one entry per round (rounds interleaved)."""
+def init_benchmark() -> None:
+    """agentvitals with the full SDK pipeline but exporters that discard (no network, no export cost)."""
     agentvitals.init(
         "benchmark", endpoint=False, instrumentations=[], span_exporter=NullSpanExporter(),
         metric_readers=[PeriodicExportingMetricReader(NullMetricExporter(), export_interval_millis=3_600_000)],
     )
+
+
+def measure(*, stream: bool, calls: int, rounds: int) -> dict[str, list[float]]:
+    """Per-call seconds of each configuration, one entry per round (rounds interleaved)."""
+    init_benchmark()
     telemetry = current()
     tracer = telemetry.tracer
     client = openai.OpenAI(api_key="sk-bench", base_url="http://fake/v1",

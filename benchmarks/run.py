@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import os
 import platform
 import statistics
@@ -29,9 +30,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 import overhead  # noqa: E402
-from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader  # noqa: E402
 
 import agentvitals  # noqa: E402
+from agentvitals import names  # noqa: E402
 
 Row = tuple[str, str, str]
 
@@ -62,15 +63,8 @@ def llm_rows(stream: bool, calls: int, rounds: int, floor: list[float] | None = 
     return rows, added["floor"]
 
 
-def _init_for_spans() -> None:
-    agentvitals.init(
-        "benchmark", endpoint=False, instrumentations=[], span_exporter=overhead.NullSpanExporter(),
-        metric_readers=[PeriodicExportingMetricReader(overhead.NullMetricExporter(), export_interval_millis=3_600_000)],
-    )
-
-
 def task_rows(repeats: int, rounds: int) -> list[Row]:
-    _init_for_spans()
+    overhead.init_benchmark()
 
     def plain() -> None:
         for _ in range(3):
@@ -93,7 +87,7 @@ def task_rows(repeats: int, rounds: int) -> list[Row]:
 
 
 def throughput_rows(seconds: float) -> list[Row]:
-    _init_for_spans()
+    overhead.init_benchmark()
     tracemalloc.start()
     spans = 0
     try:
@@ -127,7 +121,7 @@ def demo_rows(rates: list[float], seconds: float) -> list[Row]:
         demo = run(rate, seconds)
         tasks = demo.collector.snapshot()
         load_start = min(t.start for t in tasks)
-        in_window = [t for t in tasks if t.start + float(t.attributes["agentvitals.task.wall_time"])
+        in_window = [t for t in tasks if t.start + float(t.attributes[names.TASK_WALL_TIME])
                      <= load_start + seconds]
         done = len(in_window) / seconds
         # Kept up: finished within the window nearly as fast as tasks arrived, and stayed fast.
@@ -174,7 +168,7 @@ def main() -> None:
                 if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else "?"
     print(f"Machine: {os.cpu_count()} cores, {cpu}; Python {platform.python_version()}; "
           f"openai {overhead.openai.__version__}; opentelemetry-sdk "
-          f"{__import__('importlib.metadata').metadata.version('opentelemetry-sdk')}")
+          f"{importlib.metadata.version('opentelemetry-sdk')}")
     print()
     print("| measurement | result | note |")
     print("|---|---|---|")
