@@ -33,6 +33,4 @@ fi
 
 export AGENTVITALS_REQUIRE_STACK=1
 .venv/bin/ruff check .
-status=0
-.venv/bin/python -m pytest "$@" || status=$?
-exit $status
+exec .venv/bin/python -m pytest "$@"
