@@ -21,10 +21,12 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult, TraceIdRatioBased
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from agentvitals import environment_variables as env
 from agentvitals import instrumentation, names
 from agentvitals._accounting import WaitAccountingProcessor
+from agentvitals._aggregation import InProcessMetrics, supports
 from agentvitals._config import Settings, resolve_settings
 from agentvitals._export import (
     CountingBatchSpanProcessor,
@@ -34,6 +36,7 @@ from agentvitals._export import (
 )
 from agentvitals._pricing import load_price_table
 from agentvitals._telemetry import Telemetry, activate, deactivate
+from agentvitals._version import __version__
 
 _logger = logging.getLogger("agentvitals")
 
@@ -226,6 +229,7 @@ def init(
         # Metrics: same order of preference.
         mp: Any = meter_provider
         owns_mp = False
+        in_process: InProcessMetrics | None = None
         if mp is None:
             global_mp = metrics.get_meter_provider()
             if isinstance(global_mp, MeterProvider) and not any(global_mp is p for p in _ours):
@@ -241,6 +245,11 @@ def init(
                     ))
                 mp = MeterProvider(resource=resource, metric_readers=readers, views=_views())
                 owns_mp = True
+                if supports(readers):
+                    in_process = InProcessMetrics(
+                        InstrumentationScope(names.INSTRUMENTATION_SCOPE, __version__, names.SCHEMA_URL), resource
+                    )
+                    in_process.attach(readers)
 
         _ours.extend(p for p, owned in ((tp, owns_tp), (mp, owns_mp)) if owned)
         if owns_tp and not isinstance(trace.get_tracer_provider(), TracerProvider):
@@ -251,7 +260,7 @@ def init(
         telemetry = Telemetry(
             tracer_provider=tp, meter_provider=mp, pricing=price_table,
             capture_content=settings.capture_content, content_max_length=settings.content_max_length,
-            waits=waits,
+            waits=waits, in_process=in_process,
         )
         if exporters:
             telemetry.observe_drops(lambda: _drops(exporters))

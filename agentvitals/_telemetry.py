@@ -16,6 +16,7 @@ from agentvitals import names
 from agentvitals._version import __version__
 
 if TYPE_CHECKING:
+    from agentvitals._aggregation import InProcessMetrics
     from agentvitals._pricing import PriceTable
     from agentvitals._tasks import TaskRun
 
@@ -62,6 +63,7 @@ class Telemetry:
         capture_content: bool = False,
         content_max_length: int = 2000,
         waits: WaitTracker | None = None,
+        in_process: InProcessMetrics | None = None,
     ) -> None:
         self.tracer = trace.get_tracer(
             names.INSTRUMENTATION_SCOPE, __version__, tracer_provider, schema_url=names.SCHEMA_URL
@@ -69,8 +71,9 @@ class Telemetry:
         self.meter_provider = meter_provider
         """The provider init() set up (None: the global one); other emitters in the process can share it."""
         meter = metrics.get_meter(names.INSTRUMENTATION_SCOPE, __version__, meter_provider, schema_url=names.SCHEMA_URL)
-        made = {m.name: create_instrument(meter, m) for m in names.METRICS
-                if m.emitter == "agentvitals" and m is not names.TELEMETRY_DROPPED}
+        # In-process aggregation when init() set it up for its own MeterProvider (see _aggregation).
+        made = {m.name: in_process.instrument(m) if in_process is not None else create_instrument(meter, m)
+                for m in names.METRICS if m.emitter == "agentvitals" and m is not names.TELEMETRY_DROPPED}
         self.operation_duration = made[names.OPERATION_DURATION.name]
         self.token_usage = made[names.TOKEN_USAGE.name]
         self.time_to_first_chunk = made[names.TIME_TO_FIRST_CHUNK.name]

@@ -7,14 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import agentvitals
-from agentvitals._sdk import RecordEverythingSampler, _views
+from agentvitals._sdk import RecordEverythingSampler
 from tests.fake_llm import FakeLLMServer
 
 
@@ -73,12 +72,12 @@ def make_telemetry(capture_content: bool = False, **init_kwargs: Any) -> Telemet
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
     ledger = SpanLedger()
     tracer_provider.add_span_processor(ledger)
-    meter_provider = MeterProvider(metric_readers=[reader], views=_views())  # the bucket views init() applies
+    # init() makes the MeterProvider, as in production: our metrics take the in-process path (_aggregation).
     agentvitals.init(
         "test-service",
         endpoint=False,
         tracer_provider=tracer_provider,
-        meter_provider=meter_provider,
+        metric_readers=[reader],
         capture_content=capture_content,
         **init_kwargs,
     )

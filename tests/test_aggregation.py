@@ -1,0 +1,175 @@
+"""The in-process metrics path gives readers what the SDK's own instruments would have given them."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
+from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+import agentvitals
+from agentvitals import names
+from agentvitals._aggregation import CARDINALITY_LIMIT, InProcessMetrics, supports
+from agentvitals._sdk import _views
+from agentvitals._telemetry import create_instrument, current
+
+SCOPE = InstrumentationScope(names.INSTRUMENTATION_SCOPE, "test", names.SCHEMA_URL)
+LLM = {names.GEN_AI_OPERATION_NAME: "chat", names.GEN_AI_PROVIDER_NAME: "openai",
+       names.GEN_AI_REQUEST_MODEL: "gpt-4o-mini"}
+tracer = TracerProvider().get_tracer("test")
+
+
+def in_process() -> tuple[InMemoryMetricReader, Callable[[names.Metric], Any]]:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader], views=_views())
+    metrics = InProcessMetrics(SCOPE, provider._sdk_config.resource)
+    metrics.attach([reader])
+    return reader, metrics.instrument
+
+
+def through_sdk() -> tuple[InMemoryMetricReader, Callable[[names.Metric], Any]]:
+    reader = InMemoryMetricReader()
+    meter = MeterProvider(metric_readers=[reader], views=_views()).get_meter(SCOPE.name, SCOPE.version,
+                                                                              SCOPE.schema_url)
+    return reader, lambda metric: create_instrument(meter, metric)
+
+
+def record_workload(instrument: Callable[[names.Metric], Any], span: trace.Span) -> None:
+    """Values on, between and beyond bucket bounds, several attribute sets (one in two key orders), errors,
+    counters, and measurements inside a sampled span (exemplars)."""
+    duration, usage = instrument(names.OPERATION_DURATION), instrument(names.TOKEN_USAGE)
+    cost, tokens = instrument(names.COST), instrument(names.TOKENS)
+    reordered = dict(reversed(list(LLM.items())))
+    for value in (0.0, 0.01, 0.015, 2.0, 2.0000001, 3.5, 100.0):
+        duration.record(value, LLM)
+        duration.record(value / 2, reordered)
+    duration.record(0.5, {**LLM, names.ERROR_TYPE: "TimeoutError"})
+    duration.record(-1.0, LLM)  # dropped by both
+    with trace.use_span(span):
+        duration.record(0.3, LLM)
+        usage.record(1200, {**LLM, names.GEN_AI_TOKEN_TYPE: "input"})
+        cost.add(0.00042, LLM)
+    usage.record(50, {**LLM, names.GEN_AI_TOKEN_TYPE: "output"})
+    tokens.add(1000, {**LLM, names.TOKEN_TYPE: "cache_read"})
+    cost.add(0.001, reordered)
+
+
+def points_by_metric(reader: InMemoryMetricReader) -> dict[str, list[dict[str, Any]]]:
+    data = reader.get_metrics_data()
+    assert data is not None
+    found: dict[str, list[dict[str, Any]]] = {}
+    for resource_metrics in data.resource_metrics:
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                assert metric.data.aggregation_temporality is AggregationTemporality.CUMULATIVE
+                found[metric.name] = sorted(
+                    ({"attributes": dict(p.attributes),
+                      **{k: getattr(p, k) for k in ("value", "count", "sum", "min", "max") if hasattr(p, k)},
+                      "buckets": list(getattr(p, "bucket_counts", [])),
+                      "bounds": list(getattr(p, "explicit_bounds", [])),
+                      "exemplars": sorted((e.value, e.trace_id, e.span_id) for e in p.exemplars)}
+                     for p in metric.data.data_points),
+                    key=lambda point: sorted(point["attributes"].items()),
+                )
+    return found
+
+
+def test_readers_get_the_points_the_sdk_instruments_would_give() -> None:
+    ours_reader, ours = in_process()
+    sdk_reader, sdk = through_sdk()
+    span = tracer.start_span("sampled")
+    record_workload(ours, span)
+    record_workload(sdk, span)
+    expected = points_by_metric(sdk_reader)
+    assert set(expected) == {m.name for m in (names.OPERATION_DURATION, names.TOKEN_USAGE, names.COST, names.TOKENS)}
+    assert points_by_metric(ours_reader) == expected
+
+
+def test_exemplars_come_from_sampled_spans_and_are_cleared_after_each_collection() -> None:
+    reader, instrument = in_process()
+    duration = instrument(names.OPERATION_DURATION)
+    with tracer.start_as_current_span("call") as span:
+        duration.record(0.3, LLM)
+    first = points_by_metric(reader)[names.OPERATION_DURATION.name][0]
+    context = span.get_span_context()
+    assert first["exemplars"] == [(0.3, context.trace_id, context.span_id)]
+    duration.record(0.4, LLM)  # no span current: counted, no exemplar
+    second = points_by_metric(reader)[names.OPERATION_DURATION.name][0]
+    assert second["count"] == 2 and second["exemplars"] == []
+
+
+def test_attribute_sets_beyond_the_cardinality_limit_fold_into_one_overflow_series() -> None:
+    reader, instrument = in_process()
+    calls = instrument(names.UNPRICED_CALLS)
+    for index in range(CARDINALITY_LIMIT + 500):
+        calls.add(1, {**LLM, names.GEN_AI_REQUEST_MODEL: f"model-{index}"})
+    points = points_by_metric(reader)[names.UNPRICED_CALLS.name]
+    overflow = [p for p in points if p["attributes"] == {"otel.metric.overflow": True}]
+    assert len(points) == CARDINALITY_LIMIT + 1 and len(overflow) == 1
+    assert overflow[0]["value"] == 500 and sum(p["value"] for p in points) == CARDINALITY_LIMIT + 500
+
+
+def test_concurrent_records_are_all_counted() -> None:
+    reader, instrument = in_process()
+    duration = instrument(names.OPERATION_DURATION)
+    threads = [threading.Thread(target=lambda: [duration.record(0.05, LLM) for _ in range(20_000)])
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    point = points_by_metric(reader)[names.OPERATION_DURATION.name][0]
+    assert point["count"] == 80_000 and point["buckets"][names.DURATION_BUCKETS.index(0.08)] == 80_000
+
+
+def test_points_join_the_scope_the_sdk_collected_and_encode_to_otlp() -> None:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader], views=_views())
+    metrics = InProcessMetrics(SCOPE, provider._sdk_config.resource)
+    metrics.attach([reader])
+    provider.get_meter(SCOPE.name, SCOPE.version, SCOPE.schema_url).create_counter("sdk.side").add(1)
+    with tracer.start_as_current_span("call"):
+        metrics.instrument(names.OPERATION_DURATION).record(0.2, LLM)
+    data = reader.get_metrics_data()
+    assert data is not None
+    (resource_metrics,) = data.resource_metrics
+    (scope_metrics,) = resource_metrics.scope_metrics
+    assert {m.name for m in scope_metrics.metrics} == {"sdk.side", names.OPERATION_DURATION.name}
+    request = encode_metrics(data)
+    (encoded,) = [m for m in request.resource_metrics[0].scope_metrics[0].metrics
+                  if m.name == names.OPERATION_DURATION.name]
+    assert encoded.histogram.data_points[0].count == 1 and len(encoded.histogram.data_points[0].exemplars) == 1
+
+
+@pytest.fixture
+def shutdown_after() -> Iterator[None]:
+    yield
+    agentvitals.shutdown()
+
+
+def test_init_aggregates_in_process_for_default_readers_and_falls_back_for_delta(shutdown_after: None) -> None:
+    default = InMemoryMetricReader()
+    delta = InMemoryMetricReader(preferred_temporality={Counter: AggregationTemporality.DELTA,
+                                                        Histogram: AggregationTemporality.DELTA})
+    assert supports([default]) and not supports([default, delta])
+
+    agentvitals.init("aggregation-test", endpoint=False, instrumentations=[], metric_readers=[delta])
+    assert type(current().operation_duration).__module__.startswith("opentelemetry.sdk")
+    current().cost.add(0.5, LLM)
+    data = delta.get_metrics_data()
+    assert data is not None
+    cost = [m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
+            if m.name == names.COST.name]
+    assert cost[0].data.aggregation_temporality is AggregationTemporality.DELTA
+    assert cost[0].data.data_points[0].value == 0.5
+    agentvitals.shutdown()
+
+    agentvitals.init("aggregation-test", endpoint=False, instrumentations=[], metric_readers=[default])
+    assert type(current().operation_duration).__module__ == "agentvitals._aggregation"
