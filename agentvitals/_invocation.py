@@ -223,14 +223,13 @@ class LLMInvocation(Invocation):
                 cost = telemetry.pricing.cost(self.provider, self.request_model, usage)
             amount = cost.amount_usd if cost is not None else None
         self.cost_usd = amount
-        if amount is None:
+        if amount is None:  # the marker is only for the unpriced: a priced span carries the amount
             attributes[names.COST_PRICED] = False
             telemetry.unpriced_calls.add(1, self._labels)
         else:
             attributes[names.COST_AMOUNT] = amount
             attributes[names.COST_CURRENCY] = "USD"
             attributes[names.COST_SOURCE] = source
-            attributes[names.COST_PRICED] = True
             telemetry.cost.add(amount, self._labels)
         if self.run is not None:
             self.run.add_llm_result(

@@ -69,8 +69,9 @@ def _start(telemetry: Telemetry, endpoint: LLMEndpoint, instance: Any, kwargs: M
 
 
 def _is_raw_response(result: Any) -> bool:
-    """``client.<resource>.with_raw_response.<method>()`` returns the HTTP response wrapped (LangChain uses it)."""
-    return hasattr(result, "http_response") and callable(getattr(result, "parse", None))
+    """``client.<resource>.with_raw_response.<method>()`` returns the HTTP response wrapped (LangChain uses it).
+    ``parse`` is looked up on the class first: a missing attribute on a pydantic model is a raised error."""
+    return callable(getattr(type(result), "parse", None)) and hasattr(result, "http_response")
 
 
 def _finish(invocation: LLMInvocation, endpoint: LLMEndpoint, result: Any, stream: bool, proxy: type) -> Any:

@@ -47,8 +47,20 @@ def _usage(raw: Any) -> Usage | None:
     )
 
 
+def _undeclared(model: Any, name: str) -> Any:
+    """A field the SDK does not declare (a gateway's ``usage.cost``): the models keep those in pydantic's
+    extras. Looked up there because a missing attribute on a pydantic model is a raised error (~1.5 µs)."""
+    declared = getattr(model, "__dict__", None)
+    if declared and name in declared:
+        return declared[name]
+    extra = getattr(model, "__pydantic_extra__", None)
+    if isinstance(extra, dict):
+        return extra.get(name)
+    return getattr(model, name, None)
+
+
 def _provider_cost(raw_usage: Any) -> float | None:
-    cost = getattr(raw_usage, "cost", None)
+    cost = _undeclared(raw_usage, "cost")
     return float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost >= 0 else None
 
 
