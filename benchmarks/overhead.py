@@ -2,11 +2,14 @@
 
 Three configurations run in the same process, interleaved per round so drift hits all equally:
   baseline      the real openai SDK over an in-process fake transport (httpx2.MockTransport), no telemetry
-  floor         baseline wrapped in one raw OpenTelemetry span with ten attributes (BatchSpanProcessor)
+  floor         baseline wrapped in one raw OpenTelemetry span with ten attributes: a plain TracerProvider
+                whose only processor is a BatchSpanProcessor
   agentvitals   the SDK instrumented by agentvitals (span, tokens, cost, metrics, task accounting)
-Prints median / min / max of the per-call time over the rounds, the added µs, and the floor ratio.
+Many short rounds, each running the three in a shuffled order; the added time is paired within a round
+(configuration minus baseline of the same round), which cancels drift. Prints median / min / max over
+the rounds and the floor ratio.
 
-    python benchmarks/overhead.py [--calls 2000] [--rounds 7] [--stream]
+    python benchmarks/overhead.py [--calls 200] [--rounds 40] [--stream]
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -22,7 +26,8 @@ from typing import Any
 import httpx2
 import openai
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, PeriodicExportingMetricReader
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind
 
 import agentvitals
@@ -90,7 +95,6 @@ def measure(*, stream: bool, calls: int, rounds: int) -> dict[str, list[float]]:
     """Per-call seconds of each configuration, one entry per round (rounds interleaved)."""
     init_benchmark()
     telemetry = current()
-    tracer = telemetry.tracer
     client = openai.OpenAI(api_key="sk-bench", base_url="http://fake/v1",
                            http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
     kwargs: dict[str, Any] = {"model": "gpt-4o-mini", "messages": MESSAGES}
@@ -103,45 +107,69 @@ def measure(*, stream: bool, calls: int, rounds: int) -> dict[str, list[float]]:
             for _ in result:
                 pass
 
+    # The floor is plain OpenTelemetry: its own provider with nothing but a BatchSpanProcessor, so none of
+    # agentvitals' processors (task accounting, drop counting) are in it.
+    raw_provider = TracerProvider()
+    raw_provider.add_span_processor(BatchSpanProcessor(NullSpanExporter()))
+    raw_tracer = raw_provider.get_tracer("floor")
     floor_attributes = {f"attribute.{i}": i for i in range(10)}
 
     def floor() -> None:
-        with tracer.start_as_current_span("chat gpt-4o-mini", kind=SpanKind.CLIENT, attributes=floor_attributes):
+        with raw_tracer.start_as_current_span("chat gpt-4o-mini", kind=SpanKind.CLIENT, attributes=floor_attributes):
             baseline()
 
     instrumentor = OpenAIInstrumentor()
+
+    def instrumented() -> None:
+        instrumentor.instrument(telemetry=telemetry, skip_dep_check=True)
+        try:
+            results["agentvitals"].append(per_call_seconds(baseline, calls))
+        finally:
+            instrumentor.uninstrument()
+
     results: dict[str, list[float]] = {"baseline": [], "floor": [], "agentvitals": []}
+    steps: list[Callable[[], None]] = [
+        lambda: results["baseline"].append(per_call_seconds(baseline, calls)),
+        lambda: results["floor"].append(per_call_seconds(floor, calls)),
+        instrumented,
+    ]
+    order = random.Random(0)
     try:
         for _ in range(rounds):
-            results["baseline"].append(per_call_seconds(baseline, calls))
-            results["floor"].append(per_call_seconds(floor, calls))
-            instrumentor.instrument(telemetry=telemetry, skip_dep_check=True)
-            results["agentvitals"].append(per_call_seconds(baseline, calls))
-            instrumentor.uninstrument()
+            # Short rounds in a shuffled order: drift and a noisy neighbour hit every configuration alike.
+            order.shuffle(steps)
+            for step in steps:
+                step()
     finally:
+        raw_provider.shutdown()
         agentvitals.shutdown()
     return results
 
 
+def added_per_call(results: dict[str, list[float]]) -> dict[str, list[float]]:
+    """Seconds each configuration added per call, per round (paired with that round's baseline)."""
+    return {name: [value - base for value, base in zip(values, results["baseline"], strict=True)]
+            for name, values in results.items() if name != "baseline"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--calls", type=int, default=200, help="calls per configuration per round")
+    parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--stream", action="store_true", help="streaming calls (60 chunks + usage)")
     args = parser.parse_args()
     results = measure(stream=args.stream, calls=args.calls, rounds=args.rounds)
-    base = statistics.median(results["baseline"])
+    added = added_per_call(results)
     print(f"# chat.completions.create{' (stream, 60 chunks)' if args.stream else ''}: {args.calls} calls x "
           f"{args.rounds} rounds; openai {openai.__version__}; Python {platform.python_version()}; "
           f"{platform.machine()}")
     print(f"{'configuration':<14}{'median µs':>12}{'min µs':>10}{'max µs':>10}{'added µs':>11}")
     for name, values in results.items():
-        median = statistics.median(values)
-        print(f"{name:<14}{median * 1e6:>12.1f}{min(values) * 1e6:>10.1f}{max(values) * 1e6:>10.1f}"
-              f"{(median - base) * 1e6:>11.1f}")
-    added_floor = statistics.median(results["floor"]) - base
-    added_ours = statistics.median(results["agentvitals"]) - base
-    print(f"agentvitals / floor (added time): {added_ours / added_floor:.2f}x")
+        median = statistics.median(added[name]) if name in added else 0.0
+        print(f"{name:<14}{statistics.median(values) * 1e6:>12.1f}{min(values) * 1e6:>10.1f}"
+              f"{max(values) * 1e6:>10.1f}{median * 1e6:>11.1f}")
+    ratio = statistics.median(added["agentvitals"]) / statistics.median(added["floor"])
+    print(f"agentvitals / floor (added time): {ratio:.2f}x")
 
 
 if __name__ == "__main__":

@@ -46,8 +46,7 @@ def llm_rows(stream: bool, calls: int, rounds: int, floor: list[float] | None = 
     """Rows for one call type, and the floor's added times. ``floor``: reuse a floor measured on a quieter
     call (a span costs the same whatever the call does; a streamed call's own noise hides it)."""
     results = overhead.measure(stream=stream, calls=calls, rounds=rounds)
-    # Paired per round (the three configurations run back to back): drift and noise cancel out.
-    added = {k: [v - b for v, b in zip(results[k], results["baseline"], strict=True)] for k in ("floor", "agentvitals")}
+    added = overhead.added_per_call(results)
     if floor is not None:
         added["floor"] = floor
     kind = "streaming, 60 chunks" if stream else "non-streaming"
@@ -155,7 +154,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer calls and rounds (a rough table in ~1 minute)")
     args = parser.parse_args()
-    calls, rounds = (200, 9) if args.quick else (500, 15)
+    calls, rounds = (100, 15) if args.quick else (200, 40)
     rows: list[Row] = []
     plain, floor = llm_rows(False, calls, rounds)
     streamed, _ = llm_rows(True, calls // 5, rounds, floor=floor)
