@@ -111,9 +111,10 @@ class Invocation:
             return
         self._ended = True
         try:
-            self._on_stop(None)
-            # With the span's context, so a sampled span becomes the histogram point's exemplar.
-            self._duration.record(self.elapsed(), self._labels, context=trace.set_span_in_context(self.span))
+            # Measurements carry the span's context: a sampled span becomes their points' exemplar.
+            context = trace.set_span_in_context(self.span)
+            self._on_stop(None, context)
+            self._duration.record(self.elapsed(), self._labels, context=context)
         except Exception:  # deliberate: telemetry never breaks the caller
             _logger.debug("agentvitals: error while ending a span", exc_info=True)
         self.span.end()
@@ -126,15 +127,15 @@ class Invocation:
             kind = error_type(exc)
             self.span.set_attribute(names.ERROR_TYPE, kind)
             self.span.set_status(Status(StatusCode.ERROR, str(exc)[:200]))
-            self._on_stop(exc)
-            self._duration.record(self.elapsed(), {**self._labels, names.ERROR_TYPE: kind},
-                                  context=trace.set_span_in_context(self.span))
+            context = trace.set_span_in_context(self.span)
+            self._on_stop(exc, context)
+            self._duration.record(self.elapsed(), {**self._labels, names.ERROR_TYPE: kind}, context=context)
         except Exception:  # deliberate: telemetry never breaks the caller
             _logger.debug("agentvitals: error while failing a span", exc_info=True)
         self.span.end()
 
-    def _on_stop(self, exc: BaseException | None) -> None:
-        """Hook for subclasses: record results before the span ends."""
+    def _on_stop(self, exc: BaseException | None, context: otel_context.Context) -> None:
+        """Hook for subclasses: record results before the span ends (``context`` holds the span)."""
 
 
 class LLMInvocation(Invocation):
@@ -160,11 +161,12 @@ class LLMInvocation(Invocation):
         elapsed = self.elapsed()
         try:
             self.span.set_attribute(names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, elapsed)
-            self.telemetry.time_to_first_chunk.record(elapsed, self._labels)
+            self.telemetry.time_to_first_chunk.record(elapsed, self._labels,
+                                                      context=trace.set_span_in_context(self.span))
         except Exception:
             _logger.debug("agentvitals: could not record time to first chunk", exc_info=True)
 
-    def _on_stop(self, exc: BaseException | None) -> None:
+    def _on_stop(self, exc: BaseException | None, context: otel_context.Context) -> None:
         # Everything the response tells goes onto the span in one set_attributes call (one lock, one
         # validation pass), then into the metrics.
         response = self.response
@@ -183,12 +185,12 @@ class LLMInvocation(Invocation):
             if usage is None:
                 attributes[names.USAGE_REPORTED] = False
             else:
-                self._record_usage(usage, attributes)
-            self._record_cost(response, usage, attributes)
+                self._record_usage(usage, attributes, context)
+            self._record_cost(response, usage, attributes, context)
         if attributes:
             self.span.set_attributes(attributes)
 
-    def _record_usage(self, usage: Usage, attributes: dict[str, Any]) -> None:
+    def _record_usage(self, usage: Usage, attributes: dict[str, Any], context: otel_context.Context) -> None:
         labels, telemetry = self._labels, self.telemetry
         for attribute, value in (
             (names.GEN_AI_USAGE_INPUT_TOKENS, usage.input_tokens),
@@ -200,17 +202,20 @@ class LLMInvocation(Invocation):
             if value is not None:
                 attributes[attribute] = value
         if usage.input_tokens is not None:
-            telemetry.token_usage.record(usage.input_tokens, {**labels, names.GEN_AI_TOKEN_TYPE: "input"})
+            telemetry.token_usage.record(usage.input_tokens, {**labels, names.GEN_AI_TOKEN_TYPE: "input"},
+                                         context=context)
         if usage.output_tokens is not None:
-            telemetry.token_usage.record(usage.output_tokens, {**labels, names.GEN_AI_TOKEN_TYPE: "output"})
+            telemetry.token_usage.record(usage.output_tokens, {**labels, names.GEN_AI_TOKEN_TYPE: "output"},
+                                         context=context)
         # Input and output totals are the histogram's _sum; the counter carries only what it lacks.
         for token_type, value in ((TokenType.CACHE_READ, usage.cache_read_tokens),
                                   (TokenType.CACHE_WRITE, usage.cache_write_tokens),
                                   (TokenType.REASONING, usage.reasoning_tokens)):
             if value:
-                telemetry.tokens.add(value, {**labels, names.TOKEN_TYPE: token_type.value})
+                telemetry.tokens.add(value, {**labels, names.TOKEN_TYPE: token_type.value}, context=context)
 
-    def _record_cost(self, response: LLMResponse | None, usage: Usage | None, attributes: dict[str, Any]) -> None:
+    def _record_cost(self, response: LLMResponse | None, usage: Usage | None, attributes: dict[str, Any],
+                     context: otel_context.Context) -> None:
         telemetry = self.telemetry
         amount: float | None
         source = "local"
@@ -225,12 +230,12 @@ class LLMInvocation(Invocation):
         self.cost_usd = amount
         if amount is None:  # the marker is only for the unpriced: a priced span carries the amount
             attributes[names.COST_PRICED] = False
-            telemetry.unpriced_calls.add(1, self._labels)
+            telemetry.unpriced_calls.add(1, self._labels, context=context)
         else:
             attributes[names.COST_AMOUNT] = amount
             attributes[names.COST_CURRENCY] = "USD"
             attributes[names.COST_SOURCE] = source
-            telemetry.cost.add(amount, self._labels)
+            telemetry.cost.add(amount, self._labels, context=context)
         if self.run is not None:
             self.run.add_llm_result(
                 amount,

@@ -64,6 +64,24 @@ def test_sync_chat_has_one_llm_span_with_http_child_and_cost(telemetry: Telemetr
     assert 2.0 in duration[0].explicit_bounds
 
 
+def test_every_metric_point_of_a_call_has_the_llm_span_as_exemplar(telemetry: Telemetry,
+                                                                   fake_llm: FakeLLMServer) -> None:
+    stream = client(fake_llm).chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+    )
+    for _ in stream:
+        pass
+    llm = telemetry.span("chat ").context
+    data = telemetry.reader.get_metrics_data()  # one collection: each one hands out the exemplars once
+    metrics = {m.name: m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+    for metric in (names.OPERATION_DURATION, names.TIME_TO_FIRST_CHUNK, names.TOKEN_USAGE, names.TOKENS,
+                   names.COST):
+        points = metrics[metric.name].data.data_points
+        assert points, metric.name
+        for point in points:
+            assert [(e.trace_id, e.span_id) for e in point.exemplars] == [(llm.trace_id, llm.span_id)], metric.name
+
+
 async def test_async_chat(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
     await async_client(fake_llm).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert_priced_chat(telemetry.span("chat "))
