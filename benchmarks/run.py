@@ -157,7 +157,7 @@ def main() -> None:
     calls, rounds = (100, 15) if args.quick else (200, 40)
     rows: list[Row] = []
     plain, floor = llm_rows(False, calls, rounds)
-    streamed, _ = llm_rows(True, calls // 5, rounds, floor=floor)
+    streamed, _ = llm_rows(True, calls // 2, rounds, floor=floor)  # a 5 ms call: more calls per round
     rows += plain + streamed
     rows += task_rows(calls * 2, rounds)
     rows += throughput_rows(2.0 if args.quick else 5.0)
