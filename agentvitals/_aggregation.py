@@ -72,6 +72,17 @@ def _sampled(context: Context | None) -> tuple[int, int] | None:
     return None
 
 
+def _hashable(value: Any) -> Any:
+    """A sequence as a tuple (as the SDK stores it), anything else unhashable as its ``str``."""
+    if isinstance(value, (list, tuple)):
+        value = tuple(value)
+    try:
+        hash(value)
+    except TypeError:
+        return str(value)
+    return value
+
+
 class _Series:
     """One attribute set of one metric. Counters use ``total`` and one exemplar slot."""
 
@@ -110,9 +121,10 @@ class _Instrument:
         key: _Key = tuple(attributes.items()) if attributes else ()
         try:
             series = self._by_key.get(key)
-        except TypeError:  # an unhashable value (a list): store it as the SDK would, as a tuple
-            attributes = {k: tuple(v) if isinstance(v, list) else v for k, v in (attributes or {}).items()}
-            return self._series(attributes)
+        except TypeError:  # an unhashable value
+            attributes = {name: _hashable(value) for name, value in (attributes or {}).items()}
+            key = tuple(attributes.items())
+            series = self._by_key.get(key)
         return series if series is not None else self._new_series(key, attributes or {})
 
     def _new_series(self, key: _Key, attributes: Mapping[str, Any]) -> _Series:
@@ -146,7 +158,7 @@ class _Instrument:
         raise NotImplementedError
 
 
-class _Histogram_(_Instrument):  # noqa: N801 (distinct from the SDK's _Histogram it stands in for)
+class _InProcessHistogram(_Instrument):
     def __init__(self, metric: names.Metric) -> None:
         if not metric.buckets:
             raise ValueError(f"{metric.name}: a histogram needs buckets in the registry")
@@ -184,7 +196,7 @@ class _Histogram_(_Instrument):  # noqa: N801 (distinct from the SDK's _Histogra
         return Histogram(points, AggregationTemporality.CUMULATIVE)
 
 
-class _Counter_(_Instrument):  # noqa: N801 (distinct from the SDK's _Counter it stands in for)
+class _InProcessCounter(_Instrument):
     def __init__(self, metric: names.Metric) -> None:
         super().__init__(metric, 0)
 
@@ -238,9 +250,9 @@ class InProcessMetrics:
         """A stand-in for the SDK instrument of a registry counter or histogram (same record/add call)."""
         made: _Instrument
         if metric.instrument is names.Instrument.HISTOGRAM:
-            made = _Histogram_(metric)
+            made = _InProcessHistogram(metric)
         elif metric.instrument is names.Instrument.COUNTER:
-            made = _Counter_(metric)
+            made = _InProcessCounter(metric)
         else:
             raise ValueError(f"{metric.name}: only counters and histograms are aggregated in-process")
         self._instruments.append(made)

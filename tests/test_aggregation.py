@@ -11,6 +11,7 @@ from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
 from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
@@ -28,8 +29,8 @@ tracer = TracerProvider().get_tracer("test")
 
 def in_process() -> tuple[InMemoryMetricReader, Callable[[names.Metric], Any]]:
     reader = InMemoryMetricReader()
-    provider = MeterProvider(metric_readers=[reader], views=_views())
-    metrics = InProcessMetrics(SCOPE, provider._sdk_config.resource)
+    MeterProvider(metric_readers=[reader], views=_views())  # registers the reader
+    metrics = InProcessMetrics(SCOPE, Resource.create())
     metrics.attach([reader])
     return reader, metrics.instrument
 
@@ -116,6 +117,17 @@ def test_attribute_sets_beyond_the_cardinality_limit_fold_into_one_overflow_seri
     assert overflow[0]["value"] == 500 and sum(p["value"] for p in points) == CARDINALITY_LIMIT + 500
 
 
+def test_unhashable_attribute_values_are_stored_like_the_sdk_stores_them() -> None:
+    reader, instrument = in_process()
+    calls = instrument(names.UNPRICED_CALLS)
+    calls.add(1, {"reasons": ["stop", "length"]})
+    calls.add(1, {"reasons": ("stop", "length")})
+    calls.add(1, {"nested": [["x"]]})
+    points = points_by_metric(reader)[names.UNPRICED_CALLS.name]
+    assert [(p["attributes"], p["value"]) for p in points] == [
+        ({"nested": "(['x'],)"}, 1), ({"reasons": ("stop", "length")}, 2)]
+
+
 def test_concurrent_records_are_all_counted() -> None:
     reader, instrument = in_process()
     duration = instrument(names.OPERATION_DURATION)
@@ -132,7 +144,7 @@ def test_concurrent_records_are_all_counted() -> None:
 def test_points_join_the_scope_the_sdk_collected_and_encode_to_otlp() -> None:
     reader = InMemoryMetricReader()
     provider = MeterProvider(metric_readers=[reader], views=_views())
-    metrics = InProcessMetrics(SCOPE, provider._sdk_config.resource)
+    metrics = InProcessMetrics(SCOPE, Resource.create())
     metrics.attach([reader])
     provider.get_meter(SCOPE.name, SCOPE.version, SCOPE.schema_url).create_counter("sdk.side").add(1)
     with tracer.start_as_current_span("call"):
