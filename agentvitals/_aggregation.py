@@ -5,7 +5,8 @@ attribute set, exemplar filter, one storage per reader), and an LLM call records
 of our per-call overhead (see the README's overhead section). Here a measurement is one lookup by
 the attributes' items, a bisect and a few additions under the series' own lock. Readers receive
 ordinary SDK points — same names, units, descriptions, buckets, cumulative temporality, trace-based
-exemplars (the last sampled measurement per bucket, as the SDK's aligned-bucket reservoir keeps) and
+exemplars (per reader, the last sampled measurement per bucket since it last collected, as the SDK's
+aligned-bucket reservoir keeps) and
 the SDK's cardinality limit — merged into the scope the SDK collected.
 
 ``init()`` uses this only for a MeterProvider it creates and only when every reader asks for the
@@ -98,13 +99,13 @@ class _Series:
         self.buckets = [0] * buckets
         self.exemplars: list[_Sample | None] = [None] * max(buckets, 1)
 
-    def take_exemplars(self) -> list[Exemplar]:
-        """The exemplars since the last collection (then cleared, as the SDK's reservoirs are)."""
-        taken = [Exemplar({}, value, at, span_id, trace_id)
-                 for sample in self.exemplars if sample is not None
-                 for value, at, span_id, trace_id in (sample,)]
-        self.exemplars = [None] * len(self.exemplars)
-        return taken
+    def exemplars_between(self, since_ns: int, now_ns: int) -> list[Exemplar]:
+        """The samples recorded after ``since_ns`` (a reader's previous collection) up to ``now_ns``: each
+        reader gets the last sampled measurement per bucket since it last collected, as it would from
+        its own SDK reservoir."""
+        return [Exemplar({}, value, at, span_id, trace_id)
+                for sample in self.exemplars if sample is not None
+                for value, at, span_id, trace_id in (sample,) if since_ns < at <= now_ns]
 
 
 class _Instrument:
@@ -145,13 +146,13 @@ class _Instrument:
                 self._by_key[key] = series
             return series
 
-    def collect(self, start_ns: int, now_ns: int) -> Metric | None:
-        points = [self._point(series, start_ns, now_ns) for series in list(self._by_set.values())]
+    def collect(self, start_ns: int, since_ns: int, now_ns: int) -> Metric | None:
+        points = [self._point(series, start_ns, since_ns, now_ns) for series in list(self._by_set.values())]
         if not points:
             return None
         return Metric(self.metric.name, self.metric.description, self.metric.unit, self._data(points))
 
-    def _point(self, series: _Series, start_ns: int, now_ns: int) -> Any:
+    def _point(self, series: _Series, start_ns: int, since_ns: int, now_ns: int) -> Any:
         raise NotImplementedError
 
     def _data(self, points: list[Any]) -> Any:
@@ -183,13 +184,13 @@ class _InProcessHistogram(_Instrument):
         if sampled is not None:
             series.exemplars[index] = (amount, time_ns(), *sampled)
 
-    def _point(self, series: _Series, start_ns: int, now_ns: int) -> HistogramDataPoint:
+    def _point(self, series: _Series, start_ns: int, since_ns: int, now_ns: int) -> HistogramDataPoint:
         with series.lock:
             return HistogramDataPoint(
                 attributes=dict(series.attributes), start_time_unix_nano=start_ns, time_unix_nano=now_ns,
                 count=series.count, sum=series.total, bucket_counts=list(series.buckets),
                 explicit_bounds=self._bounds, min=series.minimum, max=series.maximum,
-                exemplars=series.take_exemplars(),
+                exemplars=series.exemplars_between(since_ns, now_ns),
             )
 
     def _data(self, points: list[Any]) -> Histogram:
@@ -211,10 +212,10 @@ class _InProcessCounter(_Instrument):
         if sampled is not None:
             series.exemplars[0] = (amount, time_ns(), *sampled)
 
-    def _point(self, series: _Series, start_ns: int, now_ns: int) -> NumberDataPoint:
+    def _point(self, series: _Series, start_ns: int, since_ns: int, now_ns: int) -> NumberDataPoint:
         with series.lock:
             return NumberDataPoint(dict(series.attributes), start_ns, now_ns, series.total,
-                                   series.take_exemplars())
+                                   series.exemplars_between(since_ns, now_ns))
 
     def _data(self, points: list[Any]) -> Sum:
         return Sum(points, AggregationTemporality.CUMULATIVE, is_monotonic=True)
@@ -264,18 +265,25 @@ class InProcessMetrics:
             reader._collect = self._merging(reader._collect)
 
     def _merging(self, collect: Callable[..., MetricsData | None]) -> Callable[..., MetricsData | None]:
+        last_collected = self._start_ns
+
         def merged(reader: MetricReader, timeout_millis: float = 10_000) -> MetricsData | None:
-            return self.merge(collect(reader, timeout_millis=timeout_millis))
+            nonlocal last_collected
+            now = time_ns()
+            data = self.merge(collect(reader, timeout_millis=timeout_millis), since_ns=last_collected, now_ns=now)
+            last_collected = now
+            return data
 
         return merged
 
-    def collect(self) -> list[Metric]:
-        now = time_ns()
-        return [metric for instrument in self._instruments if (metric := instrument.collect(self._start_ns, now))]
+    def collect(self, since_ns: int, now_ns: int) -> list[Metric]:
+        """Cumulative points now; exemplars from after ``since_ns``."""
+        return [metric for instrument in self._instruments
+                if (metric := instrument.collect(self._start_ns, since_ns, now_ns))]
 
-    def merge(self, data: MetricsData | None) -> MetricsData | None:
+    def merge(self, data: MetricsData | None, since_ns: int, now_ns: int) -> MetricsData | None:
         """``data`` with our metrics added to our scope (created if the SDK had nothing for it)."""
-        ours = self.collect()
+        ours = self.collect(since_ns, now_ns)
         if not ours:
             return data
         resources = list(data.resource_metrics) if data is not None else []

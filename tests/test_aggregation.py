@@ -93,17 +93,21 @@ def test_readers_get_the_points_the_sdk_instruments_would_give() -> None:
     assert points_by_metric(ours_reader) == expected
 
 
-def test_exemplars_come_from_sampled_spans_and_are_cleared_after_each_collection() -> None:
-    reader, instrument = in_process()
-    duration = instrument(names.OPERATION_DURATION)
+def test_each_reader_gets_the_exemplars_sampled_since_its_own_last_collection() -> None:
+    first, second = InMemoryMetricReader(), InMemoryMetricReader()
+    MeterProvider(metric_readers=[first, second], views=_views())  # registers the readers
+    metrics = InProcessMetrics(SCOPE, Resource.create())
+    metrics.attach([first, second])
+    duration = metrics.instrument(names.OPERATION_DURATION)
     with tracer.start_as_current_span("call") as span:
         duration.record(0.3, LLM)
-    first = points_by_metric(reader)[names.OPERATION_DURATION.name][0]
     context = span.get_span_context()
-    assert first["exemplars"] == [(0.3, context.trace_id, context.span_id)]
+    expected = [(0.3, context.trace_id, context.span_id)]
+    assert points_by_metric(first)[names.OPERATION_DURATION.name][0]["exemplars"] == expected
+    assert points_by_metric(second)[names.OPERATION_DURATION.name][0]["exemplars"] == expected  # not taken by first
     duration.record(0.4, LLM)  # no span current: counted, no exemplar
-    second = points_by_metric(reader)[names.OPERATION_DURATION.name][0]
-    assert second["count"] == 2 and second["exemplars"] == []
+    again = points_by_metric(first)[names.OPERATION_DURATION.name][0]
+    assert again["count"] == 2 and again["exemplars"] == []
 
 
 def test_attribute_sets_beyond_the_cardinality_limit_fold_into_one_overflow_series() -> None:
