@@ -141,7 +141,7 @@ class Invocation:
 class LLMInvocation(Invocation):
     """An LLM call: adds the response, tokens, cost, time to first chunk and task credit."""
 
-    __slots__ = ("provider", "request_model", "response", "_first_chunk", "cost_usd")
+    __slots__ = ("provider", "request_model", "response", "_first_chunk_s", "cost_usd")
 
     def __init__(self, telemetry: Telemetry, span: trace.Span, run: TaskRun | None, labels: dict[str, Any],
                  provider: str, request_model: str | None) -> None:
@@ -149,18 +149,16 @@ class LLMInvocation(Invocation):
         self.provider = provider
         self.request_model = request_model
         self.response: LLMResponse | None = None
-        self._first_chunk = False
+        self._first_chunk_s: float | None = None
         self.cost_usd: float | None = None
         """Set when the call ended with a priced usage."""
 
     def first_chunk(self) -> None:
         """Record time to first chunk (streams). Only the first call counts."""
-        if self._first_chunk:
+        if self._first_chunk_s is not None:
             return
-        self._first_chunk = True
-        elapsed = self.elapsed()
+        elapsed = self._first_chunk_s = self.elapsed()  # onto the span with the other response attributes
         try:
-            self.span.set_attribute(names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, elapsed)
             self.telemetry.time_to_first_chunk.record(elapsed, self._labels,
                                                       context=trace.set_span_in_context(self.span))
         except Exception:
@@ -172,6 +170,8 @@ class LLMInvocation(Invocation):
         response = self.response
         usage = response.usage if response is not None else None
         attributes: dict[str, Any] = {}
+        if self._first_chunk_s is not None:
+            attributes[names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self._first_chunk_s
         if response is not None:
             if response.model:
                 attributes[names.GEN_AI_RESPONSE_MODEL] = response.model
