@@ -61,6 +61,30 @@ def test_sqlalchemy_on_sqlite_is_traced_through_its_driver(telemetry: Telemetry,
     assert telemetry.span("invoke_agent orm").attributes[names.TASK_IDLE_TIME_PREFIX + "db"] > 0
 
 
+def test_sqlite3_connection_shortcuts_are_traced_through_a_cursor(telemetry: Telemetry) -> None:
+    with agentvitals.task("shortcut-task"):
+        connection = sqlite3.connect(":memory:")
+        connection.execute("CREATE TABLE notes (id INTEGER, body TEXT)")
+        connection.executemany("INSERT INTO notes VALUES (?, ?)", [(1, SECRET_PARAMETER), (2, "b")])
+        with connection:  # the transaction context manager still hands back the traced connection
+            rows = connection.execute("SELECT count(*) FROM notes WHERE id > ?", (0,))
+        assert isinstance(rows, sqlite3.Cursor) and rows.fetchone() == (2,)
+        connection.close()
+    spans = db_spans(telemetry, "sqlite")
+    assert [s.name for s in spans] == ["CREATE", "INSERT", "SELECT"]
+    assert spans[1].attributes["db.query.text"] == "INSERT INTO notes VALUES (?, ?)"
+    assert_no_parameter_values(telemetry)
+    assert telemetry.span("invoke_agent shortcut-task").attributes[names.TASK_IDLE_TIME_PREFIX + "db"] > 0
+
+
+def test_uninstrumented_sqlite3_connections_are_plain_again(telemetry: Telemetry) -> None:
+    agentvitals.shutdown()
+    connection = sqlite3.connect(":memory:")
+    assert type(connection) is sqlite3.Connection
+    connection.execute("SELECT 1")
+    assert db_spans(telemetry, "sqlite") == []
+
+
 @pytest.fixture(scope="module")
 def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
     with PostgresServer(tmp_path_factory.mktemp("pg")).running() as server:
@@ -83,8 +107,12 @@ def test_postgresql_with_psycopg(telemetry: Telemetry, postgres: PostgresServer)
         cursor.execute("INSERT INTO orders VALUES (%s, %s)", (7, SECRET_PARAMETER))
         cursor.execute("SELECT customer FROM orders WHERE id = %s", (7,))
         assert cursor.fetchone() == (SECRET_PARAMETER,)
+        # Connection.execute runs on a cursor of its own: traced too, options passed through.
+        assert connection.execute("UPDATE orders SET id = %s WHERE id = %s", (8, 7), prepare=False).rowcount == 1
+        assert connection.execute("SELECT id FROM orders", binary=True).fetchone() == (8,)
     spans = db_spans(telemetry, "postgresql")
-    assert {"CREATE", "INSERT", "SELECT"} <= {s.name for s in spans}
+    assert {"CREATE", "INSERT", "SELECT", "UPDATE"} <= {s.name for s in spans}
+    assert sum(s.name == "SELECT" for s in spans) == 2
     assert any(s.attributes.get("db.query.text") == "INSERT INTO orders VALUES (%s, %s)" for s in spans)
     assert_no_parameter_values(telemetry)
     task = telemetry.span("invoke_agent pg-task")
