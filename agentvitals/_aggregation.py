@@ -270,7 +270,11 @@ class InProcessMetrics:
         def merged(reader: MetricReader, timeout_millis: float = 10_000) -> MetricsData | None:
             nonlocal last_collected
             now = time_ns()
-            data = self.merge(collect(reader, timeout_millis=timeout_millis), since_ns=last_collected, now_ns=now)
+            data = collect(reader, timeout_millis=timeout_millis)
+            try:
+                data = self.merge(data, since_ns=last_collected, now_ns=now)
+            except Exception:  # deliberate: a bug of ours must not cost the reader the SDK's own metrics
+                _logger.warning("agentvitals: could not add in-process metrics to a collection", exc_info=True)
             last_collected = now
             return data
 

@@ -164,6 +164,21 @@ def test_points_join_the_scope_the_sdk_collected_and_encode_to_otlp() -> None:
     assert encoded.histogram.data_points[0].count == 1 and len(encoded.histogram.data_points[0].exemplars) == 1
 
 
+def test_a_failing_merge_still_delivers_what_the_sdk_collected(monkeypatch: pytest.MonkeyPatch) -> None:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader], views=_views())
+    metrics = InProcessMetrics(SCOPE, Resource.create())
+    metrics.attach([reader])
+    provider.get_meter("app").create_counter("app.requests").add(1)
+    metrics.instrument(names.COST).add(1.0, LLM)
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(metrics, "collect", broken)
+    assert set(points_by_metric(reader)) == {"app.requests"}
+
+
 @pytest.fixture
 def shutdown_after() -> Iterator[None]:
     yield
