@@ -1,11 +1,13 @@
 """Per-call overhead of an instrumented ``chat.completions.create``, measured in place.
 
-Three configurations run in the same process, interleaved per round so drift hits all equally:
+The configurations run in the same process, interleaved per round so drift hits all equally:
   baseline      the real openai SDK over an in-process fake transport (httpx2.MockTransport), no telemetry
   floor         baseline wrapped in one raw OpenTelemetry span with ten attributes: a plain TracerProvider
                 whose only processor is a BatchSpanProcessor
   agentvitals   the SDK instrumented by agentvitals (span, tokens, cost, metrics, task accounting)
-Many short rounds, each running the three in a shuffled order; the added time is paired within a round
+  contrib openai-v2   the same SDK instrumented by opentelemetry-instrumentation-openai-v2 instead (no cost,
+                no task accounting), when installed (``pip install -e '.[bench]'``)
+Many short rounds, each running every configuration in a shuffled order; the added time is paired within a round
 (configuration minus baseline of the same round), which cancels drift. Prints median / min / max over
 the rounds and the floor ratio.
 
@@ -25,6 +27,7 @@ from typing import Any
 
 import httpx2
 import openai
+from opentelemetry import trace
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, PeriodicExportingMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
@@ -91,6 +94,24 @@ def init_benchmark() -> None:
     )
 
 
+CONTRIB = "contrib openai-v2"
+
+
+def instrumentations(telemetry: Any) -> dict[str, tuple[Any, dict[str, Any]]]:
+    """The instrumented configurations: ours, and the contrib openai-v2 instrumentation (no cost, no task
+    accounting) when the ``bench`` extra installed it, on the same providers."""
+    found: dict[str, tuple[Any, dict[str, Any]]] = {
+        "agentvitals": (OpenAIInstrumentor(), {"telemetry": telemetry, "skip_dep_check": True}),
+    }
+    try:
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor as ContribOpenAIInstrumentor
+    except ImportError:
+        return found
+    found[CONTRIB] = (ContribOpenAIInstrumentor(), {"tracer_provider": trace.get_tracer_provider(),
+                                                   "meter_provider": telemetry.meter_provider})
+    return found
+
+
 def measure(*, stream: bool, calls: int, rounds: int) -> dict[str, list[float]]:
     """Per-call seconds of each configuration, one entry per round (rounds interleaved)."""
     init_benchmark()
@@ -118,21 +139,22 @@ def measure(*, stream: bool, calls: int, rounds: int) -> dict[str, list[float]]:
         with raw_tracer.start_as_current_span("chat gpt-4o-mini", kind=SpanKind.CLIENT, attributes=floor_attributes):
             baseline()
 
-    instrumentor = OpenAIInstrumentor()
-
-    def instrumented() -> None:
-        instrumentor.instrument(telemetry=telemetry, skip_dep_check=True)
-        try:
-            results["agentvitals"].append(per_call_seconds(baseline, calls))
-        finally:
-            instrumentor.uninstrument()
-
-    results: dict[str, list[float]] = {"baseline": [], "floor": [], "agentvitals": []}
+    results: dict[str, list[float]] = {"baseline": [], "floor": []}
     steps: list[Callable[[], None]] = [
         lambda: results["baseline"].append(per_call_seconds(baseline, calls)),
         lambda: results["floor"].append(per_call_seconds(floor, calls)),
-        instrumented,
     ]
+    for name, (instrumentor, options) in instrumentations(telemetry).items():
+        results[name] = []
+
+        def instrumented(name: str = name, instrumentor: Any = instrumentor, options: Any = options) -> None:
+            instrumentor.instrument(**options)
+            try:
+                results[name].append(per_call_seconds(baseline, calls))
+            finally:
+                instrumentor.uninstrument()
+
+        steps.append(instrumented)
     order = random.Random(0)
     try:
         for _ in range(rounds):
@@ -163,13 +185,15 @@ def main() -> None:
     print(f"# chat.completions.create{' (stream, 60 chunks)' if args.stream else ''}: {args.calls} calls x "
           f"{args.rounds} rounds; openai {openai.__version__}; Python {platform.python_version()}; "
           f"{platform.machine()}")
-    print(f"{'configuration':<14}{'median µs':>12}{'min µs':>10}{'max µs':>10}{'added µs':>11}")
+    print(f"{'configuration':<20}{'median µs':>12}{'min µs':>10}{'max µs':>10}{'added µs':>11}")
     for name, values in results.items():
         median = statistics.median(added[name]) if name in added else 0.0
-        print(f"{name:<14}{statistics.median(values) * 1e6:>12.1f}{min(values) * 1e6:>10.1f}"
+        print(f"{name:<20}{statistics.median(values) * 1e6:>12.1f}{min(values) * 1e6:>10.1f}"
               f"{max(values) * 1e6:>10.1f}{median * 1e6:>11.1f}")
-    ratio = statistics.median(added["agentvitals"]) / statistics.median(added["floor"])
-    print(f"agentvitals / floor (added time): {ratio:.2f}x")
+    for name in added:
+        if name != "floor":
+            ratio = statistics.median(added[name]) / statistics.median(added["floor"])
+            print(f"{name} / floor (added time): {ratio:.2f}x")
 
 
 if __name__ == "__main__":
