@@ -204,3 +204,20 @@ def test_init_aggregates_in_process_for_default_readers_and_falls_back_for_delta
 
     agentvitals.init("aggregation-test", endpoint=False, instrumentations=[], metric_readers=[default])
     assert type(current().operation_duration).__module__ == "agentvitals._aggregation"
+
+
+def test_a_prometheus_reader_serves_the_in_process_metrics(shutdown_after: None) -> None:
+    from opentelemetry.exporter.prometheus import PrometheusMetricReader
+    from prometheus_client import REGISTRY, generate_latest
+
+    agentvitals.init("aggregation-test", endpoint=False, instrumentations=[],
+                     metric_readers=[PrometheusMetricReader()])
+    assert type(current().cost).__module__ == "agentvitals._aggregation"
+    with agentvitals.llm_call("openai", "gpt-4o-mini") as call:
+        call.record(input_tokens=1000, output_tokens=100)
+    exposition = generate_latest(REGISTRY).decode()
+    assert 'gen_ai_client_operation_duration_seconds_bucket{' in exposition
+    count = next(line for line in exposition.splitlines()
+                 if line.startswith("gen_ai_client_operation_duration_seconds_count{"))
+    assert 'gen_ai_request_model="gpt-4o-mini"' in count and count.endswith(" 1.0")
+    assert any(line.startswith(f"{names.COST.prometheus}{{") for line in exposition.splitlines())
