@@ -19,7 +19,7 @@ from typing import Any
 
 from agentvitals import names
 from agentvitals._invocation import llm_active
-from agentvitals._records import LLMResponse, Usage, non_negative_int
+from agentvitals._records import LLMResponse, Usage, non_empty_str, non_negative_int
 from agentvitals._telemetry import Telemetry
 from agentvitals.instrumentation._base import Patch, PatchTableInstrumentor
 from agentvitals.instrumentation._llm import (
@@ -63,10 +63,6 @@ def _usage(raw: Any, previous: Usage | None = None) -> Usage | None:
                  cache_write_tokens=cache_write)
 
 
-def _string(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 def _text_of(content: Any) -> str | None:
     parts = [getattr(block, "text", None) for block in content or ()]
     text = "".join(p for p in parts if isinstance(p, str))
@@ -76,8 +72,8 @@ def _text_of(content: Any) -> str | None:
 def _message_response(result: Any, capture: bool) -> LLMResponse:
     stop = getattr(result, "stop_reason", None)
     return LLMResponse(
-        model=_string(getattr(result, "model", None)),
-        response_id=_string(getattr(result, "id", None)),
+        model=non_empty_str(getattr(result, "model", None)),
+        response_id=non_empty_str(getattr(result, "id", None)),
         finish_reasons=(stop,) if isinstance(stop, str) else (),
         usage=_usage(getattr(result, "usage", None)),
         output_text=_text_of(getattr(result, "content", None)) if capture else None,
@@ -88,8 +84,8 @@ def _message_event(event: Any, response: LLMResponse, text: list[str] | None) ->
     kind = getattr(event, "type", None)
     if kind == "message_start":
         message = getattr(event, "message", None)
-        response.model = _string(getattr(message, "model", None))
-        response.response_id = _string(getattr(message, "id", None))
+        response.model = non_empty_str(getattr(message, "model", None))
+        response.response_id = non_empty_str(getattr(message, "id", None))
         response.usage = _usage(getattr(message, "usage", None))
     elif kind == "message_delta":
         response.usage = _usage(getattr(event, "usage", None), response.usage)

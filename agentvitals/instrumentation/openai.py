@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from agentvitals import names
-from agentvitals._records import LLMResponse, Usage, non_negative_int
+from agentvitals._records import LLMResponse, Usage, non_empty_str, non_negative_int
 from agentvitals.instrumentation._base import Patch, PatchTableInstrumentor
 from agentvitals.instrumentation._llm import LLMEndpoint, LLMRequest, async_llm_wrapper, chat_request, sync_llm_wrapper
 
@@ -64,20 +64,16 @@ def _provider_cost(raw_usage: Any) -> float | None:
     return float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost >= 0 else None
 
 
-def _string(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 def _chat_response(result: Any, capture: bool) -> LLMResponse:
     raw_usage = getattr(result, "usage", None)
     choices = getattr(result, "choices", None) or ()
     finish = tuple(r for r in (getattr(c, "finish_reason", None) for c in choices) if isinstance(r, str))
     text = None
     if capture and choices:
-        text = _string(getattr(getattr(choices[0], "message", None), "content", None))
+        text = non_empty_str(getattr(getattr(choices[0], "message", None), "content", None))
     return LLMResponse(
-        model=_string(getattr(result, "model", None)),
-        response_id=_string(getattr(result, "id", None)),
+        model=non_empty_str(getattr(result, "model", None)),
+        response_id=non_empty_str(getattr(result, "id", None)),
         finish_reasons=finish,
         usage=_usage(raw_usage),
         provider_cost_usd=_provider_cost(raw_usage),
@@ -87,8 +83,8 @@ def _chat_response(result: Any, capture: bool) -> LLMResponse:
 
 def _chat_chunk(chunk: Any, response: LLMResponse, text: list[str] | None) -> None:
     if response.model is None:
-        response.model = _string(getattr(chunk, "model", None))
-        response.response_id = _string(getattr(chunk, "id", None))
+        response.model = non_empty_str(getattr(chunk, "model", None))
+        response.response_id = non_empty_str(getattr(chunk, "id", None))
     raw_usage = getattr(chunk, "usage", None)
     if raw_usage is not None:
         response.usage = _usage(raw_usage)
@@ -107,7 +103,7 @@ def _embeddings_response(result: Any, capture: bool) -> LLMResponse:
     raw_usage = getattr(result, "usage", None)
     prompt = non_negative_int(getattr(raw_usage, "prompt_tokens", None))
     return LLMResponse(
-        model=_string(getattr(result, "model", None)),
+        model=non_empty_str(getattr(result, "model", None)),
         usage=Usage(input_tokens=prompt) if prompt is not None else None,
     )
 
