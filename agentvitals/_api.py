@@ -42,12 +42,8 @@ class _Operation(Scope):
         return trace.set_span_in_context(self._invocation.span)
 
     def _end(self, exc: BaseException | None) -> bool:
-        invocation = self._invocation
-        if invocation is not None:
-            if exc is None:
-                invocation.stop()
-            else:
-                invocation.fail(exc)
+        if self._invocation is not None:
+            self._invocation.end(exc)
         return False
 
     @property
@@ -178,10 +174,7 @@ class llm_call:  # noqa: N801 - a context manager
         if invocation is None:
             return
         invocation.detach()
-        if exc is None:
-            invocation.stop()
-        else:
-            invocation.fail(exc)
+        invocation.end(exc)
         self.cost_usd = invocation.cost_usd
 
     async def __aenter__(self) -> llm_call:

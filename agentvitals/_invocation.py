@@ -134,6 +134,13 @@ class Invocation:
             _logger.debug("agentvitals: error while failing a span", exc_info=True)
         self.span.end()
 
+    def end(self, exc: BaseException | None = None) -> None:
+        """``stop()`` on success, ``fail(exc)`` when the operation raised."""
+        if exc is None:
+            self.stop()
+        else:
+            self.fail(exc)
+
     def _on_stop(self, exc: BaseException | None, context: otel_context.Context) -> None:
         """Hook for subclasses: record results before the span ends (``context`` holds the span)."""
 

@@ -50,10 +50,7 @@ class StreamRecorder:
         if self._text:
             self._response.output_text = "".join(self._text)
         invocation.response = self._response
-        if exc is None:
-            invocation.stop()
-        else:
-            invocation.fail(exc)
+        invocation.end(exc)
 
 
 class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
