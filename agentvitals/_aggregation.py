@@ -232,7 +232,8 @@ def supports(readers: Sequence[MetricReader]) -> bool:
                     return False
                 if not isinstance(reader._instrument_class_aggregation[kind], DefaultAggregation):
                     return False
-            reader._collect  # noqa: B018 (the attribute attach() wraps; set when a provider registers the reader)
+            if not hasattr(reader, "_collect"):  # what attach() wraps (set when a provider registers the reader)
+                return False
     except (AttributeError, KeyError):
         return False
     return True

@@ -53,7 +53,7 @@ class DBAPIInstrumentor:
 
         from agentvitals.instrumentation._db_shortcuts import integration_tracing
 
-        integration = integration_tracing(self.driver.shortcuts)
+        integration = integration_tracing(self.driver.shortcuts) if self.driver.shortcuts else None
         for name in self.driver.connect_modules or (self.driver.module,):
             module = importlib.import_module(name)
             wrap_connect(__name__, module, "connect", self.driver.system, {"database": "database"},
