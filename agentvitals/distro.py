@@ -6,20 +6,60 @@ as for ``agentvitals.init()`` without arguments. The agentvitals instrumentors a
 ``opentelemetry_instrumentor``, and instrumenting twice is a no-op, so the loader and ``init()``
 never double a span. With another configurator installed (opentelemetry-distro), choose ours with
 ``OTEL_PYTHON_CONFIGURATOR=agentvitals``.
+
+Other instrumentations of a library agentvitals instruments itself (``opentelemetry-instrumentation-openai-v2``
+for ``openai``, say) are skipped by this distro: both would make a span and record the same GenAI metrics for
+one call. Instrumentations of the libraries we leave to contrib (httpx, redis, DB drivers) load as usual.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
+from importlib.metadata import entry_points
 from typing import Any
 
 from opentelemetry.instrumentation.distro import BaseDistro
+from packaging.requirements import InvalidRequirement, Requirement
+
+_logger = logging.getLogger("agentvitals")
 
 __all__ = ["AgentvitalsConfigurator", "AgentvitalsDistro"]
+
+_GROUP = "opentelemetry_instrumentor"
+_OURS = "agentvitals_"
+
+
+def _libraries(requirements: Iterable[str]) -> set[str]:
+    names = set()
+    for requirement in requirements:
+        try:
+            names.add(Requirement(requirement).name.lower().replace("_", "-"))
+        except InvalidRequirement:
+            continue
+    return names
+
+
+def _instrumented_by_agentvitals() -> set[str]:
+    """The distributions our own registered instrumentors make spans for."""
+    return _libraries(requirement for entry_point in entry_points(group=_GROUP) if entry_point.name.startswith(_OURS)
+                      for requirement in entry_point.load().instruments)
 
 
 class AgentvitalsDistro(BaseDistro):  # type: ignore[misc]
     def _configure(self, **kwargs: Any) -> None:
         """Nothing to set before the configurator runs: init() reads the environment itself."""
+
+    def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
+        """Instrument as the loader would, except for a second instrumentation of a library agentvitals covers."""
+        instrumentor = entry_point.load()()
+        if not entry_point.name.startswith(_OURS):
+            overlap = _libraries(instrumentor.instrumentation_dependencies()) & _instrumented_by_agentvitals()
+            if overlap:
+                _logger.info("agentvitals: skipping the %r instrumentation: agentvitals instruments %s itself "
+                             "(one span and one set of metrics per call)", entry_point.name, ", ".join(sorted(overlap)))
+                return
+        instrumentor.instrument(**kwargs)
 
 
 class AgentvitalsConfigurator:

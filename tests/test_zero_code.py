@@ -42,3 +42,35 @@ def test_opentelemetry_instrument_runs_agentvitals(tmp_path: Path) -> None:
         wait_until(lambda: "chat gpt-4o-mini" in collector.span_names, timeout=20, what="the LLM span")
     assert collector.span_names.count("chat gpt-4o-mini") == 1  # the loader and init() never double it
     assert "POST" in collector.span_names
+
+
+class _EntryPoint:
+    def __init__(self, name: str, instrumentor: type) -> None:
+        self.name = name
+        self._instrumentor = instrumentor
+
+    def load(self) -> type:
+        return self._instrumentor
+
+
+def _recording_instrumentor(libraries: tuple[str, ...], calls: list[str]) -> type:
+    class Recording:
+        def instrumentation_dependencies(self) -> tuple[str, ...]:
+            return libraries
+
+        def instrument(self, **kwargs: object) -> None:
+            calls.append(libraries[0])
+
+    return Recording
+
+
+def test_distro_skips_a_second_instrumentation_of_a_library_agentvitals_instruments() -> None:
+    from agentvitals.distro import AgentvitalsDistro
+
+    calls: list[str] = []
+    distro = AgentvitalsDistro()
+    distro.load_instrumentor(_EntryPoint("openai", _recording_instrumentor(("openai >= 1.26.0",), calls)))
+    distro.load_instrumentor(_EntryPoint("anthropic", _recording_instrumentor(("anthropic >= 0.16",), calls)))
+    distro.load_instrumentor(_EntryPoint("httpx", _recording_instrumentor(("httpx >= 0.18.0",), calls)))
+    distro.load_instrumentor(_EntryPoint("redis", _recording_instrumentor(("redis >= 2.6",), calls)))
+    assert calls == ["httpx >= 0.18.0", "redis >= 2.6"]  # openai and anthropic spans are ours alone
