@@ -48,29 +48,36 @@ from agentvitals import names
 
 _logger = logging.getLogger("agentvitals")
 
-__all__ = ["CARDINALITY_LIMIT", "InProcessMetrics", "supports"]
+__all__ = ["CARDINALITY_LIMIT", "InProcessMetrics", "exemplar_of", "supports"]
 
 CARDINALITY_LIMIT = 2000
 """Attribute sets per metric before new ones fold into one overflow series (the SDK's default)."""
 _OVERFLOW: Mapping[str, Any] = {"otel.metric.overflow": True}
 
 _Key = tuple[tuple[str, Any], ...]
+_Exemplar = tuple[int, int, int]
+"""(time_unix_nano, span_id, trace_id) of a sampled span's measurement."""
 # (value, time_unix_nano, span_id, trace_id) of a sampled measurement; an Exemplar is built at collection.
 _Sample = tuple[float, int, int, int]
 
 
-def _sampled(context: Context | None) -> tuple[int, int] | None:
-    """(span_id, trace_id) of the span in ``context`` (else the current one) if it is sampled: the SDK's
-    trace-based exemplar filter. Reads the context's span slot directly: ``trace.get_current_span`` checks
-    the value against the abstract ``Span`` class, which alone costs more than the rest of a measurement."""
-    span = (context if context is not None else get_current()).get(_SPAN_KEY)
+def exemplar_of(span: Any) -> _Exemplar | None:
+    """(time, span_id, trace_id) for a measurement linked to ``span`` if it is sampled (the SDK's trace-based
+    exemplar filter), else ``None``. Taken once per operation, shared by all of its measurements."""
     get_span_context = getattr(span, "get_span_context", None)
     if get_span_context is None:
         return None
     span_context = get_span_context()
     if span_context.trace_flags & TraceFlags.SAMPLED:
-        return span_context.span_id, span_context.trace_id
+        return time_ns(), span_context.span_id, span_context.trace_id
     return None
+
+
+def _exemplar_in(context: Context | None) -> _Exemplar | None:
+    """The exemplar of the span in ``context`` (else the current one). Reads the context's span slot directly:
+    ``trace.get_current_span`` checks the value against the abstract ``Span`` class, which alone costs more
+    than the rest of a measurement."""
+    return exemplar_of((context if context is not None else get_current()).get(_SPAN_KEY))
 
 
 def _hashable(value: Any) -> Any:
@@ -118,6 +125,19 @@ class _Instrument:
         """…and by the attribute set, so one set in two orders is still one series."""
         self._create = threading.Lock()
 
+    def measure(self, amount: float, attributes: Mapping[str, Any] | None = None,
+                context: Context | None = None) -> None:
+        """The SDK instrument's ``record``/``add``: negative and NaN amounts are dropped, as the SDK drops them."""
+        if amount >= 0:
+            self._update(self._series(attributes), amount, _exemplar_in(context))
+
+    def bind(self, attributes: Mapping[str, Any]) -> Callable[[float, _Exemplar | None], None]:
+        """A recorder for one attribute set: ``(amount, exemplar_of(span))``, without looking the set up each time."""
+        return _Bound(self, attributes)
+
+    def _update(self, series: _Series, amount: float, exemplar: _Exemplar | None) -> None:
+        raise NotImplementedError
+
     def _series(self, attributes: Mapping[str, Any] | None) -> _Series:
         key: _Key = tuple(attributes.items()) if attributes else ()
         try:
@@ -159,6 +179,25 @@ class _Instrument:
         raise NotImplementedError
 
 
+class _Bound:
+    """One attribute set of one instrument. Its series is created by the first measurement, so an attribute set
+    that is bound but never measured exports nothing (as with the SDK)."""
+
+    __slots__ = ("_instrument", "_attributes", "_series")
+
+    def __init__(self, instrument: _Instrument, attributes: Mapping[str, Any]) -> None:
+        self._instrument = instrument
+        self._attributes = attributes
+        self._series: _Series | None = None
+
+    def __call__(self, amount: float, exemplar: _Exemplar | None) -> None:
+        if amount >= 0:
+            series = self._series
+            if series is None:
+                series = self._series = self._instrument._series(self._attributes)
+            self._instrument._update(series, amount, exemplar)
+
+
 class _InProcessHistogram(_Instrument):
     def __init__(self, metric: names.Metric) -> None:
         if not metric.buckets:
@@ -166,11 +205,7 @@ class _InProcessHistogram(_Instrument):
         self._bounds = tuple(float(b) for b in metric.buckets)
         super().__init__(metric, len(self._bounds) + 1)
 
-    def record(self, amount: float, attributes: Mapping[str, Any] | None = None,
-               context: Context | None = None) -> None:
-        if not amount >= 0:  # negative or NaN: the SDK drops these for histograms too
-            return
-        series = self._series(attributes)
+    def _update(self, series: _Series, amount: float, exemplar: _Exemplar | None) -> None:
         index = bisect_left(self._bounds, amount)  # a value on a bound counts in that bound's bucket (le)
         with series.lock:
             series.count += 1
@@ -180,9 +215,10 @@ class _InProcessHistogram(_Instrument):
             if amount > series.maximum:
                 series.maximum = amount
             series.buckets[index] += 1
-        sampled = _sampled(context)
-        if sampled is not None:
-            series.exemplars[index] = (amount, time_ns(), *sampled)
+        if exemplar is not None:
+            series.exemplars[index] = (amount, *exemplar)
+
+    record = _Instrument.measure
 
     def _point(self, series: _Series, start_ns: int, since_ns: int, now_ns: int) -> HistogramDataPoint:
         with series.lock:
@@ -201,16 +237,13 @@ class _InProcessCounter(_Instrument):
     def __init__(self, metric: names.Metric) -> None:
         super().__init__(metric, 0)
 
-    def add(self, amount: float, attributes: Mapping[str, Any] | None = None,
-            context: Context | None = None) -> None:
-        if not amount >= 0:  # a counter only goes up (the SDK drops these too)
-            return
-        series = self._series(attributes)
+    def _update(self, series: _Series, amount: float, exemplar: _Exemplar | None) -> None:
         with series.lock:
             series.total += amount
-        sampled = _sampled(context)
-        if sampled is not None:
-            series.exemplars[0] = (amount, time_ns(), *sampled)
+        if exemplar is not None:
+            series.exemplars[0] = (amount, *exemplar)
+
+    add = _Instrument.measure
 
     def _point(self, series: _Series, start_ns: int, since_ns: int, now_ns: int) -> NumberDataPoint:
         with series.lock:
@@ -247,6 +280,9 @@ class InProcessMetrics:
         self._resource = resource
         self._start_ns = time_ns()
         self._instruments: list[_Instrument] = []
+
+    exemplar = staticmethod(exemplar_of)
+    """What bound recorders take to link a measurement to a span."""
 
     def instrument(self, metric: names.Metric) -> Any:
         """A stand-in for the SDK instrument of a registry counter or histogram (same record/add call)."""

@@ -21,8 +21,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from agentvitals import names
 from agentvitals._records import LLMResponse, Usage
 from agentvitals._tasks import TASK_KEY, TaskRun
-from agentvitals._telemetry import Telemetry
-from agentvitals.names import TokenType
+from agentvitals._telemetry import LLMMetrics, Telemetry
 
 _logger = logging.getLogger("agentvitals")
 
@@ -111,10 +110,7 @@ class Invocation:
             return
         self._ended = True
         try:
-            # Measurements carry the span's context: a sampled span becomes their points' exemplar.
-            context = trace.set_span_in_context(self.span)
-            self._on_stop(None, context)
-            self._duration.record(self.elapsed(), self._labels, context=context)
+            self._record(None, self.elapsed())
         except Exception:  # deliberate: telemetry never breaks the caller
             _logger.debug("agentvitals: error while ending a span", exc_info=True)
         self.span.end()
@@ -124,12 +120,10 @@ class Invocation:
             return
         self._ended = True
         try:
-            kind = error_type(exc)
-            self.span.set_attribute(names.ERROR_TYPE, kind)
+            elapsed = self.elapsed()
+            self.span.set_attribute(names.ERROR_TYPE, error_type(exc))
             self.span.set_status(Status(StatusCode.ERROR, str(exc)[:200]))
-            context = trace.set_span_in_context(self.span)
-            self._on_stop(exc, context)
-            self._duration.record(self.elapsed(), {**self._labels, names.ERROR_TYPE: kind}, context=context)
+            self._record(exc, elapsed)
         except Exception:  # deliberate: telemetry never breaks the caller
             _logger.debug("agentvitals: error while failing a span", exc_info=True)
         self.span.end()
@@ -141,18 +135,22 @@ class Invocation:
         else:
             self.fail(exc)
 
-    def _on_stop(self, exc: BaseException | None, context: otel_context.Context) -> None:
-        """Hook for subclasses: record results before the span ends (``context`` holds the span)."""
+    def _record(self, exc: BaseException | None, elapsed: float) -> None:
+        """Record the results before the span ends: the duration, by error type when it failed. Subclasses add
+        theirs. Measurements carry the span's context: a sampled span becomes their points' exemplar."""
+        labels = self._labels if exc is None else {**self._labels, names.ERROR_TYPE: error_type(exc)}
+        self._duration.record(elapsed, labels, context=trace.set_span_in_context(self.span))
 
 
 class LLMInvocation(Invocation):
     """An LLM call: adds the response, tokens, cost, time to first chunk and task credit."""
 
-    __slots__ = ("provider", "request_model", "response", "_first_chunk_s", "cost_usd")
+    __slots__ = ("provider", "request_model", "response", "_first_chunk_s", "cost_usd", "_metrics")
 
-    def __init__(self, telemetry: Telemetry, span: trace.Span, run: TaskRun | None, labels: dict[str, Any],
+    def __init__(self, telemetry: Telemetry, span: trace.Span, run: TaskRun | None, metrics: LLMMetrics,
                  provider: str, request_model: str | None) -> None:
-        super().__init__(telemetry, span, run, telemetry.operation_duration, labels, llm=True)
+        super().__init__(telemetry, span, run, telemetry.operation_duration, metrics.labels, llm=True)
+        self._metrics = metrics
         self.provider = provider
         self.request_model = request_model
         self.response: LLMResponse | None = None
@@ -166,16 +164,14 @@ class LLMInvocation(Invocation):
             return
         elapsed = self._first_chunk_s = self.elapsed()  # onto the span with the other response attributes
         try:
-            self.telemetry.time_to_first_chunk.record(elapsed, self._labels,
-                                                      context=trace.set_span_in_context(self.span))
+            self._metrics.time_to_first_chunk(elapsed, self.telemetry.exemplar(self.span))
         except Exception:
             _logger.debug("agentvitals: could not record time to first chunk", exc_info=True)
 
-    def _on_stop(self, exc: BaseException | None, context: otel_context.Context) -> None:
+    def _record(self, exc: BaseException | None, elapsed: float) -> None:
         # Everything the response tells goes onto the span in one set_attributes call (one lock, one
-        # validation pass), then into the metrics.
+        # validation pass), and into the call's bound metric series, linked to the span by one exemplar.
         response = self.response
-        usage = response.usage if response is not None else None
         attributes: dict[str, Any] = {}
         if self._first_chunk_s is not None:
             attributes[names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self._first_chunk_s
@@ -185,20 +181,24 @@ class LLMInvocation(Invocation):
             if response.response_id:
                 attributes[names.GEN_AI_RESPONSE_ID] = response.response_id
             if response.finish_reasons:
-                attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] = list(response.finish_reasons)
+                attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] = response.finish_reasons
             if self.telemetry.capture_content and response.output_text:
                 attributes[names.GEN_AI_OUTPUT_MESSAGES] = self.telemetry.clip(response.output_text)
-        if exc is None:
+        if exc is not None:
+            super()._record(exc, elapsed)
+        else:
+            exemplar = self.telemetry.exemplar(self.span)
+            self._metrics.duration(elapsed, exemplar)
+            usage = response.usage if response is not None else None
             if usage is None:
                 attributes[names.USAGE_REPORTED] = False
             else:
-                self._record_usage(usage, attributes, context)
-            self._record_cost(response, usage, attributes, context)
+                self._record_usage(usage, attributes, exemplar)
+            self._record_cost(response, usage, attributes, exemplar)
         if attributes:
             self.span.set_attributes(attributes)
 
-    def _record_usage(self, usage: Usage, attributes: dict[str, Any], context: otel_context.Context) -> None:
-        labels, telemetry = self._labels, self.telemetry
+    def _record_usage(self, usage: Usage, attributes: dict[str, Any], exemplar: Any) -> None:
         for attribute, value in (
             (names.GEN_AI_USAGE_INPUT_TOKENS, usage.input_tokens),
             (names.GEN_AI_USAGE_OUTPUT_TOKENS, usage.output_tokens),
@@ -208,21 +208,21 @@ class LLMInvocation(Invocation):
         ):
             if value is not None:
                 attributes[attribute] = value
+        metrics = self._metrics
         if usage.input_tokens is not None:
-            telemetry.token_usage.record(usage.input_tokens, {**labels, names.GEN_AI_TOKEN_TYPE: "input"},
-                                         context=context)
+            metrics.input_tokens(usage.input_tokens, exemplar)
         if usage.output_tokens is not None:
-            telemetry.token_usage.record(usage.output_tokens, {**labels, names.GEN_AI_TOKEN_TYPE: "output"},
-                                         context=context)
+            metrics.output_tokens(usage.output_tokens, exemplar)
         # Input and output totals are the histogram's _sum; the counter carries only what it lacks.
-        for token_type, value in ((TokenType.CACHE_READ, usage.cache_read_tokens),
-                                  (TokenType.CACHE_WRITE, usage.cache_write_tokens),
-                                  (TokenType.REASONING, usage.reasoning_tokens)):
-            if value:
-                telemetry.tokens.add(value, {**labels, names.TOKEN_TYPE: token_type.value}, context=context)
+        if usage.cache_read_tokens:
+            metrics.cache_read_tokens(usage.cache_read_tokens, exemplar)
+        if usage.cache_write_tokens:
+            metrics.cache_write_tokens(usage.cache_write_tokens, exemplar)
+        if usage.reasoning_tokens:
+            metrics.reasoning_tokens(usage.reasoning_tokens, exemplar)
 
     def _record_cost(self, response: LLMResponse | None, usage: Usage | None, attributes: dict[str, Any],
-                     context: otel_context.Context) -> None:
+                     exemplar: Any) -> None:
         telemetry = self.telemetry
         amount: float | None
         source = "local"
@@ -237,12 +237,12 @@ class LLMInvocation(Invocation):
         self.cost_usd = amount
         if amount is None:  # the marker is only for the unpriced: a priced span carries the amount
             attributes[names.COST_PRICED] = False
-            telemetry.unpriced_calls.add(1, self._labels, context=context)
+            self._metrics.unpriced_calls(1, exemplar)
         else:
             attributes[names.COST_AMOUNT] = amount
             attributes[names.COST_CURRENCY] = "USD"
             attributes[names.COST_SOURCE] = source
-            telemetry.cost.add(amount, self._labels, context=context)
+            self._metrics.cost(amount, exemplar)
         if self.run is not None:
             self.run.add_llm_result(
                 amount,
@@ -264,18 +264,14 @@ def start_llm(
     run: TaskRun | None = otel_context.get_value(TASK_KEY)  # type: ignore[assignment]
     if run is not None:
         run.begin_step("llm")
-    labels = {names.GEN_AI_OPERATION_NAME: operation, names.GEN_AI_PROVIDER_NAME: provider}
-    if model:
-        labels[names.GEN_AI_REQUEST_MODEL] = model
-    span_attributes = dict(labels)
-    if attributes:
-        span_attributes.update(attributes)
+    metrics = telemetry.llm_metrics(operation, provider, model)
+    span_attributes = {**metrics.labels, **attributes} if attributes else dict(metrics.labels)
     if messages is not None and telemetry.capture_content:
         span_attributes[names.GEN_AI_INPUT_MESSAGES] = telemetry.clip(_to_json(messages))
     span = telemetry.tracer.start_span(
         names.span_name(operation, model), kind=SpanKind.CLIENT, attributes=span_attributes
     )
-    return LLMInvocation(telemetry, span, run, labels, provider, model)
+    return LLMInvocation(telemetry, span, run, metrics, provider, model)
 
 
 def start_operation(

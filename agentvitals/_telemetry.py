@@ -7,7 +7,7 @@ SDK: it uses the OpenTelemetry API only, so without ``init()`` everything is a c
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry import metrics, trace
@@ -20,7 +20,10 @@ if TYPE_CHECKING:
     from agentvitals._pricing import PriceTable
     from agentvitals._tasks import TaskRun
 
-__all__ = ["Telemetry", "activate", "create_instrument", "current", "deactivate"]
+__all__ = ["LLMMetrics", "Telemetry", "activate", "create_instrument", "current", "deactivate"]
+
+Recorder = Callable[[float, Any], None]
+"""A measurement into one attribute set of one instrument: ``(amount, telemetry.exemplar(span))``."""
 
 
 class WaitTracker(Protocol):
@@ -91,10 +94,37 @@ class Telemetry:
         self.cache_requests = made[names.CACHE_REQUESTS.name]
         self.cache_saved = made[names.CACHE_SAVED.name]
         self._meter = meter
+        self._in_process = in_process is not None
+        self.exemplar: Callable[[trace.Span], Any] = (
+            in_process.exemplar if in_process is not None else trace.set_span_in_context
+        )
+        """What links a bound recorder's measurement to a span (its exemplar when sampled)."""
+        self._llm_metrics: dict[tuple[str, str, str | None], LLMMetrics] = {}
         self._pricing = pricing
         self.capture_content = capture_content
         self.content_max_length = content_max_length
         self.waits = waits
+
+    def bind(self, instrument: Any, attributes: Mapping[str, Any]) -> Recorder:
+        """A recorder for one attribute set of one of our instruments."""
+        if self._in_process:
+            return instrument.bind(attributes)  # type: ignore[no-any-return]
+        measure = instrument.record if hasattr(instrument, "record") else instrument.add
+
+        def record(amount: float, context: Any) -> None:
+            measure(amount, attributes, context=context)
+
+        return record
+
+    def llm_metrics(self, operation: str, provider: str, model: str | None) -> LLMMetrics:
+        """The metric series of LLM calls with these labels, bound once and reused."""
+        key = (operation, provider, model)
+        found = self._llm_metrics.get(key)
+        if found is None:
+            found = LLMMetrics(self, operation, provider, model)
+            if len(self._llm_metrics) < _BOUND_LLM_LABEL_SETS:  # request models are caller input: bounded
+                self._llm_metrics[key] = found
+        return found
 
     def observe_drops(self, read: Any) -> None:
         """Export ``read() -> {(signal, error_type): count}`` as the telemetry-dropped counter."""
@@ -117,6 +147,34 @@ class Telemetry:
         """Captured content, bounded in length."""
         limit = self.content_max_length
         return text if len(text) <= limit else text[:limit] + "…[truncated]"
+
+
+_BOUND_LLM_LABEL_SETS = 1000
+
+
+class LLMMetrics:
+    """The metric series an LLM call with one (operation, provider, request model) records into. Each recorder
+    creates its series on first use, so a kind of token never reported exports nothing."""
+
+    __slots__ = ("labels", "duration", "time_to_first_chunk", "input_tokens", "output_tokens", "cache_read_tokens",
+                 "cache_write_tokens", "reasoning_tokens", "cost", "unpriced_calls")
+
+    def __init__(self, telemetry: Telemetry, operation: str, provider: str, model: str | None) -> None:
+        labels = {names.GEN_AI_OPERATION_NAME: operation, names.GEN_AI_PROVIDER_NAME: provider}
+        if model:
+            labels[names.GEN_AI_REQUEST_MODEL] = model
+        self.labels: Mapping[str, str] = labels
+        bind = telemetry.bind
+        self.duration = bind(telemetry.operation_duration, labels)
+        self.time_to_first_chunk = bind(telemetry.time_to_first_chunk, labels)
+        self.input_tokens = bind(telemetry.token_usage, {**labels, names.GEN_AI_TOKEN_TYPE: "input"})
+        self.output_tokens = bind(telemetry.token_usage, {**labels, names.GEN_AI_TOKEN_TYPE: "output"})
+        self.cache_read_tokens, self.cache_write_tokens, self.reasoning_tokens = (
+            bind(telemetry.tokens, {**labels, names.TOKEN_TYPE: token_type.value})
+            for token_type in (names.TokenType.CACHE_READ, names.TokenType.CACHE_WRITE, names.TokenType.REASONING)
+        )
+        self.cost = bind(telemetry.cost, labels)
+        self.unpriced_calls = bind(telemetry.unpriced_calls, labels)
 
 
 _active: Telemetry | None = None

@@ -19,7 +19,7 @@ import agentvitals
 from agentvitals import names
 from agentvitals._aggregation import CARDINALITY_LIMIT, InProcessMetrics, supports
 from agentvitals._sdk import _views
-from agentvitals._telemetry import create_instrument, current
+from agentvitals._telemetry import Telemetry, create_instrument, current
 
 SCOPE = InstrumentationScope(names.INSTRUMENTATION_SCOPE, "test", names.SCHEMA_URL)
 LLM = {names.GEN_AI_OPERATION_NAME: "chat", names.GEN_AI_PROVIDER_NAME: "openai",
@@ -88,6 +88,33 @@ def test_readers_get_the_points_the_sdk_instruments_would_give() -> None:
     span = tracer.start_span("sampled")
     record_workload(ours, span)
     record_workload(sdk, span)
+    expected = points_by_metric(sdk_reader)
+    assert set(expected) == {m.name for m in (names.OPERATION_DURATION, names.TOKEN_USAGE, names.COST, names.TOKENS)}
+    assert points_by_metric(ours_reader) == expected
+
+
+def test_bound_llm_metrics_give_the_points_the_sdk_instruments_would_give() -> None:
+    """What an LLM call records through its bound series (Telemetry.llm_metrics): the same points in both modes,
+    and a recorder that was bound but never used exports no series."""
+    sdk_reader = InMemoryMetricReader()
+    sdk_telemetry = Telemetry(meter_provider=MeterProvider(metric_readers=[sdk_reader], views=_views()))
+    ours_reader = InMemoryMetricReader()
+    ours_in_process = InProcessMetrics(SCOPE, Resource.create())
+    ours_telemetry = Telemetry(meter_provider=MeterProvider(metric_readers=[ours_reader], views=_views()),
+                               in_process=ours_in_process)
+    ours_in_process.attach([ours_reader])
+    span = tracer.start_span("sampled")
+    for telemetry in (sdk_telemetry, ours_telemetry):
+        bound = telemetry.llm_metrics("chat", "openai", "gpt-4o-mini")
+        assert telemetry.llm_metrics("chat", "openai", "gpt-4o-mini") is bound
+        exemplar = telemetry.exemplar(span)
+        bound.duration(0.3, exemplar)
+        bound.duration(2.0, None)
+        bound.input_tokens(1200, exemplar)
+        bound.output_tokens(50, exemplar)
+        bound.cache_read_tokens(1000, exemplar)
+        bound.cost(0.00042, exemplar)
+        bound.cost(-1.0, exemplar)  # dropped by both
     expected = points_by_metric(sdk_reader)
     assert set(expected) == {m.name for m in (names.OPERATION_DURATION, names.TOKEN_USAGE, names.COST, names.TOKENS)}
     assert points_by_metric(ours_reader) == expected
