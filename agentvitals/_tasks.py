@@ -289,13 +289,17 @@ class task(Scope):  # noqa: N801 - used as a decorator and a context manager, li
                 span.set_status(Status(StatusCode.ERROR, str(exc)[:200]))
         span.end(end_time=end_ns)
 
+        # Every measurement of the task links to the task's span (when sampled), not to whatever is current now.
+        context = trace.set_span_in_context(span)
         labels = {names.TASK_NAME: self.name}
         outcome_labels = {names.TASK_NAME: self.name, names.TASK_OUTCOME: outcome.value}
-        telemetry.task_duration.record(split.wall, outcome_labels, context=trace.set_span_in_context(span))
-        telemetry.task_cost.add(run.cost_usd, outcome_labels)
-        telemetry.task_active.add(split.active, labels)
-        telemetry.task_child.add(split.child, labels)
+        telemetry.task_duration.record(split.wall, outcome_labels, context=context)
+        telemetry.task_cost.add(run.cost_usd, outcome_labels, context=context)
+        telemetry.task_active.add(split.active, labels, context=context)
+        telemetry.task_child.add(split.child, labels, context=context)
         for kind, seconds in split.idle_by_kind.items():
-            telemetry.task_idle.add(seconds, {names.TASK_NAME: self.name, names.WAIT_KIND: kind.value})
+            telemetry.task_idle.add(seconds, {names.TASK_NAME: self.name, names.WAIT_KIND: kind.value},
+                                    context=context)
         if run.exhausted is not None:
-            telemetry.budget_exhausted.add(1, {names.TASK_NAME: self.name, names.BUDGET_LIMIT: run.exhausted.limit})
+            telemetry.budget_exhausted.add(1, {names.TASK_NAME: self.name, names.BUDGET_LIMIT: run.exhausted.limit},
+                                           context=context)

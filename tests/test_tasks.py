@@ -201,3 +201,22 @@ def test_cost_per_task_metrics(telemetry: Telemetry) -> None:
     assert telemetry.total(names.TASK_COST.name, agentvitals__task__outcome="success") == pytest.approx(2.5)
     assert telemetry.total(names.TASK_COST.name, agentvitals__task__outcome="error") == pytest.approx(2.5)
     assert telemetry.total(names.COST.name) == pytest.approx(5.0)
+
+
+def test_every_metric_point_of_a_task_has_the_task_span_as_exemplar(telemetry: Telemetry) -> None:
+    with agentvitals.task("outer"):  # the span current when the inner task ends
+        with agentvitals.task("linked", budget=agentvitals.Budget(max_tool_calls=1)):
+            with agentvitals.tool("search"):
+                time.sleep(0.01)
+            with agentvitals.tool("search"):  # over budget: ends the task, counted
+                pass
+    linked = telemetry.span("invoke_agent linked").context
+    data = telemetry.reader.get_metrics_data()
+    metrics = {m.name: m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+    for metric in (names.TASK_DURATION, names.TASK_COST, names.TASK_ACTIVE, names.TASK_CHILD, names.TASK_IDLE,
+                   names.BUDGET_EXHAUSTED):
+        points = [p for p in metrics[metric.name].data.data_points if p.attributes[names.TASK_NAME] == "linked"]
+        assert points, metric.name
+        for point in points:
+            assert [(e.trace_id, e.span_id) for e in point.exemplars] == [(linked.trace_id, linked.span_id)], \
+                metric.name
