@@ -14,6 +14,7 @@ one call. Instrumentations of the libraries we leave to contrib (httpx, redis, D
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 from importlib.metadata import entry_points
@@ -40,10 +41,21 @@ def _libraries(requirements: Iterable[str]) -> set[str]:
     return names
 
 
-def _instrumented_by_agentvitals() -> set[str]:
-    """The distributions our own registered instrumentors make spans for."""
-    return _libraries(requirement for entry_point in entry_points(group=_GROUP) if entry_point.name.startswith(_OURS)
-                      for requirement in entry_point.load().instruments)
+@functools.cache
+def _instrumented_by_agentvitals() -> frozenset[str]:
+    """The distributions our own registered instrumentors make spans for (their modules import no library)."""
+    ours = [entry_point.load() for entry_point in entry_points(group=_GROUP) if entry_point.name.startswith(_OURS)]
+    return frozenset(_libraries(requirement for instrumentor in ours for requirement in instrumentor.instruments))
+
+
+def _duplicates_ours(instrumentor: Any) -> set[str]:
+    """The libraries a third-party instrumentor would instrument a second time. Never raises: the loader turns an
+    exception here into a failed start of the application."""
+    try:
+        return _libraries(instrumentor.instrumentation_dependencies()) & _instrumented_by_agentvitals()
+    except Exception:
+        _logger.debug("agentvitals: cannot compare %r with our instrumentations", instrumentor, exc_info=True)
+        return set()
 
 
 class AgentvitalsDistro(BaseDistro):  # type: ignore[misc]
@@ -54,7 +66,7 @@ class AgentvitalsDistro(BaseDistro):  # type: ignore[misc]
         """Instrument as the loader would, except for a second instrumentation of a library agentvitals covers."""
         instrumentor = entry_point.load()()
         if not entry_point.name.startswith(_OURS):
-            overlap = _libraries(instrumentor.instrumentation_dependencies()) & _instrumented_by_agentvitals()
+            overlap = _duplicates_ours(instrumentor)
             if overlap:
                 _logger.info("agentvitals: skipping the %r instrumentation: agentvitals instruments %s itself "
                              "(one span and one set of metrics per call)", entry_point.name, ", ".join(sorted(overlap)))

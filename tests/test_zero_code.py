@@ -74,3 +74,19 @@ def test_distro_skips_a_second_instrumentation_of_a_library_agentvitals_instrume
     distro.load_instrumentor(_EntryPoint("httpx", _recording_instrumentor(("httpx >= 0.18.0",), calls)))
     distro.load_instrumentor(_EntryPoint("redis", _recording_instrumentor(("redis >= 2.6",), calls)))
     assert calls == ["httpx >= 0.18.0", "redis >= 2.6"]  # openai and anthropic spans are ours alone
+
+
+def test_distro_instruments_as_usual_when_an_instrumentor_cannot_say_what_it_instruments() -> None:
+    from agentvitals.distro import AgentvitalsDistro
+
+    instrumented: list[bool] = []
+
+    class Odd:
+        def instrumentation_dependencies(self) -> tuple[str, ...]:
+            raise RuntimeError("broken metadata")
+
+        def instrument(self, **kwargs: object) -> None:
+            instrumented.append(True)
+
+    AgentvitalsDistro().load_instrumentor(_EntryPoint("odd", Odd))  # the loader would abort the app on a raise
+    assert instrumented == [True]
