@@ -265,12 +265,15 @@ def init(
         if exporters:
             telemetry.observe_drops(lambda: _drops(exporters))
         activate(telemetry)
-        if settings.instrumentations is None or "gpu" in settings.instrumentations:
+        # "gpu" names NVML gauges, not a library to patch: started here, not by instrumentation.enable.
+        wanted = settings.instrumentations
+        if wanted is None or "gpu" in wanted:
             from agentvitals._gpu import start_gpu_metrics
 
             start_gpu_metrics(mp)
+        libraries = None if wanted is None else [name for name in wanted if name != "gpu"]
         _opt_into_stable_database_conventions()
-        instrumentation.enable(settings.instrumentations, telemetry=telemetry, tracer_provider=tp, meter_provider=mp)
+        instrumentation.enable(libraries, telemetry=telemetry, tracer_provider=tp, meter_provider=mp)
         log_filter = None
         if exporters:
             log_filter = ExporterLogFilter()

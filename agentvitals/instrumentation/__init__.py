@@ -76,7 +76,7 @@ def enable(names: Iterable[str] | None, **kwargs: Any) -> list[str]:
     Returns the names scheduled; each instruments now if its library is imported, else on import.
     """
     wanted = None if names is None else set(names)
-    unknown = (wanted or set()) - {i.name for i in INSTRUMENTATIONS} - {"gpu"}  # gpu: metrics, started by init()
+    unknown = (wanted or set()) - {i.name for i in INSTRUMENTATIONS}
     if unknown:
         _logger.warning("agentvitals: unknown instrumentation(s) %s ignored", ", ".join(sorted(unknown)))
     generation = _generation
