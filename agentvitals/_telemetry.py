@@ -94,7 +94,6 @@ class Telemetry:
         self.cache_requests = made[names.CACHE_REQUESTS.name]
         self.cache_saved = made[names.CACHE_SAVED.name]
         self._meter = meter
-        self._in_process = in_process is not None
         self.exemplar: Callable[[trace.Span], Any] = (
             in_process.exemplar if in_process is not None else trace.set_span_in_context
         )
@@ -106,8 +105,8 @@ class Telemetry:
         self.waits = waits
 
     def bind(self, instrument: Any, attributes: Mapping[str, Any]) -> Recorder:
-        """A recorder for one attribute set of one of our instruments."""
-        if self._in_process:
+        """A recorder for one attribute set of one of our instruments (in-process ones bind their series)."""
+        if hasattr(instrument, "bind"):
             return instrument.bind(attributes)  # type: ignore[no-any-return]
         measure = instrument.record if hasattr(instrument, "record") else instrument.add
 
