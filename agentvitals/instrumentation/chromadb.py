@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from agentvitals._records import non_empty_str
 from agentvitals.instrumentation._base import Patch, PatchTableInstrumentor
 from agentvitals.instrumentation._operations import RetrievalEndpoint, async_operation_wrapper, sync_operation_wrapper
 
@@ -12,8 +13,7 @@ __all__ = ["ChromaInstrumentor"]
 
 
 def _collection(instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str | None:
-    name = getattr(instance, "name", None)
-    return name if isinstance(name, str) else None
+    return non_empty_str(getattr(instance, "name", None))
 
 
 def _query_count(result: Any) -> int | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from agentvitals._records import non_empty_str
 from agentvitals.instrumentation._base import Patch, PatchTableInstrumentor
 from agentvitals.instrumentation._operations import (
     RetrievalEndpoint,
@@ -23,8 +24,7 @@ __all__ = ["LangChainInstrumentor"]
 
 
 def _tool_name(instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str | None:
-    name = getattr(instance, "name", None)
-    return name if isinstance(name, str) else None
+    return non_empty_str(getattr(instance, "name", None))
 
 
 def _tool_input(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
@@ -32,13 +32,11 @@ def _tool_input(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
 
 
 def _retriever_name(instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str | None:
-    name = getattr(instance, "name", None)
-    return name if isinstance(name, str) and name else type(instance).__name__
+    return non_empty_str(getattr(instance, "name", None)) or type(instance).__name__
 
 
 def _query(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str | None:
-    query = kwargs.get("input", args[0] if args else None)
-    return query if isinstance(query, str) else None
+    return non_empty_str(kwargs.get("input", args[0] if args else None))
 
 
 def _documents(result: Any) -> int | None:

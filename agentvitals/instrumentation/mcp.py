@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from agentvitals._records import non_empty_str
 from agentvitals.instrumentation._base import Patch, PatchTableInstrumentor
 from agentvitals.instrumentation._operations import ToolEndpoint, async_operation_wrapper
 
@@ -15,8 +16,7 @@ __all__ = ["MCPInstrumentor"]
 
 
 def _name(instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str | None:
-    name = kwargs.get("name", args[0] if args else None)
-    return name if isinstance(name, str) else None
+    return non_empty_str(kwargs.get("name", args[0] if args else None))
 
 
 def _arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from agentvitals._records import non_empty_str
 from agentvitals.instrumentation._base import Patch, PatchTableInstrumentor
 from agentvitals.instrumentation._operations import RetrievalEndpoint, async_operation_wrapper, sync_operation_wrapper
 
@@ -12,8 +13,7 @@ __all__ = ["QdrantInstrumentor"]
 
 
 def _collection(instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str | None:
-    name = kwargs.get("collection_name", args[0] if args else None)
-    return name if isinstance(name, str) else None
+    return non_empty_str(kwargs.get("collection_name", args[0] if args else None))
 
 
 def _points(result: Any) -> int | None:
@@ -27,8 +27,7 @@ def _upserted(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> int | None:
 
 
 def _query_text(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str | None:
-    query = kwargs.get("query")
-    return query if isinstance(query, str) else None
+    return non_empty_str(kwargs.get("query"))
 
 
 QUERY = RetrievalEndpoint("qdrant", "query", _collection, lambda args, kwargs: kwargs.get("limit", 10), _points,
