@@ -22,9 +22,10 @@ from typing import Any as _Any
 from agentvitals._api import llm_call, record_cache_lookup, retrieval, tool
 from agentvitals._cache import LLMCache
 from agentvitals._config import ConfigError, Settings
-from agentvitals._tasks import Budget, BudgetExhausted, TaskRun, current_task, task
+from agentvitals._taskrun import Budget, BudgetExhausted, TaskRun, current_task
+from agentvitals._tasks import task
 from agentvitals._version import __version__
-from agentvitals.names import Outcome, WaitKind
+from agentvitals.attributes import Outcome, WaitKind
 
 if _TYPE_CHECKING:
     from agentvitals._sdk import export_stats, force_flush, init, shutdown

@@ -1,7 +1,8 @@
 """Active vs idle time: which spans of a task are waits, and how a task's wall time splits.
 
-A span processor sees every span (ours and any contrib instrumentation's) start and end. A span
-belongs to the task of its parent span; a span is a *wait* when it is an external call (LLM, tool,
+A span processor sees every span (ours and any contrib instrumentation's) start and end. A task's
+own span is recognised when it starts (its context carries the new task's run); any other span belongs
+to the task of its parent span; a span is a *wait* when it is an external call (LLM, tool,
 retrieval, DB, HTTP or any other CLIENT span). Only *outermost* waits are recorded (the HTTP span
 under an LLM span is inside the LLM wait), so summed child time is not inflated by nesting.
 
@@ -15,24 +16,32 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import SpanKind
 
-from agentvitals import names
-from agentvitals.names import WaitKind
+from agentvitals._taskrun import TASK_KEY, TaskRun
+from agentvitals.attributes import TASK_ID, WaitKind
+from agentvitals.semconv import (
+    DB_QUERY_TEXT,
+    DB_SYSTEM_LEGACY,
+    DB_SYSTEM_NAME,
+    GEN_AI_OPERATION_NAME,
+    HTTP_REQUEST_METHOD,
+    LLM_OPERATIONS,
+    Operation,
+)
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
 
-    from agentvitals._tasks import TaskRun
-
 __all__ = ["WaitAccountingProcessor", "wait_kind"]
 
 _OPERATION_KINDS: Mapping[str, WaitKind] = {
-    **{op: WaitKind.LLM for op in names.LLM_OPERATIONS},
-    names.Operation.EMBEDDINGS.value: WaitKind.LLM,
-    names.Operation.EXECUTE_TOOL.value: WaitKind.TOOL,
-    names.Operation.RETRIEVAL.value: WaitKind.RETRIEVAL,
+    **{op: WaitKind.LLM for op in LLM_OPERATIONS},
+    Operation.EMBEDDINGS.value: WaitKind.LLM,
+    Operation.EXECUTE_TOOL.value: WaitKind.TOOL,
+    Operation.RETRIEVAL.value: WaitKind.RETRIEVAL,
 }
 
 
@@ -42,17 +51,17 @@ _VECTOR_OPERATORS = ("<->", "<=>", "<#>", "<+>")
 def wait_kind(attributes: Mapping[str, Any] | None, kind: SpanKind) -> WaitKind | None:
     """The kind of wait a span is, or ``None`` when it is the task's own work."""
     attributes = attributes or {}
-    operation = attributes.get(names.GEN_AI_OPERATION_NAME)
+    operation = attributes.get(GEN_AI_OPERATION_NAME)
     if operation is not None:
         return _OPERATION_KINDS.get(operation)
-    if names.DB_SYSTEM_NAME in attributes or names.DB_SYSTEM_LEGACY in attributes:
-        query = attributes.get(names.DB_QUERY_TEXT) or ""
+    if DB_SYSTEM_NAME in attributes or DB_SYSTEM_LEGACY in attributes:
+        query = attributes.get(DB_QUERY_TEXT) or ""
         # pgvector's distance operators: a nearest-neighbour search is a retrieval, whatever stores it.
         if isinstance(query, str) and any(operator in query for operator in _VECTOR_OPERATORS):
             return WaitKind.RETRIEVAL
         return WaitKind.DB
     if kind is SpanKind.CLIENT:
-        if names.HTTP_REQUEST_METHOD in attributes or "http.method" in attributes:
+        if HTTP_REQUEST_METHOD in attributes or "http.method" in attributes:
             return WaitKind.HTTP
         return WaitKind.OTHER
     return None
@@ -73,22 +82,23 @@ class WaitAccountingProcessor(SpanProcessor):
     def __init__(self) -> None:
         self._open: dict[int, _Entry] = {}
 
-    def begin_task(self, span: Any, run: TaskRun) -> None:
-        span_id = span.get_span_context().span_id
-        if span_id:
-            self._open[span_id] = _Entry(run, None, False)
-
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        parent = span.parent
-        if parent is None:
-            return
-        parent_entry = self._open.get(parent.span_id)
-        if parent_entry is None:
-            return
         span_id = span.context.span_id
-        if span_id in self._open:  # a task span registered itself already
+        parent = span.parent
+        parent_entry = self._open.get(parent.span_id) if parent is not None else None
+        if parent_entry is None:
+            # A task's own span starts in a context that carries its new run (see _tasks.start_task).
+            run = otel_context.get_value(TASK_KEY, parent_context)
+            if isinstance(run, TaskRun) and (span.attributes or {}).get(TASK_ID) == run.task_id:
+                self._open[span_id] = _Entry(run, None, False)
             return
-        kind = wait_kind(span.attributes, span.kind)
+        attributes = span.attributes or {}
+        if attributes.get(TASK_ID) is not None:
+            run = otel_context.get_value(TASK_KEY, parent_context)
+            if isinstance(run, TaskRun) and attributes.get(TASK_ID) == run.task_id:  # a nested task
+                self._open[span_id] = _Entry(run, None, False)
+                return
+        kind = wait_kind(attributes, span.kind)
         inside = parent_entry.inside_wait or parent_entry.kind is not None
         self._open[span_id] = _Entry(parent_entry.run, kind, inside)
 
@@ -109,10 +119,8 @@ class WaitAccountingProcessor(SpanProcessor):
         start, end = span.start_time, span.end_time
         if start is None or end is None:
             return
-        run: TaskRun | None = entry.run
-        while run is not None:  # nested tasks: a sub-task's waits are its parent's waits too
+        for run in entry.run.lineage():  # nested tasks: a sub-task's waits are its parent's waits too
             run.add_wait(start, end, kind)
-            run = run.parent
 
     def shutdown(self) -> None:
         self._open.clear()

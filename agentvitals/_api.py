@@ -1,21 +1,24 @@
 """The manual API for what no library call reveals: tools, retrievals, LLM calls from clients we do
-not instrument, and application cache look-ups. Each works as a context manager; ``tool`` and
-``retrieval`` also as decorators (sync, async, generators)."""
+not instrument, and application cache look-ups. ``tool``, ``retrieval`` and ``llm_call`` are scopes
+(context managers; ``tool`` and ``retrieval`` also decorators for sync, async and generator functions),
+each one :class:`~agentvitals._lifecycle.Invocation` per use."""
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from agentvitals import names
-from agentvitals._invocation import Invocation, LLMInvocation, start_llm, start_retrieval, start_tool
+from agentvitals._handler import Handler, current
+from agentvitals._lifecycle import Invocation, LLMInvocation, start_llm, start_retrieval, start_tool
 from agentvitals._records import LLMResponse, Usage, non_negative_int
 from agentvitals._scope import Scope, decorate
-from agentvitals._telemetry import Telemetry, current
+from agentvitals.attributes import CACHE_NAME, CACHE_RESULT, RETRIEVAL_RESULT_COUNT
+from agentvitals.semconv import GEN_AI_TOOL_CALL_RESULT, Operation
 
 _logger = logging.getLogger("agentvitals")
 
@@ -25,21 +28,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _Operation(Scope):
-    """A tool or retrieval scope: one :class:`Invocation` per use."""
+    """A scope that starts one :class:`Invocation` per use and ends it with the body's exception, if any."""
 
     _invocation: Invocation | None = None
-    _telemetry: Telemetry | None = None
+    _handler: Handler | None = None
 
-    def _start(self, telemetry: Telemetry) -> Invocation:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _copy(self, name: str) -> _Operation:  # pragma: no cover - abstract
+    def _start(self, handler: Handler) -> Invocation:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _begin(self, *, is_async: bool) -> otel_context.Context:
-        telemetry = self._telemetry or current()
-        self._invocation = self._start(telemetry)  # BudgetExhausted propagates to the task, by design
-        return trace.set_span_in_context(self._invocation.span)
+        self._invocation = self._start(self._handler or current())  # BudgetExhausted propagates, by design
+        return self._invocation.context()
 
     def _end(self, exc: BaseException | None) -> bool:
         if self._invocation is not None:
@@ -49,10 +48,6 @@ class _Operation(Scope):
     @property
     def span(self) -> trace.Span:
         return self._invocation.span if self._invocation is not None else trace.INVALID_SPAN
-
-    def _decorate(self, name: str | None, func: F) -> F:
-        resolved = name or func.__name__
-        return decorate(lambda: self._copy(resolved), func)
 
 
 class tool(_Operation):  # noqa: N801 - a decorator and context manager
@@ -66,30 +61,28 @@ class tool(_Operation):  # noqa: N801 - a decorator and context manager
     """
 
     def __init__(self, name: str | None = None, *, tool_type: str = "function", call_id: str | None = None,
-                 arguments: Any = None, telemetry: Telemetry | None = None) -> None:
+                 arguments: Any = None, handler: Handler | None = None) -> None:
         if callable(name):
             raise TypeError("use @agentvitals.tool() or @agentvitals.tool('name'), with parentheses")
         self._name = name
         self._tool_type = tool_type
         self._call_id = call_id
         self._arguments = arguments
-        self._telemetry = telemetry
+        self._handler = handler
 
     def __call__(self, func: F) -> F:
-        return self._decorate(self._name, func)
+        name = self._name or func.__name__
+        return decorate(lambda: tool(name, tool_type=self._tool_type, handler=self._handler), func)
 
-    def _copy(self, name: str) -> tool:
-        return tool(name, tool_type=self._tool_type, telemetry=self._telemetry)
-
-    def _start(self, telemetry: Telemetry) -> Invocation:
-        return start_tool(telemetry, self._name or "tool", tool_type=self._tool_type, call_id=self._call_id,
+    def _start(self, handler: Handler) -> Invocation:
+        return start_tool(handler, self._name or "tool", tool_type=self._tool_type, call_id=self._call_id,
                           arguments=self._arguments)
 
     def set_result(self, result: Any) -> None:
         """Record the tool's result (only when content capture is on)."""
         invocation = self._invocation
-        if invocation is not None and invocation.telemetry.capture_content:
-            invocation.span.set_attribute(names.GEN_AI_TOOL_CALL_RESULT, invocation.telemetry.clip(str(result)))
+        if invocation is not None and invocation.handler.content.capture:
+            invocation.span.set_attribute(GEN_AI_TOOL_CALL_RESULT, invocation.handler.content.clip(str(result)))
 
 
 class retrieval(_Operation):  # noqa: N801 - a decorator and context manager
@@ -102,30 +95,28 @@ class retrieval(_Operation):  # noqa: N801 - a decorator and context manager
     """
 
     def __init__(self, source: str | None = None, *, top_k: int | None = None, query: str | None = None,
-                 telemetry: Telemetry | None = None) -> None:
+                 handler: Handler | None = None) -> None:
         if callable(source):
             raise TypeError("use @agentvitals.retrieval() or @agentvitals.retrieval('source'), with parentheses")
         self._source = source
         self._top_k = top_k
         self._query = query
-        self._telemetry = telemetry
+        self._handler = handler
 
     def __call__(self, func: F) -> F:
-        return self._decorate(self._source, func)
+        source = self._source or func.__name__
+        return decorate(lambda: retrieval(source, top_k=self._top_k, handler=self._handler), func)
 
-    def _copy(self, name: str) -> retrieval:
-        return retrieval(name, top_k=self._top_k, telemetry=self._telemetry)
-
-    def _start(self, telemetry: Telemetry) -> Invocation:
-        return start_retrieval(telemetry, self._source or "retrieval", top_k=self._top_k, query=self._query)
+    def _start(self, handler: Handler) -> Invocation:
+        return start_retrieval(handler, self._source or "retrieval", top_k=self._top_k, query=self._query)
 
     def set_results(self, count: int) -> None:
         """Record how many results the retrieval returned."""
         if self._invocation is not None and non_negative_int(count) is not None:
-            self._invocation.span.set_attribute(names.RETRIEVAL_RESULT_COUNT, count)
+            self._invocation.span.set_attribute(RETRIEVAL_RESULT_COUNT, count)
 
 
-class llm_call:  # noqa: N801 - a context manager
+class llm_call(_Operation):  # noqa: N801 - a context manager
     """Record an LLM call made through a client agentvitals does not instrument: tokens in, cost out.
 
     ``with agentvitals.llm_call("my-provider", "my-model") as call: ...; call.record(input_tokens=..)``.
@@ -133,14 +124,19 @@ class llm_call:  # noqa: N801 - a context manager
     ``call.cost_usd`` is the computed cost, or ``None`` when the model is unpriced.
     """
 
-    def __init__(self, provider: str, model: str, *, operation: str = names.Operation.CHAT.value,
-                 telemetry: Telemetry | None = None) -> None:
+    _invocation: LLMInvocation | None
+
+    def __init__(self, provider: str, model: str, *, operation: str = Operation.CHAT.value,
+                 handler: Handler | None = None) -> None:
         self._provider = provider
         self._model = model
         self._operation = operation
-        self._telemetry = telemetry
-        self._invocation: LLMInvocation | None = None
+        self._handler = handler
+        self._invocation = None
         self.cost_usd: float | None = None
+
+    def _start(self, handler: Handler) -> LLMInvocation:
+        return start_llm(handler, provider=self._provider, operation=self._operation, model=self._model)
 
     def record(self, *, input_tokens: int | None = None, output_tokens: int | None = None,
                cache_read_tokens: int | None = None, cache_write_tokens: int | None = None,
@@ -153,9 +149,10 @@ class llm_call:  # noqa: N801 - a context manager
         usage = None
         if any(c is not None for c in counts):
             usage = Usage(*(non_negative_int(c) for c in counts))
+        valid_cost = isinstance(cost_usd, (int, float)) and math.isfinite(cost_usd) and cost_usd >= 0
         self._invocation.response = LLMResponse(
             model=response_model, finish_reasons=tuple(finish_reasons), usage=usage,
-            provider_cost_usd=cost_usd if isinstance(cost_usd, (int, float)) and cost_usd >= 0 else None,
+            provider_cost_usd=float(cost_usd) if valid_cost and cost_usd is not None else None,
         )
 
     def first_chunk(self) -> None:
@@ -163,36 +160,22 @@ class llm_call:  # noqa: N801 - a context manager
         if self._invocation is not None:
             self._invocation.first_chunk()
 
-    def __enter__(self) -> llm_call:
-        telemetry = self._telemetry or current()
-        self._invocation = start_llm(telemetry, provider=self._provider, operation=self._operation, model=self._model)
-        self._invocation.attach()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
-        invocation = self._invocation
-        if invocation is None:
-            return
-        invocation.detach()
-        invocation.end(exc)
-        self.cost_usd = invocation.cost_usd
-
-    async def __aenter__(self) -> llm_call:
-        return self.__enter__()
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
-        self.__exit__(exc_type, exc, tb)
+    def _end(self, exc: BaseException | None) -> bool:
+        swallowed = super()._end(exc)
+        if self._invocation is not None:
+            self.cost_usd = self._invocation.cost_usd
+        return swallowed
 
 
 def record_cache_lookup(cache: str, hit: bool, *, saved_usd: float | None = None,
-                        telemetry: Telemetry | None = None) -> None:
+                        handler: Handler | None = None) -> None:
     """Count one application cache look-up (``cache`` is a low-cardinality name, e.g. ``semantic``).
 
     ``saved_usd``: on a hit, what producing the cached value cost (added to the estimated savings)."""
     try:
-        telemetry = telemetry or current()
-        telemetry.cache_requests.add(1, {names.CACHE_NAME: cache, names.CACHE_RESULT: "hit" if hit else "miss"})
+        instruments = (handler or current()).instruments
+        instruments.cache_requests.add(1, {CACHE_NAME: cache, CACHE_RESULT: "hit" if hit else "miss"})
         if hit and saved_usd:
-            telemetry.cache_saved.add(saved_usd, {names.CACHE_NAME: cache})
+            instruments.cache_saved.add(saved_usd, {CACHE_NAME: cache})
     except Exception:  # deliberate: counting must never break a cache look-up
         _logger.debug("agentvitals: could not record cache look-up", exc_info=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from agentvitals._api import record_cache_lookup
-from agentvitals._telemetry import Telemetry
+from agentvitals._handler import Handler
 
 __all__ = ["LLMCache"]
 
@@ -47,14 +47,14 @@ class LLMCache(Generic[V]):
     """
 
     def __init__(self, name: str, *, similarity: float = 0.95, max_entries: int = 1024, ttl_s: float | None = None,
-                 telemetry: Telemetry | None = None) -> None:
+                 handler: Handler | None = None) -> None:
         if not 0 < similarity <= 1 or max_entries < 1 or (ttl_s is not None and ttl_s <= 0):
             raise ValueError("similarity must be in (0, 1], max_entries >= 1 and ttl_s positive or None")
         self.name = name
         self.similarity = similarity
         self.max_entries = max_entries
         self.ttl_s = ttl_s
-        self._telemetry = telemetry
+        self._handler = handler
         self._entries: OrderedDict[str, _Entry[V]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -99,4 +99,4 @@ class LLMCache(Generic[V]):
 
     def _record(self, entry: _Entry[Any] | None) -> None:
         record_cache_lookup(self.name, entry is not None, saved_usd=entry.cost_usd if entry is not None else None,
-                            telemetry=self._telemetry)
+                            handler=self._handler)

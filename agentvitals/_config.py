@@ -1,12 +1,18 @@
-"""Settings for ``init()``: resolved once, frozen, validated as a whole."""
+"""Settings for ``init()``: resolved once, frozen, validated as a whole.
+
+One resolver per setting, each with the same precedence: an explicit argument (checked: a bad one is a
+problem), then the environment variable (a bad value logs a warning and falls back), then the default.
+:func:`resolve_settings` runs them all and raises one :class:`ConfigError` listing every problem.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from agentvitals import environment_variables as env
@@ -22,8 +28,11 @@ _DEFAULT_ENDPOINTS = {"http/protobuf": "http://localhost:4318", "grpc": "http://
 _DEFAULT_SAMPLE_RATIO = 1.0
 _DEFAULT_METRIC_EXPORT_INTERVAL = 10.0
 _DEFAULT_CONTENT_MAX_LENGTH = 2000
+_DEFAULT_SHUTDOWN_TIMEOUT = 3.0
 _CONTENT_ON = {"true", "1", "span_only", "span_and_event"}
 _CONTENT_OFF = {"false", "0", "no_content", "event_only", ""}
+
+T = TypeVar("T")
 
 
 class ConfigError(ValueError):
@@ -39,7 +48,7 @@ class Settings:
     """OTLP base endpoint, or ``None`` when export is off."""
     protocol: str
     headers: Mapping[str, str] = field(repr=False)
-    resource_attributes: Mapping[str, str]
+    resource_attributes: Mapping[str, Any]
     sample_ratio: float
     metric_export_interval: float
     """Seconds."""
@@ -47,8 +56,44 @@ class Settings:
     content_max_length: int
     instrumentations: tuple[str, ...] | None
     """``None``: every available one."""
+    shutdown_timeout: float = _DEFAULT_SHUTDOWN_TIMEOUT
+    """Seconds the final flush at exit (or ``shutdown()``) may take, whatever the Collector does."""
     traces_export: bool = True
     metrics_export: bool = True
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _env_float(name: str, default: float, *, low: float, high: float | None = None, scale: float = 1.0) -> float:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw) * scale
+    except ValueError:
+        value = math.nan
+    if not (value >= low and (high is None or value <= high)):
+        _logger.warning("agentvitals: ignoring %s=%r (not a number in range); using %s", name, raw, default)
+        return default
+    return value
+
+
+def _number(argument: object, problems: list[str], message: str, valid: Callable[[float], bool],
+            from_env: Callable[[], float]) -> float:
+    """A numeric setting: the argument if it is a valid number (else a problem), else the environment's."""
+    if argument is None:
+        return from_env()
+    if _is_number(argument) and valid(float(argument)):  # type: ignore[arg-type]
+        return float(argument)  # type: ignore[arg-type]
+    problems.append(f"{message}, got {argument!r}")
+    return from_env()
 
 
 def _parse_pairs(raw: str) -> dict[str, str]:
@@ -63,26 +108,27 @@ def _parse_pairs(raw: str) -> dict[str, str]:
     return pairs
 
 
-def _env(name: str) -> str | None:
-    value = os.environ.get(name)
-    return value if value not in (None, "") else None
+def _service_name(argument: object, problems: list[str]) -> str:
+    if argument is not None and (not isinstance(argument, str) or not argument.strip()):
+        problems.append(f"service_name must be a non-empty string, got {argument!r}")
+        argument = None
+    return argument or _env(env.OTEL_SERVICE_NAME) or _DEFAULT_SERVICE_NAME  # type: ignore[return-value]
 
 
-def _env_float(name: str, default: float, *, low: float, high: float | None = None, scale: float = 1.0) -> float:
-    raw = _env(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw) * scale
-    except ValueError:
-        value = float("nan")
-    if not (value >= low and (high is None or value <= high)):
-        _logger.warning("agentvitals: ignoring %s=%r (not a number in range); using %s", name, raw, default)
-        return default
-    return value
+def _protocol(argument: object, problems: list[str]) -> str:
+    if argument is not None:
+        if argument in PROTOCOLS:
+            return argument  # type: ignore[return-value]
+        problems.append(f"protocol must be one of {', '.join(PROTOCOLS)}, got {argument!r}")
+    from_env = _env(env.OTEL_EXPORTER_OTLP_PROTOCOL)
+    if from_env is not None and from_env not in PROTOCOLS:
+        _logger.warning("agentvitals: ignoring %s=%r; using %s", env.OTEL_EXPORTER_OTLP_PROTOCOL, from_env,
+                        _DEFAULT_PROTOCOL)
+        from_env = None
+    return from_env or _DEFAULT_PROTOCOL
 
 
-def _check_endpoint(endpoint: str, protocol: str) -> str | None:
+def _endpoint_problem(endpoint: str, protocol: str) -> str | None:
     parts = urlsplit(endpoint)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return f"endpoint {endpoint!r} must be an http:// or https:// URL with a host"
@@ -97,154 +143,136 @@ def _check_endpoint(endpoint: str, protocol: str) -> str | None:
     return None
 
 
+def _endpoint(argument: object, protocol: str, problems: list[str]) -> str | None:
+    """The OTLP base endpoint, or ``None`` when export is off (``endpoint=False``)."""
+    if argument is False:
+        return None
+    if isinstance(argument, str):
+        endpoint = argument.rstrip("/")
+        if problem := _endpoint_problem(endpoint, protocol):
+            problems.append(problem)
+        return endpoint
+    if argument is not None and argument is not True:
+        problems.append(f"endpoint must be a URL string or False, got {argument!r}")
+        return None
+    endpoint = (_env(env.OTEL_EXPORTER_OTLP_ENDPOINT) or _DEFAULT_ENDPOINTS[protocol]).rstrip("/")
+    if problem := _endpoint_problem(endpoint, protocol):
+        _logger.warning("agentvitals: ignoring %s: %s", env.OTEL_EXPORTER_OTLP_ENDPOINT, problem)
+        return _DEFAULT_ENDPOINTS[protocol]
+    return endpoint
+
+
+def _headers(argument: object, problems: list[str]) -> dict[str, str]:
+    if argument is not None:
+        if isinstance(argument, Mapping) and all(isinstance(k, str) and isinstance(v, str)
+                                                 for k, v in argument.items()):
+            return dict(argument)
+        problems.append("headers must be a mapping of str to str")
+        return {}
+    raw = _env(env.OTEL_EXPORTER_OTLP_HEADERS)
+    if raw is None:
+        return {}
+    try:
+        return _parse_pairs(raw)
+    except ValueError as exc:
+        # The value may hold secrets: never echo it.
+        _logger.warning("agentvitals: ignoring %s (%s)", env.OTEL_EXPORTER_OTLP_HEADERS, str(exc).split(",")[0])
+        return {}
+
+
+def _resource_attributes(argument: object, problems: list[str]) -> dict[str, Any]:
+    resolved: dict[str, Any] = {}
+    if raw := _env(env.OTEL_RESOURCE_ATTRIBUTES):
+        try:
+            resolved.update(_parse_pairs(raw))
+        except ValueError as exc:
+            _logger.warning("agentvitals: ignoring %s (%s)", env.OTEL_RESOURCE_ATTRIBUTES, exc)
+    if argument is not None:
+        if isinstance(argument, Mapping) and all(isinstance(k, str) for k in argument):
+            resolved.update(argument)
+        else:
+            problems.append("resource_attributes must be a mapping with str keys")
+    return resolved
+
+
+def _capture_content(argument: object, problems: list[str]) -> bool:
+    if isinstance(argument, bool):
+        return argument
+    if argument is not None:
+        problems.append(f"capture_content must be True or False, got {argument!r}")
+    raw = (_env(env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT) or "").strip().lower()
+    if raw in _CONTENT_ON:
+        return True
+    if raw not in _CONTENT_OFF:
+        _logger.warning("agentvitals: ignoring %s=%r; content capture stays off",
+                        env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, raw)
+    return False
+
+
+def _instrumentations(argument: object, problems: list[str]) -> tuple[str, ...] | None:
+    if argument is not None:
+        if isinstance(argument, str) or not isinstance(argument, Sequence) or not all(
+                isinstance(name, str) for name in argument):
+            problems.append("instrumentations must be a list of names, e.g. ['openai', 'httpx']")
+            return None
+        return tuple(argument)
+    raw = _env(env.AGENTVITALS_INSTRUMENTATIONS)
+    return tuple(name.strip() for name in raw.split(",") if name.strip()) if raw else None
+
+
+def _export_enabled(variable: str) -> bool:
+    return (_env(variable) or "otlp").lower() != "none"
+
+
 def resolve_settings(
     *,
-    service_name: str | None,
-    endpoint: str | bool | None,
-    protocol: str | None,
-    headers: Mapping[str, str] | None,
-    resource_attributes: Mapping[str, Any] | None,
-    sample_ratio: float | None,
-    metric_export_interval: float | None,
-    capture_content: bool | None,
-    content_max_length: int | None,
-    instrumentations: tuple[str, ...] | list[str] | None,
+    service_name: object = None,
+    endpoint: object = None,
+    protocol: object = None,
+    headers: object = None,
+    resource_attributes: object = None,
+    sample_ratio: object = None,
+    metric_export_interval: object = None,
+    capture_content: object = None,
+    content_max_length: object = None,
+    instrumentations: object = None,
+    shutdown_timeout: object = None,
 ) -> Settings:
     """Explicit argument > environment > default. Raises :class:`ConfigError` for bad arguments."""
     problems: list[str] = []
-
-    if service_name is not None and (not isinstance(service_name, str) or not service_name.strip()):
-        problems.append(f"service_name must be a non-empty string, got {service_name!r}")
-    resolved_service = service_name or _env(env.OTEL_SERVICE_NAME) or _DEFAULT_SERVICE_NAME
-
-    if protocol is not None and protocol not in PROTOCOLS:
-        problems.append(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
-    resolved_protocol = protocol if protocol in PROTOCOLS else None
-    if resolved_protocol is None:
-        env_protocol = _env(env.OTEL_EXPORTER_OTLP_PROTOCOL)
-        if env_protocol is not None and env_protocol not in PROTOCOLS:
-            _logger.warning("agentvitals: ignoring %s=%r; using %s", env.OTEL_EXPORTER_OTLP_PROTOCOL, env_protocol,
-                            _DEFAULT_PROTOCOL)
-            env_protocol = None
-        resolved_protocol = env_protocol or _DEFAULT_PROTOCOL
-
-    traces_export = (_env(env.OTEL_TRACES_EXPORTER) or "otlp").lower() != "none"
-    metrics_export = (_env(env.OTEL_METRICS_EXPORTER) or "otlp").lower() != "none"
-    resolved_endpoint: str | None
-    if endpoint is False:
-        resolved_endpoint = None
-    elif isinstance(endpoint, str):
-        resolved_endpoint = endpoint.rstrip("/")
-        if problem := _check_endpoint(resolved_endpoint, resolved_protocol):
-            problems.append(problem)
-    elif endpoint is None or endpoint is True:
-        resolved_endpoint = (_env(env.OTEL_EXPORTER_OTLP_ENDPOINT) or _DEFAULT_ENDPOINTS[resolved_protocol]).rstrip("/")
-        if problem := _check_endpoint(resolved_endpoint, resolved_protocol):
-            _logger.warning("agentvitals: ignoring %s: %s", env.OTEL_EXPORTER_OTLP_ENDPOINT, problem)
-            resolved_endpoint = _DEFAULT_ENDPOINTS[resolved_protocol]
-    else:
-        problems.append(f"endpoint must be a URL string or False, got {endpoint!r}")
-        resolved_endpoint = None
+    resolved_protocol = _protocol(protocol, problems)
+    resolved_endpoint = _endpoint(endpoint, resolved_protocol, problems)
+    traces_export = _export_enabled(env.OTEL_TRACES_EXPORTER)
+    metrics_export = _export_enabled(env.OTEL_METRICS_EXPORTER)
     if not traces_export and not metrics_export:
         resolved_endpoint = None
-
-    resolved_headers: dict[str, str] = {}
-    if headers is not None:
-        if not isinstance(headers, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
-        ):
-            problems.append("headers must be a mapping of str to str")
-        else:
-            resolved_headers = dict(headers)
-    elif raw := _env(env.OTEL_EXPORTER_OTLP_HEADERS):
-        try:
-            resolved_headers = _parse_pairs(raw)
-        except ValueError as exc:
-            # The value may hold secrets: never echo it.
-            _logger.warning("agentvitals: ignoring %s (%s)", env.OTEL_EXPORTER_OTLP_HEADERS, str(exc).split(",")[0])
-
-    resolved_resource: dict[str, str] = {}
-    if raw := _env(env.OTEL_RESOURCE_ATTRIBUTES):
-        try:
-            resolved_resource.update(_parse_pairs(raw))
-        except ValueError as exc:
-            _logger.warning("agentvitals: ignoring %s (%s)", env.OTEL_RESOURCE_ATTRIBUTES, exc)
-    if resource_attributes is not None:
-        if not isinstance(resource_attributes, Mapping) or not all(isinstance(k, str) for k in resource_attributes):
-            problems.append("resource_attributes must be a mapping with str keys")
-        else:
-            resolved_resource.update({k: v for k, v in resource_attributes.items()})
-
-    if sample_ratio is not None:
-        if isinstance(sample_ratio, bool) or not isinstance(sample_ratio, (int, float)) or not 0 <= sample_ratio <= 1:
-            problems.append(f"sample_ratio must be a number in [0, 1], got {sample_ratio!r}")
-        resolved_ratio = float(sample_ratio) if not problems or isinstance(sample_ratio, (int, float)) else 1.0
-    else:
-        resolved_ratio = _env_float(env.OTEL_TRACES_SAMPLER_ARG, _DEFAULT_SAMPLE_RATIO, low=0.0, high=1.0)
-
-    if metric_export_interval is not None:
-        if (
-            isinstance(metric_export_interval, bool)
-            or not isinstance(metric_export_interval, (int, float))
-            or metric_export_interval <= 0
-        ):
-            problems.append(
-                f"metric_export_interval must be a positive number of seconds, got {metric_export_interval!r}"
-            )
-            resolved_interval = _DEFAULT_METRIC_EXPORT_INTERVAL
-        else:
-            resolved_interval = float(metric_export_interval)
-    else:
-        resolved_interval = _env_float(
-            env.OTEL_METRIC_EXPORT_INTERVAL, _DEFAULT_METRIC_EXPORT_INTERVAL, low=0.001, scale=0.001
-        )
-
-    if capture_content is not None and not isinstance(capture_content, bool):
-        problems.append(f"capture_content must be True or False, got {capture_content!r}")
-    resolved_capture = capture_content if isinstance(capture_content, bool) else None
-    if resolved_capture is None:
-        raw_capture = (_env(env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT) or "").strip().lower()
-        if raw_capture in _CONTENT_ON:
-            resolved_capture = True
-        else:
-            if raw_capture not in _CONTENT_OFF:
-                _logger.warning("agentvitals: ignoring %s=%r; content capture stays off",
-                                env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, raw_capture)
-            resolved_capture = False
-
-    if content_max_length is not None and (
-        isinstance(content_max_length, bool) or not isinstance(content_max_length, int) or content_max_length < 1
-    ):
-        problems.append(f"content_max_length must be a positive int, got {content_max_length!r}")
-    resolved_max = (
-        content_max_length
-        if isinstance(content_max_length, int) and not isinstance(content_max_length, bool) and content_max_length > 0
-        else int(_env_float(env.AGENTVITALS_CONTENT_MAX_LENGTH, _DEFAULT_CONTENT_MAX_LENGTH, low=1))
-    )
-
-    resolved_instrumentations: tuple[str, ...] | None = None
-    if instrumentations is not None:
-        if isinstance(instrumentations, str) or not all(isinstance(name, str) for name in instrumentations):
-            problems.append("instrumentations must be a list of names, e.g. ['openai', 'httpx']")
-        else:
-            resolved_instrumentations = tuple(instrumentations)
-    elif raw := _env(env.AGENTVITALS_INSTRUMENTATIONS):
-        resolved_instrumentations = tuple(name.strip() for name in raw.split(",") if name.strip())
-
-    if problems:
-        raise ConfigError("agentvitals.init(): " + "; ".join(problems))
-
-    return Settings(
-        service_name=resolved_service,
+    settings = Settings(
+        service_name=_service_name(service_name, problems),
         endpoint=resolved_endpoint,
         protocol=resolved_protocol,
-        headers=resolved_headers,
-        resource_attributes=resolved_resource,
-        sample_ratio=resolved_ratio,
-        metric_export_interval=resolved_interval,
-        capture_content=resolved_capture,
-        content_max_length=resolved_max,
-        instrumentations=resolved_instrumentations,
+        headers=_headers(headers, problems),
+        resource_attributes=_resource_attributes(resource_attributes, problems),
+        sample_ratio=_number(
+            sample_ratio, problems, "sample_ratio must be a number in [0, 1]", lambda v: 0 <= v <= 1,
+            lambda: _env_float(env.OTEL_TRACES_SAMPLER_ARG, _DEFAULT_SAMPLE_RATIO, low=0.0, high=1.0)),
+        metric_export_interval=_number(
+            metric_export_interval, problems, "metric_export_interval must be a positive number of seconds",
+            lambda v: v > 0,
+            lambda: _env_float(env.OTEL_METRIC_EXPORT_INTERVAL, _DEFAULT_METRIC_EXPORT_INTERVAL, low=0.001,
+                               scale=0.001)),
+        capture_content=_capture_content(capture_content, problems),
+        content_max_length=int(_number(
+            content_max_length, problems, "content_max_length must be a positive int",
+            lambda v: v >= 1 and v == int(v) and isinstance(content_max_length, int),
+            lambda: _env_float(env.AGENTVITALS_CONTENT_MAX_LENGTH, _DEFAULT_CONTENT_MAX_LENGTH, low=1))),
+        instrumentations=_instrumentations(instrumentations, problems),
+        shutdown_timeout=_number(
+            shutdown_timeout, problems, "shutdown_timeout must be a non-negative number of seconds",
+            lambda v: v >= 0,
+            lambda: _env_float(env.AGENTVITALS_SHUTDOWN_TIMEOUT, _DEFAULT_SHUTDOWN_TIMEOUT, low=0.0)),
         traces_export=traces_export and resolved_endpoint is not None,
         metrics_export=metrics_export and resolved_endpoint is not None,
     )
+    if problems:
+        raise ConfigError("agentvitals.init(): " + "; ".join(problems))
+    return settings

@@ -15,8 +15,17 @@ from typing import Any
 
 from opentelemetry import metrics
 
-from agentvitals import names
-from agentvitals._telemetry import create_instrument
+from agentvitals.metrics import (
+    GPU_MEMORY_LIMIT,
+    GPU_MEMORY_USAGE,
+    GPU_MEMORY_UTILIZATION,
+    GPU_POWER,
+    GPU_TEMPERATURE,
+    GPU_UTILIZATION,
+    Metric,
+    create_instrument,
+)
+from agentvitals.semconv import HW_GPU_TASK, HW_ID, HW_NAME, HW_TYPE, HW_VENDOR, SCHEMA_URL
 
 _logger = logging.getLogger("agentvitals")
 
@@ -45,9 +54,9 @@ class _Devices:
         for index in range(nvml.nvmlDeviceGetCount()):
             handle = nvml.nvmlDeviceGetHandleByIndex(index)
             self.devices.append((handle, {
-                names.HW_ID: _text(nvml.nvmlDeviceGetUUID(handle)),
-                names.HW_NAME: _text(nvml.nvmlDeviceGetName(handle)),
-                names.HW_VENDOR: "nvidia",
+                HW_ID: _text(nvml.nvmlDeviceGetUUID(handle)),
+                HW_NAME: _text(nvml.nvmlDeviceGetName(handle)),
+                HW_VENDOR: "nvidia",
             }))
 
     def observe(self, read: Callable[[Any], Iterable[tuple[float, dict[str, str]]]]
@@ -77,16 +86,16 @@ def start_gpu_metrics(meter_provider: metrics.MeterProvider | None, nvml: Module
         return False
     if not devices.devices:
         return False
-    meter = metrics.get_meter("agentvitals.gpu", meter_provider=meter_provider, schema_url=names.SCHEMA_URL)
-    gpu = {names.HW_TYPE: "gpu"}
-    readers: dict[names.Metric, Callable[[Any], Iterable[tuple[float, dict[str, str]]]]] = {
-        names.GPU_UTILIZATION: lambda h: [(nvml.nvmlDeviceGetUtilizationRates(h).gpu / 100,
-                                           {names.HW_GPU_TASK: "general"})],
-        names.GPU_MEMORY_UTILIZATION: lambda h: [(nvml.nvmlDeviceGetUtilizationRates(h).memory / 100, {})],
-        names.GPU_MEMORY_USAGE: lambda h: [(nvml.nvmlDeviceGetMemoryInfo(h).used, {})],
-        names.GPU_MEMORY_LIMIT: lambda h: [(nvml.nvmlDeviceGetMemoryInfo(h).total, {})],
-        names.GPU_POWER: lambda h: [(nvml.nvmlDeviceGetPowerUsage(h) / 1000, gpu)],
-        names.GPU_TEMPERATURE: lambda h: [(nvml.nvmlDeviceGetTemperature(h, nvml.NVML_TEMPERATURE_GPU), gpu)],
+    meter = metrics.get_meter("agentvitals.gpu", meter_provider=meter_provider, schema_url=SCHEMA_URL)
+    gpu = {HW_TYPE: "gpu"}
+    readers: dict[Metric, Callable[[Any], Iterable[tuple[float, dict[str, str]]]]] = {
+        GPU_UTILIZATION: lambda h: [(nvml.nvmlDeviceGetUtilizationRates(h).gpu / 100,
+                                           {HW_GPU_TASK: "general"})],
+        GPU_MEMORY_UTILIZATION: lambda h: [(nvml.nvmlDeviceGetUtilizationRates(h).memory / 100, {})],
+        GPU_MEMORY_USAGE: lambda h: [(nvml.nvmlDeviceGetMemoryInfo(h).used, {})],
+        GPU_MEMORY_LIMIT: lambda h: [(nvml.nvmlDeviceGetMemoryInfo(h).total, {})],
+        GPU_POWER: lambda h: [(nvml.nvmlDeviceGetPowerUsage(h) / 1000, gpu)],
+        GPU_TEMPERATURE: lambda h: [(nvml.nvmlDeviceGetTemperature(h, nvml.NVML_TEMPERATURE_GPU), gpu)],
     }
     for metric, read in readers.items():
         create_instrument(meter, metric, [devices.observe(read)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from agentvitals.names import WaitKind
+from agentvitals.attributes import WaitKind
 
 __all__ = ["TimeSplit", "split_time"]
 

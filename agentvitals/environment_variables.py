@@ -44,14 +44,19 @@ OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: Final = "OTEL_INSTRUMENTATIO
 ``false``/``no_content``/``event_only`` (events are not emitted) keep it off. Default: off."""
 
 OTEL_SEMCONV_STABILITY_OPT_IN: Final = "OTEL_SEMCONV_STABILITY_OPT_IN"
-"""``init()`` adds ``database`` (stable DB conventions for contrib DB instrumentations) unless it already
-holds ``database`` or ``database/dup``."""
+"""Read, never written. ``database`` (or ``database/dup``) makes the contrib DB instrumentations emit the
+stable DB conventions on their spans and record ``db.client.operation.duration`` themselves; without it,
+agentvitals records that metric from their spans (one count either way)."""
 
 AGENTVITALS_CONTENT_MAX_LENGTH: Final = "AGENTVITALS_CONTENT_MAX_LENGTH"
 """Maximum characters of captured content per attribute. Default: 2000."""
 
 AGENTVITALS_PRICES: Final = "AGENTVITALS_PRICES"
 """Path to a JSON price override file (same shape as ``init(pricing=...)``). Default: none."""
+
+AGENTVITALS_SHUTDOWN_TIMEOUT: Final = "AGENTVITALS_SHUTDOWN_TIMEOUT"
+"""Seconds the final export at exit or ``shutdown()`` may take, whatever the Collector does; what does not
+make it is counted and logged once. Default: 3."""
 
 AGENTVITALS_INSTRUMENTATIONS: Final = "AGENTVITALS_INSTRUMENTATIONS"
 """Comma-separated instrumentations to enable (default: every one whose library is installed)."""

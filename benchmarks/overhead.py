@@ -27,14 +27,14 @@ from typing import Any
 
 import httpx2
 import openai
-from opentelemetry import trace
+from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, PeriodicExportingMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind
 
 import agentvitals
-from agentvitals._telemetry import current
+from agentvitals._handler import Handler, current
 from agentvitals.instrumentation.openai import OpenAIInstrumentor
 
 USAGE = {"prompt_tokens": 1200, "completion_tokens": 50, "total_tokens": 1250,
@@ -97,18 +97,18 @@ def init_benchmark() -> None:
 CONTRIB = "contrib openai-v2"
 
 
-def instrumentations(telemetry: Any) -> dict[str, tuple[Any, dict[str, Any]]]:
+def instrumentations(telemetry: Handler) -> dict[str, tuple[Any, dict[str, Any]]]:
     """The instrumented configurations: ours, and the contrib openai-v2 instrumentation (no cost, no task
     accounting) when the ``bench`` extra installed it, on the same providers."""
     found: dict[str, tuple[Any, dict[str, Any]]] = {
-        "agentvitals": (OpenAIInstrumentor(), {"telemetry": telemetry, "skip_dep_check": True}),
+        "agentvitals": (OpenAIInstrumentor(), {"handler": telemetry, "skip_dep_check": True}),
     }
     try:
         from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor as ContribOpenAIInstrumentor
     except ImportError:
         return found
     found[CONTRIB] = (ContribOpenAIInstrumentor(), {"tracer_provider": trace.get_tracer_provider(),
-                                                   "meter_provider": telemetry.meter_provider})
+                                                   "meter_provider": metrics.get_meter_provider()})
     return found
 
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import overhead  # noqa: E402
 
 import agentvitals  # noqa: E402
-from agentvitals import names  # noqa: E402
+from agentvitals.attributes import TASK_WALL_TIME
 
 Row = tuple[str, str, str]
 
@@ -128,7 +128,7 @@ def demo_rows(rates: list[float], seconds: float) -> list[Row]:
         demo = run(rate, seconds)
         tasks = demo.collector.snapshot()
         load_start = min(t.start for t in tasks)
-        in_window = [t for t in tasks if t.start + float(t.attributes[names.TASK_WALL_TIME])
+        in_window = [t for t in tasks if t.start + float(t.attributes[TASK_WALL_TIME])
                      <= load_start + seconds]
         done = len(in_window) / seconds
         # Kept up: finished within the window nearly as fast as tasks arrived, and stayed fast.

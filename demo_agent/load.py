@@ -16,8 +16,8 @@ from typing import Any
 
 from opentelemetry import metrics
 
-from agentvitals import names
-from agentvitals._telemetry import create_instrument
+from agentvitals.control.metrics import QUEUE_DEPTH, SHED_TASKS, WORKER_IDLE, WORKERS, WORKERS_BUSY
+from agentvitals.metrics import create_instrument
 
 __all__ = ["PHASE_RATES", "Phase", "WorkerPool", "generate_load", "make_phases"]
 
@@ -86,11 +86,11 @@ class WorkerPool:
         self.completed = 0
         self.size_history: list[tuple[float, int]] = []
         meter = metrics.get_meter("agentvitals.demo.pool", meter_provider=meter_provider)
-        for metric, read in ((names.WORKERS, lambda: self._target), (names.WORKERS_BUSY, lambda: self.busy),
-                             (names.QUEUE_DEPTH, self._queue.qsize)):
+        for metric, read in ((WORKERS, lambda: self._target), (WORKERS_BUSY, lambda: self.busy),
+                             (QUEUE_DEPTH, self._queue.qsize)):
             create_instrument(meter, metric, [self._observer(read)])
-        self._idle = create_instrument(meter, names.WORKER_IDLE)
-        self._shed = create_instrument(meter, names.SHED_TASKS)
+        self._idle = create_instrument(meter, WORKER_IDLE)
+        self._shed = create_instrument(meter, SHED_TASKS)
         self.resize(size)
 
     @staticmethod

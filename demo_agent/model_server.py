@@ -27,7 +27,22 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from agentvitals import names
+from agentvitals.monitoring.series import (
+    GPU_MEMORY_FREE_MIB,
+    GPU_MEMORY_USED_MIB,
+    GPU_UTIL_PERCENT,
+    MODEL_NAME_LABEL,
+    MODEL_SERVER_E2E,
+    MODEL_SERVER_GENERATION_TOKENS,
+    MODEL_SERVER_KV_CACHE_USAGE,
+    MODEL_SERVER_PREFIX_CACHE_HITS,
+    MODEL_SERVER_PREFIX_CACHE_QUERIES,
+    MODEL_SERVER_PROMPT_TOKENS,
+    MODEL_SERVER_QUEUE_TIME,
+    MODEL_SERVER_RUNNING,
+    MODEL_SERVER_TTFT,
+    MODEL_SERVER_WAITING,
+)
 
 from ._http import AppServer
 from .tool_server import TOOLS
@@ -92,33 +107,33 @@ class _Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        model = [names.MODEL_NAME_LABEL]
+        model = [MODEL_NAME_LABEL]
         gpu = ["gpu", "UUID", "modelName", "Hostname"]
         registry = self.registry
 
         def counter(name: str, text: str) -> Counter:
             return Counter(name.removesuffix("_total"), text, model, registry=registry)
 
-        self.running = Gauge(names.MODEL_SERVER_RUNNING, "Requests in the running batch.", model, registry=registry)
-        self.waiting = Gauge(names.MODEL_SERVER_WAITING, "Requests waiting for a batch slot.", model,
+        self.running = Gauge(MODEL_SERVER_RUNNING, "Requests in the running batch.", model, registry=registry)
+        self.waiting = Gauge(MODEL_SERVER_WAITING, "Requests waiting for a batch slot.", model,
                              registry=registry)
-        self.kv_usage = Gauge(names.MODEL_SERVER_KV_CACHE_USAGE, "Fraction of KV-cache blocks in use (0-1).", model,
+        self.kv_usage = Gauge(MODEL_SERVER_KV_CACHE_USAGE, "Fraction of KV-cache blocks in use (0-1).", model,
                               registry=registry)
-        self.prefix_queries = counter(names.MODEL_SERVER_PREFIX_CACHE_QUERIES, "Prompt tokens looked up in the "
+        self.prefix_queries = counter(MODEL_SERVER_PREFIX_CACHE_QUERIES, "Prompt tokens looked up in the "
                                                                             "prefix cache.")
-        self.prefix_hits = counter(names.MODEL_SERVER_PREFIX_CACHE_HITS, "Prompt tokens found in the prefix cache.")
-        self.prompt_tokens = counter(names.MODEL_SERVER_PROMPT_TOKENS, "Prefill tokens processed.")
-        self.generation_tokens = counter(names.MODEL_SERVER_GENERATION_TOKENS, "Tokens generated.")
+        self.prefix_hits = counter(MODEL_SERVER_PREFIX_CACHE_HITS, "Prompt tokens found in the prefix cache.")
+        self.prompt_tokens = counter(MODEL_SERVER_PROMPT_TOKENS, "Prefill tokens processed.")
+        self.generation_tokens = counter(MODEL_SERVER_GENERATION_TOKENS, "Tokens generated.")
         buckets = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 2.5, 5.0, 10.0, 20.0)
-        self.ttft = Histogram(names.MODEL_SERVER_TTFT, "Time to first token.", model, buckets=buckets,
+        self.ttft = Histogram(MODEL_SERVER_TTFT, "Time to first token.", model, buckets=buckets,
                               registry=registry)
-        self.e2e = Histogram(names.MODEL_SERVER_E2E, "End-to-end request latency.", model, buckets=buckets,
+        self.e2e = Histogram(MODEL_SERVER_E2E, "End-to-end request latency.", model, buckets=buckets,
                              registry=registry)
-        self.queue_time = Histogram(names.MODEL_SERVER_QUEUE_TIME, "Time spent waiting for a batch slot.", model,
+        self.queue_time = Histogram(MODEL_SERVER_QUEUE_TIME, "Time spent waiting for a batch slot.", model,
                                     buckets=buckets, registry=registry)
-        self.gpu_util = Gauge(names.GPU_UTIL_PERCENT, "GPU utilization (in %).", gpu, registry=registry)
-        self.fb_used = Gauge(names.GPU_MEMORY_USED_MIB, "Framebuffer memory used (in MiB).", gpu, registry=registry)
-        self.fb_free = Gauge(names.GPU_MEMORY_FREE_MIB, "Framebuffer memory free (in MiB).", gpu, registry=registry)
+        self.gpu_util = Gauge(GPU_UTIL_PERCENT, "GPU utilization (in %).", gpu, registry=registry)
+        self.fb_used = Gauge(GPU_MEMORY_USED_MIB, "Framebuffer memory used (in MiB).", gpu, registry=registry)
+        self.fb_free = Gauge(GPU_MEMORY_FREE_MIB, "Framebuffer memory free (in MiB).", gpu, registry=registry)
 
 
 class ModelServer(AppServer):

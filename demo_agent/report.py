@@ -16,7 +16,20 @@ from typing import Any
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
-from agentvitals import names
+from agentvitals.attributes import (
+    CACHE_RESULT,
+    TASK_CHILD_TIME,
+    TASK_COST_AMOUNT,
+    TASK_IDLE_TIME,
+    TASK_OUTCOME,
+    TASK_WALL_TIME,
+    TOKEN_TYPE,
+    Outcome,
+    WaitKind,
+    task_idle_time,
+)
+from agentvitals.metrics import CACHE_REQUESTS, TOKEN_USAGE, TOKENS
+from agentvitals.semconv import GEN_AI_OPERATION_NAME, GEN_AI_TOKEN_TYPE, Operation
 
 __all__ = ["Report", "TaskSpanCollector", "build_report", "percentile"]
 
@@ -38,9 +51,9 @@ class TaskSpanCollector(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         attributes = span.attributes or {}
-        if attributes.get(names.GEN_AI_OPERATION_NAME) != names.Operation.INVOKE_AGENT.value:
+        if attributes.get(GEN_AI_OPERATION_NAME) != Operation.INVOKE_AGENT.value:
             return
-        if names.TASK_OUTCOME not in attributes or len(self.tasks) >= self._limit:
+        if TASK_OUTCOME not in attributes or len(self.tasks) >= self._limit:
             return
         with self._lock:
             self.tasks.append(TaskRecord((span.start_time or 0) / 1e9, dict(attributes)))
@@ -150,31 +163,31 @@ def build_report(tasks: Iterable[TaskRecord], reader: InMemoryMetricReader, *,
     records = list(tasks)
     outcomes: dict[str, int] = {}
     for record in records:
-        outcome = str(record.attributes[names.TASK_OUTCOME])
+        outcome = str(record.attributes[TASK_OUTCOME])
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
-    walls = [float(r.attributes[names.TASK_WALL_TIME]) for r in records]
+    walls = [float(r.attributes[TASK_WALL_TIME]) for r in records]
     wall_total = sum(walls)
-    idle_total = sum(float(r.attributes[names.TASK_IDLE_TIME]) for r in records)
-    child_total = sum(float(r.attributes[names.TASK_CHILD_TIME]) for r in records)
+    idle_total = sum(float(r.attributes[TASK_IDLE_TIME]) for r in records)
+    child_total = sum(float(r.attributes[TASK_CHILD_TIME]) for r in records)
     by_kind: dict[str, float] = {}
     for record in records:
-        for key, value in record.attributes.items():
-            if key.startswith(names.TASK_IDLE_TIME_PREFIX):
-                kind = key[len(names.TASK_IDLE_TIME_PREFIX):]
-                by_kind[kind] = by_kind.get(kind, 0.0) + float(value)
-    cost = sum(float(r.attributes[names.TASK_COST_AMOUNT]) for r in records)
-    successes = outcomes.get(names.Outcome.SUCCESS.value, 0)
+        for kind in WaitKind:
+            value = record.attributes.get(task_idle_time(kind))
+            if value is not None:
+                by_kind[kind.value] = by_kind.get(kind.value, 0.0) + float(value)
+    cost = sum(float(r.attributes[TASK_COST_AMOUNT]) for r in records)
+    successes = outcomes.get(Outcome.SUCCESS.value, 0)
 
     phases: list[PhaseStats] = []
     for index, (name, start) in enumerate(phase_starts):
         end = phase_starts[index + 1][1] if index + 1 < len(phase_starts) else math.inf
-        in_phase = [float(r.attributes[names.TASK_WALL_TIME]) for r in records if start <= r.start < end]
+        in_phase = [float(r.attributes[TASK_WALL_TIME]) for r in records if start <= r.start < end]
         phases.append(PhaseStats(name, len(in_phase), percentile(in_phase, 95)))
 
-    hits = _total(reader, names.CACHE_REQUESTS.name, **{names.CACHE_RESULT: "hit"})
-    lookups = _total(reader, names.CACHE_REQUESTS.name)
-    cached_tokens = _total(reader, names.TOKENS.name, **{names.TOKEN_TYPE: "cache_read"})
-    input_tokens = _total(reader, names.TOKEN_USAGE.name, **{names.GEN_AI_TOKEN_TYPE: "input"})
+    hits = _total(reader, CACHE_REQUESTS.name, **{CACHE_RESULT: "hit"})
+    lookups = _total(reader, CACHE_REQUESTS.name)
+    cached_tokens = _total(reader, TOKENS.name, **{TOKEN_TYPE: "cache_read"})
+    input_tokens = _total(reader, TOKEN_USAGE.name, **{GEN_AI_TOKEN_TYPE: "input"})
     return Report(
         tasks=len(records),
         outcomes=outcomes,

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from opentelemetry import metrics
 
-from agentvitals import names
-from agentvitals._telemetry import create_instrument
+from agentvitals.control.metrics import ROUTER_DEGRADED, ROUTER_MODE, ROUTER_SWITCHES
+from agentvitals.metrics import create_instrument
 
 from .model_server import CANARY, LARGE, SMALL
 
@@ -34,8 +34,8 @@ class ModelRouter:
         self._lock = threading.Lock()
         self.history: list[tuple[float, bool, str]] = [(time.time(), degraded, "start")]
         meter = metrics.get_meter("agentvitals.demo.router", meter_provider=meter_provider)
-        create_instrument(meter, names.ROUTER_DEGRADED, [self._observe])
-        self._switches = create_instrument(meter, names.ROUTER_SWITCHES)
+        create_instrument(meter, ROUTER_DEGRADED, [self._observe])
+        self._switches = create_instrument(meter, ROUTER_SWITCHES)
 
     def _observe(self, options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
         yield metrics.Observation(1 if self._degraded else 0)
@@ -51,7 +51,7 @@ class ModelRouter:
                 return False
             self._degraded = degraded
             self.history.append((time.time(), degraded, reason))
-        self._switches.add(1, {names.ROUTER_MODE: "degraded" if degraded else "normal"})
+        self._switches.add(1, {ROUTER_MODE: "degraded" if degraded else "normal"})
         return True
 
     def plan(self) -> ModelChoice:

@@ -17,10 +17,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry import metrics
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 import agentvitals
-from agentvitals import names
+from agentvitals.attributes import TASK_OUTCOME, TASK_WALL_TIME, Outcome
 
 from .knowledge import DOCUMENTS, VectorIndex
 from .load import Phase, WorkerPool, generate_load, make_phases
@@ -96,8 +97,8 @@ class _Progress:
             return
         self._last = now
         tasks = collector.snapshot()
-        recent = [float(t.attributes[names.TASK_WALL_TIME]) for t in tasks[-100:]]
-        ok = sum(1 for t in tasks if t.attributes[names.TASK_OUTCOME] == names.Outcome.SUCCESS.value)
+        recent = [float(t.attributes[TASK_WALL_TIME]) for t in tasks[-100:]]
+        ok = sum(1 for t in tasks if t.attributes[TASK_OUTCOME] == Outcome.SUCCESS.value)
         line = (f"[{now - started:5.1f}s] {self.phase:<9} arrivals {arrivals:<5} done {len(tasks):<5} "
                 f"ok {100 * ok / max(1, len(tasks)):5.1f}%  p95(last 100) {1000 * percentile(recent, 95):6.0f} ms  "
                 f"workers {pool.size:<3} busy {pool.busy:<3} queued {pool.queued:<4} "
@@ -157,9 +158,7 @@ async def run_demo(config: DemoConfig,
         llm = openai.AsyncOpenAI(base_url=model_url + "/v1", api_key="demo-key-not-a-secret", max_retries=1,
                                  timeout=30.0)
         http = httpx.AsyncClient(limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
-        from agentvitals._telemetry import current
-
-        meter_provider = current().meter_provider
+        meter_provider = metrics.get_meter_provider()  # init() above made it the global one
         router = ModelRouter(degraded=config.degraded, meter_provider=meter_provider, seed=config.seed)
         vectors = (await llm.embeddings.create(model="demo-embed", input=list(DOCUMENTS))).data
         from .agent import SupportAgent, make_question

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,20 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import agentvitals
 from agentvitals._sdk import RecordEverythingSampler
 from tests.fake_llm import FakeLLMServer
+
+# The contrib DB instrumentations emit the stable DB conventions only when the application opts in, as a
+# user would; without it, agentvitals records db.client.operation.duration from their spans (tested in a
+# subprocess in test_databases). Read once per process, so set before any instrumentation loads.
+_TEST_ONLY_OPT_IN = "OTEL_SEMCONV_STABILITY_OPT_IN" not in os.environ
+os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "database")
+
+
+def subprocess_environ(**extra: str) -> dict[str, str]:
+    """The environment for a program under test: as a user's, without the opt-in above (unless theirs)."""
+    environ = dict(os.environ)
+    if _TEST_ONLY_OPT_IN:
+        environ.pop("OTEL_SEMCONV_STABILITY_OPT_IN", None)
+    return {**environ, **extra}
 
 
 class SpanLedger(SpanProcessor):
@@ -72,7 +87,7 @@ def make_telemetry(capture_content: bool = False, **init_kwargs: Any) -> Telemet
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
     ledger = SpanLedger()
     tracer_provider.add_span_processor(ledger)
-    # init() makes the MeterProvider, as in production: our metrics take the in-process path (_aggregation).
+    # init() makes the MeterProvider, as in production.
     agentvitals.init(
         "test-service",
         endpoint=False,

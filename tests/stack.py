@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
+from tests.conftest import subprocess_environ
 from tests.served import ServedHTTP
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,7 +85,7 @@ def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
 @contextmanager
 def process(args: list[str], *, env: dict[str, str] | None = None, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=subprocess_environ(**(env or {})))
         try:
             yield proc
         finally:

@@ -5,7 +5,19 @@ from __future__ import annotations
 import anthropic
 import pytest
 
-from agentvitals import names
+from agentvitals.attributes import COST_AMOUNT
+from agentvitals.metrics import COST
+from agentvitals.semconv import (
+    ERROR_TYPE,
+    GEN_AI_OPERATION_NAME,
+    GEN_AI_PROVIDER_NAME,
+    GEN_AI_RESPONSE_FINISH_REASONS,
+    GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+    GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    GEN_AI_USAGE_INPUT_TOKENS,
+    GEN_AI_USAGE_OUTPUT_TOKENS,
+)
 from tests.conftest import Telemetry
 from tests.fake_llm import FakeLLMServer
 
@@ -34,16 +46,16 @@ def async_client(server: FakeLLMServer, telemetry: Telemetry) -> anthropic.Async
 
 
 def assert_one_priced_llm_span(telemetry: Telemetry) -> None:
-    llm_spans = [s for s in telemetry.spans() if s.attributes.get(names.GEN_AI_OPERATION_NAME) == "chat"]
+    llm_spans = [s for s in telemetry.spans() if s.attributes.get(GEN_AI_OPERATION_NAME) == "chat"]
     assert [s.name for s in llm_spans] == [f"chat {MODEL}"]
     attributes = llm_spans[0].attributes
-    assert attributes[names.GEN_AI_PROVIDER_NAME] == "anthropic"
-    assert attributes[names.GEN_AI_USAGE_INPUT_TOKENS] == 1300  # inclusive, as semconv asks
-    assert attributes[names.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 1000
-    assert attributes[names.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] == 200
-    assert attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] == 40
-    assert attributes[names.COST_AMOUNT] == pytest.approx(EXPECTED_COST)
-    assert telemetry.total(names.COST.name) == pytest.approx(EXPECTED_COST)
+    assert attributes[GEN_AI_PROVIDER_NAME] == "anthropic"
+    assert attributes[GEN_AI_USAGE_INPUT_TOKENS] == 1300  # inclusive, as semconv asks
+    assert attributes[GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 1000
+    assert attributes[GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] == 200
+    assert attributes[GEN_AI_USAGE_OUTPUT_TOKENS] == 40
+    assert attributes[COST_AMOUNT] == pytest.approx(EXPECTED_COST)
+    assert telemetry.total(COST.name) == pytest.approx(EXPECTED_COST)
     assert not telemetry.spans("anthropic.messages")
 
 
@@ -75,8 +87,8 @@ def test_stream(telemetry: Telemetry, fake_llm: FakeLLMServer, native: bool) -> 
     assert kinds[0] == "message_start" and kinds[-1] == "message_stop"
     assert_one_priced_llm_span(telemetry)
     span = telemetry.span("chat ")
-    assert span.attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] == ("end_turn",)
-    assert names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in span.attributes
+    assert span.attributes[GEN_AI_RESPONSE_FINISH_REASONS] == ("end_turn",)
+    assert GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in span.attributes
 
 
 async def test_async_stream(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
@@ -92,7 +104,7 @@ def test_error_reraised_unchanged(telemetry: Telemetry, fake_llm: FakeLLMServer)
     with pytest.raises(anthropic.InternalServerError):
         client(fake_llm, telemetry, mode="error_500").messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)
     span = telemetry.span("chat ")
-    assert span.attributes[names.ERROR_TYPE] == "InternalServerError"
+    assert span.attributes[ERROR_TYPE] == "InternalServerError"
     assert not telemetry.spans("anthropic.messages")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import agentvitals
-from agentvitals import names
+from agentvitals.metrics import CACHE_REQUESTS, CACHE_SAVED
 from tests.conftest import Telemetry
 
 
@@ -16,10 +16,10 @@ def test_exact_then_semantic_hits_and_misses_are_counted(telemetry: Telemetry) -
     assert cache.get("where is my order?") == "on its way"  # exact
     assert cache.get("where's my order", vector=[0.99, 0.05]) == "on its way"  # semantic, cosine ~0.999
     assert cache.get("cancel it", vector=[0.0, 1.0]) is None  # orthogonal: a miss
-    hits = telemetry.total(names.CACHE_REQUESTS.name, agentvitals__cache__result="hit")
-    misses = telemetry.total(names.CACHE_REQUESTS.name, agentvitals__cache__result="miss")
+    hits = telemetry.total(CACHE_REQUESTS.name, agentvitals__cache__result="hit")
+    misses = telemetry.total(CACHE_REQUESTS.name, agentvitals__cache__result="miss")
     assert (hits, misses) == (2, 2)
-    assert telemetry.total(names.CACHE_SAVED.name) == pytest.approx(0.004)  # two hits of a $0.002 answer
+    assert telemetry.total(CACHE_SAVED.name) == pytest.approx(0.004)  # two hits of a $0.002 answer
 
 
 def test_lru_eviction_and_ttl_expiry(telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch) -> None:

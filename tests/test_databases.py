@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 import agentvitals
-from agentvitals import names
 from agentvitals._accounting import wait_kind
-from agentvitals.names import WaitKind
+from agentvitals.attributes import TASK_ACTIVE_TIME, TASK_IDLE_TIME, WaitKind, task_idle_time
+from agentvitals.metrics import DB_DURATION
+from agentvitals.semconv import DB_OPERATION_NAME, DB_QUERY_TEXT, DB_SYSTEM_NAME
 from tests.conftest import Telemetry
 from tests.stack import PostgresServer, RedisServer
 
@@ -21,7 +22,7 @@ SECRET_PARAMETER = "parameter-value-that-must-not-leak"
 
 
 def db_spans(telemetry: Telemetry, system: str) -> list:  # type: ignore[type-arg]
-    return [s for s in telemetry.spans() if s.attributes.get(names.DB_SYSTEM_NAME) == system]
+    return [s for s in telemetry.spans() if s.attributes.get(DB_SYSTEM_NAME) == system]
 
 
 def assert_no_parameter_values(telemetry: Telemetry) -> None:
@@ -42,10 +43,10 @@ def test_sqlite3_spans_metrics_and_idle(telemetry: Telemetry) -> None:
     assert spans[1].attributes["db.query.text"] == "INSERT INTO notes VALUES (?, ?)"
     assert_no_parameter_values(telemetry)
     task = telemetry.span("invoke_agent db-task")
-    assert task.attributes[names.TASK_IDLE_TIME_PREFIX + "db"] > 0
-    operations = {p.attributes[names.DB_OPERATION_NAME] for p in telemetry.points(names.DB_DURATION.name)}
+    assert task.attributes[task_idle_time(WaitKind.DB)] > 0
+    operations = {p.attributes[DB_OPERATION_NAME] for p in telemetry.points(DB_DURATION.name)}
     assert operations == {"CREATE", "INSERT", "SELECT"}
-    assert 2.0 in telemetry.points(names.DB_DURATION.name)[0].explicit_bounds  # our buckets, in seconds
+    assert tuple(telemetry.points(DB_DURATION.name)[0].explicit_bounds) == DB_DURATION.buckets  # ours, in s
 
 
 def test_sqlalchemy_on_sqlite_is_traced_through_its_driver(telemetry: Telemetry, tmp_path: Path) -> None:
@@ -58,7 +59,7 @@ def test_sqlalchemy_on_sqlite_is_traced_through_its_driver(telemetry: Telemetry,
         assert connection.execute(sqlalchemy.text("SELECT count(*) FROM t")).scalar() == 1
     assert {"CREATE", "INSERT", "SELECT"} <= {s.name for s in db_spans(telemetry, "sqlite")}
     assert_no_parameter_values(telemetry)
-    assert telemetry.span("invoke_agent orm").attributes[names.TASK_IDLE_TIME_PREFIX + "db"] > 0
+    assert telemetry.span("invoke_agent orm").attributes[task_idle_time(WaitKind.DB)] > 0
 
 
 def test_sqlite3_connection_shortcuts_are_traced_through_a_cursor(telemetry: Telemetry) -> None:
@@ -74,7 +75,7 @@ def test_sqlite3_connection_shortcuts_are_traced_through_a_cursor(telemetry: Tel
     assert [s.name for s in spans] == ["CREATE", "INSERT", "SELECT"]
     assert spans[1].attributes["db.query.text"] == "INSERT INTO notes VALUES (?, ?)"
     assert_no_parameter_values(telemetry)
-    assert telemetry.span("invoke_agent shortcut-task").attributes[names.TASK_IDLE_TIME_PREFIX + "db"] > 0
+    assert telemetry.span("invoke_agent shortcut-task").attributes[task_idle_time(WaitKind.DB)] > 0
 
 
 def test_uninstrumented_sqlite3_connections_are_plain_again(telemetry: Telemetry) -> None:
@@ -117,7 +118,7 @@ def test_postgresql_with_psycopg(telemetry: Telemetry, postgres: PostgresServer)
     assert_no_parameter_values(telemetry)
     task = telemetry.span("invoke_agent pg-task")
     assert all(s.parent is not None for s in spans)
-    assert task.attributes[names.TASK_IDLE_TIME_PREFIX + "db"] > 0
+    assert task.attributes[task_idle_time(WaitKind.DB)] > 0
 
 
 @pytest.mark.stack
@@ -131,10 +132,10 @@ def test_redis(telemetry: Telemetry, redis_server: RedisServer) -> None:
     spans = [s for s in telemetry.spans() if s.name in ("SET", "GET")]
     assert [s.name for s in spans] == ["SET", "GET"]
     assert all(wait_kind(s.attributes, s.kind) is WaitKind.DB for s in spans)
-    assert all(s.attributes[names.DB_SYSTEM_NAME] == "redis" for s in spans)  # stable conventions
-    assert spans[0].attributes[names.DB_QUERY_TEXT] == "SET ? ?"  # arguments sanitised away
+    assert all(s.attributes[DB_SYSTEM_NAME] == "redis" for s in spans)  # stable conventions
+    assert spans[0].attributes[DB_QUERY_TEXT] == "SET ? ?"  # arguments sanitised away
     assert_no_parameter_values(telemetry)
-    assert telemetry.span("invoke_agent cache-task").attributes[names.TASK_IDLE_TIME_PREFIX + "db"] > 0
+    assert telemetry.span("invoke_agent cache-task").attributes[task_idle_time(WaitKind.DB)] > 0
 
 
 def test_mixed_task_idle_breakdown_matches_its_spans(telemetry: Telemetry) -> None:
@@ -153,10 +154,10 @@ def test_mixed_task_idle_breakdown_matches_its_spans(telemetry: Telemetry) -> No
     kinds = {"llm": "chat ", "tool": "execute_tool ", "retrieval": "retrieval ", "db": "SELECT"}
     for kind, prefix in kinds.items():
         waited = sum((s.end_time - s.start_time) / 1e9 for s in telemetry.spans(prefix))
-        assert task.attributes[names.TASK_IDLE_TIME_PREFIX + kind] == pytest.approx(waited, abs=1e-6), kind
-    idle = task.attributes[names.TASK_IDLE_TIME]
-    assert idle == pytest.approx(sum(task.attributes[names.TASK_IDLE_TIME_PREFIX + k] for k in kinds), abs=1e-6)
-    assert task.attributes[names.TASK_ACTIVE_TIME] >= 0.014
+        assert task.attributes[task_idle_time(kind)] == pytest.approx(waited, abs=1e-6), kind
+    idle = task.attributes[TASK_IDLE_TIME]
+    assert idle == pytest.approx(sum(task.attributes[task_idle_time(k)] for k in kinds), abs=1e-6)
+    assert task.attributes[TASK_ACTIVE_TIME] >= 0.014
 
 
 @pytest.mark.parametrize(("query", "kind"), [
@@ -167,7 +168,7 @@ def test_mixed_task_idle_breakdown_matches_its_spans(telemetry: Telemetry) -> No
 def test_pgvector_queries_count_as_retrieval(query: str, kind: WaitKind) -> None:
     from opentelemetry.trace import SpanKind
 
-    assert wait_kind({names.DB_SYSTEM_NAME: "postgresql", "db.query.text": query}, SpanKind.CLIENT) is kind
+    assert wait_kind({DB_SYSTEM_NAME: "postgresql", "db.query.text": query}, SpanKind.CLIENT) is kind
 
 
 @pytest.mark.stack
@@ -184,5 +185,5 @@ def test_demo_agent_on_postgresql(postgres: PostgresServer) -> None:
                                           init_kwargs={"span_exporter": exporter})))
     assert run.report.tasks > 3 and run.report.outcomes.get("success", 0) > 0
     statements = {s.name for s in exporter.get_finished_spans()
-                  if s.attributes.get(names.DB_SYSTEM_NAME) == "postgresql"}
+                  if s.attributes.get(DB_SYSTEM_NAME) == "postgresql"}
     assert {"SELECT", "INSERT"} <= statements

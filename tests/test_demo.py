@@ -12,7 +12,8 @@ import openai
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from agentvitals import names
+from agentvitals.attributes import COST_AMOUNT, TASK_OUTCOME
+from agentvitals.semconv import GEN_AI_OPERATION_NAME, GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, GEN_AI_USAGE_INPUT_TOKENS
 from demo_agent.load import WorkerPool, make_phases
 from demo_agent.model_server import LARGE, ModelServer
 from demo_agent.report import percentile
@@ -124,24 +125,24 @@ def test_report_numbers_are_those_of_the_emitted_telemetry() -> None:
     report = result.report
     spans = exporter.get_finished_spans()
     tasks = [s for s in spans if s.name == "invoke_agent support"]
-    llm = [s for s in spans if s.attributes.get(names.GEN_AI_OPERATION_NAME) in ("chat", "embeddings")]
+    llm = [s for s in spans if s.attributes.get(GEN_AI_OPERATION_NAME) in ("chat", "embeddings")]
 
     assert report.tasks == len(tasks) > 5
-    assert report.outcomes == {o: sum(1 for t in tasks if t.attributes[names.TASK_OUTCOME] == o)
-                               for o in {t.attributes[names.TASK_OUTCOME] for t in tasks}}
+    assert report.outcomes == {o: sum(1 for t in tasks if t.attributes[TASK_OUTCOME] == o)
+                               for o in {t.attributes[TASK_OUTCOME] for t in tasks}}
     durations = [(t.end_time - t.start_time) / 1e9 for t in tasks]
     assert report.p95_s == pytest.approx(percentile(durations, 95), abs=1e-3)
     # Cost: the report sums task spans; the LLM spans' own cost attributes must add up to the same.
     task_trace_ids = {t.context.trace_id for t in tasks}
-    llm_cost = sum(s.attributes.get(names.COST_AMOUNT, 0.0) for s in llm if s.context.trace_id in task_trace_ids)
+    llm_cost = sum(s.attributes.get(COST_AMOUNT, 0.0) for s in llm if s.context.trace_id in task_trace_ids)
     assert report.cost_usd == pytest.approx(llm_cost, rel=1e-9)
     assert report.cost_per_task_usd == pytest.approx(llm_cost / len(tasks), rel=1e-9)
     # Semantic cache: a hit is a task that made no chat call.
-    chat_traces = {s.context.trace_id for s in llm if s.attributes[names.GEN_AI_OPERATION_NAME] == "chat"}
+    chat_traces = {s.context.trace_id for s in llm if s.attributes[GEN_AI_OPERATION_NAME] == "chat"}
     hits = sum(1 for t in tasks if t.context.trace_id not in chat_traces)
     assert report.semantic_cache_hit_ratio == pytest.approx(hits / len(tasks))
-    cached = sum(s.attributes.get(names.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, 0) for s in llm)
-    inputs = sum(s.attributes.get(names.GEN_AI_USAGE_INPUT_TOKENS, 0) for s in llm)
+    cached = sum(s.attributes.get(GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, 0) for s in llm)
+    inputs = sum(s.attributes.get(GEN_AI_USAGE_INPUT_TOKENS, 0) for s in llm)
     assert report.prompt_cache_hit_ratio == pytest.approx(cached / inputs)
     assert 0 < report.idle_share <= 1 and report.active_share == pytest.approx(1 - report.idle_share)
     assert "agentvitals demo report" in report.render()

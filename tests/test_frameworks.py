@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 import agentvitals
-from agentvitals import names
+from agentvitals.attributes import COST_AMOUNT, RETRIEVAL_RESULT_COUNT, TASK_TOOL_CALLS, WaitKind, task_idle_time
+from agentvitals.metrics import COST
+from agentvitals.semconv import (
+    GEN_AI_OPERATION_NAME,
+    GEN_AI_RETRIEVAL_QUERY_TEXT,
+    GEN_AI_TOOL_CALL_ARGUMENTS,
+    GEN_AI_TOOL_TYPE,
+)
 from tests.conftest import Telemetry
 from tests.fake_llm import FakeLLMServer
 from tests.test_openai import EXPECTED_COST
@@ -34,11 +41,11 @@ def test_langchain_tool_and_retriever(telemetry: Telemetry) -> None:
         assert len(PolicyRetriever().invoke("refund policy")) == 2
         order_status.invoke({"order_id": 8})  # over the tool budget: the task ends here
     tool_span = telemetry.span("execute_tool order_status")
-    assert tool_span.attributes[names.GEN_AI_TOOL_TYPE] == "function"
-    assert names.GEN_AI_TOOL_CALL_ARGUMENTS not in tool_span.attributes  # content capture is off
+    assert tool_span.attributes[GEN_AI_TOOL_TYPE] == "function"
+    assert GEN_AI_TOOL_CALL_ARGUMENTS not in tool_span.attributes  # content capture is off
     retrieval = telemetry.span("retrieval PolicyRetriever")
-    assert retrieval.attributes[names.RETRIEVAL_RESULT_COUNT] == 2
-    assert names.GEN_AI_RETRIEVAL_QUERY_TEXT not in retrieval.attributes
+    assert retrieval.attributes[RETRIEVAL_RESULT_COUNT] == 2
+    assert GEN_AI_RETRIEVAL_QUERY_TEXT not in retrieval.attributes
     assert task.run is not None and task.run.exhausted is not None and task.run.exhausted.limit == "tool_calls"
 
 
@@ -63,10 +70,10 @@ def test_langchain_over_openai_is_one_llm_span_and_one_cost(telemetry: Telemetry
         model = ChatOpenAI(model="gpt-4o-mini", base_url=fake_llm.url + "/v1", api_key="sk-test", max_retries=0,
                            include_response_headers=include_response_headers)
         assert model.invoke("hi").content == "hello"
-    llm_spans = [s for s in telemetry.spans() if s.attributes.get(names.GEN_AI_OPERATION_NAME) == "chat"]
+    llm_spans = [s for s in telemetry.spans() if s.attributes.get(GEN_AI_OPERATION_NAME) == "chat"]
     assert [s.name for s in llm_spans] == ["chat gpt-4o-mini", "chat gpt-4o-mini"]
-    assert all(s.attributes[names.COST_AMOUNT] == pytest.approx(EXPECTED_COST) for s in llm_spans)
-    assert telemetry.total(names.COST.name) == pytest.approx(2 * EXPECTED_COST)
+    assert all(s.attributes[COST_AMOUNT] == pytest.approx(EXPECTED_COST) for s in llm_spans)
+    assert telemetry.total(COST.name) == pytest.approx(2 * EXPECTED_COST)
 
 
 async def test_mcp_client_tool_call(telemetry: Telemetry) -> None:
@@ -84,8 +91,8 @@ async def test_mcp_client_tool_call(telemetry: Telemetry) -> None:
         result = await client.call_tool("add", {"a": 2, "b": 3})
     assert "5" in str(result)
     span = telemetry.span("execute_tool add")  # exactly one, although Client goes through ClientSession
-    assert span.attributes[names.GEN_AI_TOOL_TYPE] == "extension"
+    assert span.attributes[GEN_AI_TOOL_TYPE] == "extension"
     assert span.attributes["mcp.method.name"] == "tools/call"
     task = telemetry.span("invoke_agent mcp-task")
-    assert task.attributes[names.TASK_TOOL_CALLS] == 1
-    assert task.attributes[names.TASK_IDLE_TIME_PREFIX + "tool"] > 0
+    assert task.attributes[TASK_TOOL_CALLS] == 1
+    assert task.attributes[task_idle_time(WaitKind.TOOL)] > 0

@@ -9,8 +9,16 @@ import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from agentvitals import names
 from agentvitals._gpu import start_gpu_metrics
+from agentvitals.metrics import (
+    GPU_MEMORY_LIMIT,
+    GPU_MEMORY_USAGE,
+    GPU_MEMORY_UTILIZATION,
+    GPU_POWER,
+    GPU_TEMPERATURE,
+    GPU_UTILIZATION,
+)
+from agentvitals.semconv import HW_GPU_TASK, HW_ID, HW_NAME, HW_TYPE
 
 
 class NVMLError(Exception):
@@ -57,24 +65,24 @@ def test_gpu_gauges_from_nvml_with_semconv_names_and_units() -> None:
     reader = InMemoryMetricReader()
     assert start_gpu_metrics(MeterProvider(metric_readers=[reader]), fake_nvml())
     points = collect(reader)
-    by_gpu = {metric: {p.attributes[names.HW_ID]: (p.value, dict(p.attributes)) for p in found}
+    by_gpu = {metric: {p.attributes[HW_ID]: (p.value, dict(p.attributes)) for p in found}
               for metric, found in points.items()}
-    assert by_gpu[names.GPU_UTILIZATION.name]["GPU-aaaa"][0] == pytest.approx(0.87)  # percent -> fraction
-    assert by_gpu[names.GPU_UTILIZATION.name]["GPU-aaaa"][1][names.HW_GPU_TASK] == "general"
-    assert by_gpu[names.GPU_MEMORY_UTILIZATION.name]["GPU-bbbb"][0] == pytest.approx(0.01)
-    assert by_gpu[names.GPU_MEMORY_LIMIT.name]["GPU-aaaa"][0] == 85_899_345_920  # bytes, as NVML gives them
-    assert by_gpu[names.GPU_MEMORY_USAGE.name]["GPU-aaaa"][0] == 60_000_000_000
-    assert by_gpu[names.GPU_POWER.name]["GPU-aaaa"][0] == pytest.approx(512.345)  # milliwatts -> watts
-    assert by_gpu[names.GPU_POWER.name]["GPU-aaaa"][1][names.HW_TYPE] == "gpu"
-    assert by_gpu[names.GPU_TEMPERATURE.name]["GPU-bbbb"][0] == 40
-    assert by_gpu[names.GPU_UTILIZATION.name]["GPU-aaaa"][1][names.HW_NAME] == "NVIDIA H100 80GB HBM3"
+    assert by_gpu[GPU_UTILIZATION.name]["GPU-aaaa"][0] == pytest.approx(0.87)  # percent -> fraction
+    assert by_gpu[GPU_UTILIZATION.name]["GPU-aaaa"][1][HW_GPU_TASK] == "general"
+    assert by_gpu[GPU_MEMORY_UTILIZATION.name]["GPU-bbbb"][0] == pytest.approx(0.01)
+    assert by_gpu[GPU_MEMORY_LIMIT.name]["GPU-aaaa"][0] == 85_899_345_920  # bytes, as NVML gives them
+    assert by_gpu[GPU_MEMORY_USAGE.name]["GPU-aaaa"][0] == 60_000_000_000
+    assert by_gpu[GPU_POWER.name]["GPU-aaaa"][0] == pytest.approx(512.345)  # milliwatts -> watts
+    assert by_gpu[GPU_POWER.name]["GPU-aaaa"][1][HW_TYPE] == "gpu"
+    assert by_gpu[GPU_TEMPERATURE.name]["GPU-bbbb"][0] == 40
+    assert by_gpu[GPU_UTILIZATION.name]["GPU-aaaa"][1][HW_NAME] == "NVIDIA H100 80GB HBM3"
 
 
 def test_a_failing_device_is_skipped_not_raised() -> None:
     reader = InMemoryMetricReader()
     assert start_gpu_metrics(MeterProvider(metric_readers=[reader]), fake_nvml(broken_device=0))
-    utilization = collect(reader)[names.GPU_UTILIZATION.name]
-    assert [p.attributes[names.HW_ID] for p in utilization] == ["GPU-bbbb"]
+    utilization = collect(reader)[GPU_UTILIZATION.name]
+    assert [p.attributes[HW_ID] for p in utilization] == ["GPU-bbbb"]
 
 
 def test_without_nvml_there_are_no_gpu_metrics_and_no_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,7 +91,7 @@ def test_without_nvml_there_are_no_gpu_metrics_and_no_error(monkeypatch: pytest.
     monkeypatch.setitem(sys.modules, "pynvml", None)  # import fails, as without nvidia-ml-py
     reader = InMemoryMetricReader()
     assert start_gpu_metrics(MeterProvider(metric_readers=[reader])) is False
-    assert names.GPU_UTILIZATION.name not in collect(reader)
+    assert GPU_UTILIZATION.name not in collect(reader)
 
     def no_driver() -> None:
         raise NVMLError("NVML Shared Library Not Found")

@@ -9,8 +9,8 @@ import pytest
 import wrapt
 
 import agentvitals
-from agentvitals import names
 from agentvitals.instrumentation.openai import OpenAIInstrumentor
+from agentvitals.metrics import COST
 from tests.conftest import make_telemetry
 from tests.fake_llm import FakeLLMServer
 
@@ -29,7 +29,7 @@ def test_instrumenting_twice_does_not_double_spans_or_cost(fake_llm: FakeLLMServ
         OpenAIInstrumentor().instrument()  # and a second instrument() is ignored
         call(fake_llm)
         assert len(telemetry.spans("chat ")) == 1
-        assert telemetry.total(names.COST.name) == pytest.approx(135 / 1e6)
+        assert telemetry.total(COST.name) == pytest.approx(135 / 1e6)
     finally:
         agentvitals.shutdown()
 

@@ -15,7 +15,6 @@ recording rules are loaded as they are, for the dashboard and rule queries.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -27,8 +26,10 @@ from typing import Any
 import pytest
 import yaml
 
-from agentvitals import names
+from agentvitals.control.metrics import CONTROL_ACTION, CONTROL_ACTIONS, CONTROL_RESULT, ROUTER_DEGRADED, WORKERS
 from agentvitals.monitoring import CONDITIONAL_PANELS, MonitoringConfig, Rules, build_dashboards, build_rules
+from agentvitals.monitoring.series import prometheus_label, prometheus_name
+from tests.conftest import subprocess_environ
 from tests.stack import ROOT, Alertmanager, Collector, Prometheus, TraceSink, free_port, process, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
@@ -86,7 +87,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopRun]:
                      "--control-cooldown", str(COOLDOWN_S), "--metrics-port", "0", "--no-progress",
                      "--service-name", SERVICE, "--report-json", str(report)],
                     capture_output=True, text=True, timeout=600,
-                    env={**os.environ, "OTEL_METRIC_EXPORT_INTERVAL": "1000", "OTEL_BSP_SCHEDULE_DELAY": "1000"},
+                    env=subprocess_environ(OTEL_METRIC_EXPORT_INTERVAL="1000", OTEL_BSP_SCHEDULE_DELAY="1000"),
                 )
                 assert demo.returncode == 0, demo.stderr[-3000:]
                 ended = time.time()
@@ -103,8 +104,8 @@ def test_spike_fires_alert_control_degrades_and_scales_then_restores(run: LoopRu
     job = f'job="{SERVICE}"'
     p95 = run.range(f"max({rules.task_p[95]}{{{job}}})")
     firing = run.range('max(ALERTS{alertname="AgentTaskLatencyHigh", alertstate="firing", action="degrade"})')
-    degraded = run.range(f"max({names.ROUTER_DEGRADED.prometheus}{{{job}}})")
-    workers = run.range(f"max({names.WORKERS.prometheus}{{{job}}})")
+    degraded = run.range(f"max({prometheus_name(ROUTER_DEGRADED)}{{{job}}})")
+    workers = run.range(f"max({prometheus_name(WORKERS)}{{{job}}})")
     assert firing, "AgentTaskLatencyHigh never fired"
 
     fired_at, resolved_at = firing[0][0], firing[-1][0]
@@ -122,8 +123,8 @@ def test_spike_fires_alert_control_degrades_and_scales_then_restores(run: LoopRu
     flips = sum(1 for (_, a), (_, b) in zip(degraded, degraded[1:], strict=False) if a != b)
     assert flips == 2  # on once, off once: no flapping
 
-    applied = run.prometheus.query(f'sum by ({names.prometheus_label(names.CONTROL_RESULT)}) '
-                                   f'({names.CONTROL_ACTIONS.prometheus}{{{names.prometheus_label(names.CONTROL_ACTION)}'
+    applied = run.prometheus.query(f'sum by ({prometheus_label(CONTROL_RESULT)}) '
+                                   f'({prometheus_name(CONTROL_ACTIONS)}{{{prometheus_label(CONTROL_ACTION)}'
                                    f'="degrade"}})')
     assert {r["metric"]["agentvitals_control_result"]: float(r["value"][1]) for r in applied}.get("applied", 0) >= 2
     assert run.report["degraded_periods"] and run.report["workers_max"] == 16

@@ -8,7 +8,22 @@ import openai
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
-from agentvitals import names
+from agentvitals.attributes import COST_AMOUNT, COST_CURRENCY, COST_PRICED, COST_SOURCE, USAGE_REPORTED
+from agentvitals.metrics import COST, OPERATION_DURATION, TIME_TO_FIRST_CHUNK, TOKEN_USAGE, TOKENS, UNPRICED_CALLS
+from agentvitals.semconv import (
+    ERROR_TYPE,
+    GEN_AI_INPUT_MESSAGES,
+    GEN_AI_OPERATION_NAME,
+    GEN_AI_PROVIDER_NAME,
+    GEN_AI_REQUEST_MODEL,
+    GEN_AI_RESPONSE_FINISH_REASONS,
+    GEN_AI_RESPONSE_MODEL,
+    GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+    GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    GEN_AI_USAGE_INPUT_TOKENS,
+    GEN_AI_USAGE_OUTPUT_TOKENS,
+    GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+)
 from tests.conftest import Telemetry
 from tests.fake_llm import FakeLLMServer
 
@@ -32,20 +47,20 @@ def assert_priced_chat(span: object, *, stream: bool = False) -> None:
     attributes = span.attributes  # type: ignore[attr-defined]
     assert span.name == "chat gpt-4o-mini"  # type: ignore[attr-defined]
     assert span.kind is SpanKind.CLIENT  # type: ignore[attr-defined]
-    assert attributes[names.GEN_AI_OPERATION_NAME] == "chat"
-    assert attributes[names.GEN_AI_PROVIDER_NAME] == "openai"
-    assert attributes[names.GEN_AI_REQUEST_MODEL] == "gpt-4o-mini"
-    assert attributes[names.GEN_AI_RESPONSE_MODEL] == "gpt-4o-mini-2024-07-18"
-    assert attributes[names.GEN_AI_USAGE_INPUT_TOKENS] == 1200
-    assert attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] == 50
-    assert attributes[names.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 1000
-    assert attributes[names.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] == 10
-    assert attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
-    assert attributes[names.COST_AMOUNT] == pytest.approx(EXPECTED_COST)
-    assert attributes[names.COST_CURRENCY] == "USD"
-    assert attributes[names.COST_SOURCE] == "local"
-    assert (names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in attributes) is stream
-    assert names.GEN_AI_INPUT_MESSAGES not in attributes  # content capture is off by default
+    assert attributes[GEN_AI_OPERATION_NAME] == "chat"
+    assert attributes[GEN_AI_PROVIDER_NAME] == "openai"
+    assert attributes[GEN_AI_REQUEST_MODEL] == "gpt-4o-mini"
+    assert attributes[GEN_AI_RESPONSE_MODEL] == "gpt-4o-mini-2024-07-18"
+    assert attributes[GEN_AI_USAGE_INPUT_TOKENS] == 1200
+    assert attributes[GEN_AI_USAGE_OUTPUT_TOKENS] == 50
+    assert attributes[GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 1000
+    assert attributes[GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] == 10
+    assert attributes[GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+    assert attributes[COST_AMOUNT] == pytest.approx(EXPECTED_COST)
+    assert attributes[COST_CURRENCY] == "USD"
+    assert attributes[COST_SOURCE] == "local"
+    assert (GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in attributes) is stream
+    assert GEN_AI_INPUT_MESSAGES not in attributes  # content capture is off by default
 
 
 def test_sync_chat_has_one_llm_span_with_http_child_and_cost(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
@@ -56,10 +71,10 @@ def test_sync_chat_has_one_llm_span_with_http_child_and_cost(telemetry: Telemetr
     assert_priced_chat(llm)
     http = telemetry.span("POST")
     assert http.parent is not None and http.parent.span_id == llm.context.span_id
-    assert names.COST_AMOUNT not in http.attributes
-    assert telemetry.total(names.COST.name) == pytest.approx(EXPECTED_COST)
-    assert telemetry.total(names.TOKENS.name, agentvitals__token__type="cache_read") == 1000
-    duration = telemetry.points(names.OPERATION_DURATION.name)
+    assert COST_AMOUNT not in http.attributes
+    assert telemetry.total(COST.name) == pytest.approx(EXPECTED_COST)
+    assert telemetry.total(TOKENS.name, agentvitals__token__type="cache_read") == 1000
+    duration = telemetry.points(OPERATION_DURATION.name)
     assert len(duration) == 1 and duration[0].count == 1
     assert 2.0 in duration[0].explicit_bounds
 
@@ -74,8 +89,8 @@ def test_every_metric_point_of_a_call_has_the_llm_span_as_exemplar(telemetry: Te
     llm = telemetry.span("chat ").context
     data = telemetry.reader.get_metrics_data()  # one collection: each one hands out the exemplars once
     metrics = {m.name: m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
-    for metric in (names.OPERATION_DURATION, names.TIME_TO_FIRST_CHUNK, names.TOKEN_USAGE, names.TOKENS,
-                   names.COST):
+    for metric in (OPERATION_DURATION, TIME_TO_FIRST_CHUNK, TOKEN_USAGE, TOKENS,
+                   COST):
         points = metrics[metric.name].data.data_points
         assert points, metric.name
         for point in points:
@@ -95,7 +110,7 @@ def test_stream_with_final_usage_chunk(telemetry: Telemetry, fake_llm: FakeLLMSe
 
     assert text == "abcde"
     assert_priced_chat(telemetry.span("chat "), stream=True)
-    assert len(telemetry.points(names.TIME_TO_FIRST_CHUNK.name)) == 1
+    assert len(telemetry.points(TIME_TO_FIRST_CHUNK.name)) == 1
 
 
 async def test_async_stream(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
@@ -113,11 +128,11 @@ def test_stream_without_usage_is_marked_absent_and_unpriced(telemetry: Telemetry
         pass
 
     span = telemetry.span("chat ")
-    assert span.attributes[names.USAGE_REPORTED] is False
-    assert names.GEN_AI_USAGE_INPUT_TOKENS not in span.attributes  # never invented
-    assert span.attributes[names.COST_PRICED] is False
-    assert names.COST_AMOUNT not in span.attributes
-    assert telemetry.total(names.UNPRICED_CALLS.name) == 1
+    assert span.attributes[USAGE_REPORTED] is False
+    assert GEN_AI_USAGE_INPUT_TOKENS not in span.attributes  # never invented
+    assert span.attributes[COST_PRICED] is False
+    assert COST_AMOUNT not in span.attributes
+    assert telemetry.total(UNPRICED_CALLS.name) == 1
 
 
 def test_stream_early_break_then_release_ends_span(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
@@ -130,7 +145,7 @@ def test_stream_early_break_then_release_ends_span(telemetry: Telemetry, fake_ll
 
     span = telemetry.span("chat ")
     assert span.end_time is not None
-    assert names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in span.attributes
+    assert GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in span.attributes
 
 
 def test_stream_closed_by_context_manager(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
@@ -154,26 +169,26 @@ def test_error_response_reraises_the_sdk_exception_unchanged(telemetry: Telemetr
     assert raised.value.status_code == 500
     span = telemetry.span("chat ")
     assert span.status.status_code is StatusCode.ERROR
-    assert span.attributes[names.ERROR_TYPE] == "InternalServerError"
-    durations = telemetry.points(names.OPERATION_DURATION.name)
-    assert [p.attributes[names.ERROR_TYPE] for p in durations] == ["InternalServerError"]
-    assert telemetry.total(names.COST.name) == 0 and telemetry.total(names.UNPRICED_CALLS.name) == 0
+    assert span.attributes[ERROR_TYPE] == "InternalServerError"
+    durations = telemetry.points(OPERATION_DURATION.name)
+    assert [p.attributes[ERROR_TYPE] for p in durations] == ["InternalServerError"]
+    assert telemetry.total(COST.name) == 0 and telemetry.total(UNPRICED_CALLS.name) == 0
 
 
 def test_missing_usage_yields_closed_span_without_tokens(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
     client(fake_llm, "no_usage").chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     span = telemetry.span("chat ")
     assert span.end_time is not None
-    assert span.attributes[names.USAGE_REPORTED] is False
-    assert span.attributes[names.COST_PRICED] is False
+    assert span.attributes[USAGE_REPORTED] is False
+    assert span.attributes[COST_PRICED] is False
 
 
 def test_wrong_types_in_response_are_dropped_not_raised(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
     client(fake_llm, "wrong_types").chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     span = telemetry.span("chat ")
     assert span.end_time is not None
-    assert names.GEN_AI_USAGE_INPUT_TOKENS not in span.attributes
-    assert names.GEN_AI_RESPONSE_FINISH_REASONS not in span.attributes
+    assert GEN_AI_USAGE_INPUT_TOKENS not in span.attributes
+    assert GEN_AI_RESPONSE_FINISH_REASONS not in span.attributes
 
 
 def test_bad_json_yields_closed_span(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
@@ -182,7 +197,7 @@ def test_bad_json_yields_closed_span(telemetry: Telemetry, fake_llm: FakeLLMServ
     assert type(raised.value).__module__ == "json.decoder"
     span = telemetry.span("chat ")
     assert span.end_time is not None
-    assert span.attributes[names.ERROR_TYPE] == "JSONDecodeError"
+    assert span.attributes[ERROR_TYPE] == "JSONDecodeError"
 
 
 def test_truncated_stream_closes_span_with_usage_absent(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
@@ -194,24 +209,24 @@ def test_truncated_stream_closes_span_with_usage_absent(telemetry: Telemetry, fa
     assert 0 < len(chunks) < 8
     span = telemetry.span("chat ")
     assert span.end_time is not None
-    assert span.attributes[names.USAGE_REPORTED] is False
+    assert span.attributes[USAGE_REPORTED] is False
 
 
 def test_embeddings(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
     client(fake_llm).embeddings.create(model="text-embedding-3-small", input="hello")
     span = telemetry.span("embeddings text-embedding-3-small")
-    assert span.attributes[names.GEN_AI_OPERATION_NAME] == "embeddings"
-    assert span.attributes[names.GEN_AI_USAGE_INPUT_TOKENS] == 8
-    assert span.attributes[names.COST_AMOUNT] == pytest.approx(8 * 0.02 / 1e6)
+    assert span.attributes[GEN_AI_OPERATION_NAME] == "embeddings"
+    assert span.attributes[GEN_AI_USAGE_INPUT_TOKENS] == 8
+    assert span.attributes[COST_AMOUNT] == pytest.approx(8 * 0.02 / 1e6)
 
 
 def test_unknown_model_is_unpriced_and_counted(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
     client(fake_llm).chat.completions.create(model="my-finetune", messages=MESSAGES)
     span = telemetry.span("chat my-finetune")
-    assert span.attributes[names.COST_PRICED] is False
-    assert names.COST_AMOUNT not in span.attributes
-    assert telemetry.total(names.UNPRICED_CALLS.name, gen_ai__request__model="my-finetune") == 1
-    assert telemetry.total(names.COST.name) == 0
+    assert span.attributes[COST_PRICED] is False
+    assert COST_AMOUNT not in span.attributes
+    assert telemetry.total(UNPRICED_CALLS.name, gen_ai__request__model="my-finetune") == 1
+    assert telemetry.total(COST.name) == 0
 
 
 def test_api_key_never_in_attributes(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
@@ -224,4 +239,4 @@ def test_raw_response_calls_are_priced_once(telemetry: Telemetry, fake_llm: Fake
     raw = client(fake_llm).chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MESSAGES)
     assert raw.parse().choices[0].message.content == "hello"
     assert_priced_chat(telemetry.span("chat "))
-    assert telemetry.total(names.COST.name) == pytest.approx(EXPECTED_COST)
+    assert telemetry.total(COST.name) == pytest.approx(EXPECTED_COST)

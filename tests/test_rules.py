@@ -11,8 +11,20 @@ from typing import Any
 import pytest
 import yaml
 
-from agentvitals import names
+from agentvitals.attributes import TASK_OUTCOME
+from agentvitals.metrics import BUDGET_EXHAUSTED, CACHE_REQUESTS, COST, OPERATION_DURATION, TASK_DURATION, TASK_IDLE
 from agentvitals.monitoring import MonitoringConfig
+from agentvitals.monitoring.series import (
+    COLLECTOR_REFUSED_SPANS,
+    COLLECTOR_SELF_JOB,
+    GPU_UTIL_PERCENT,
+    MODEL_SERVER_KV_CACHE_USAGE,
+    prometheus_label,
+    prometheus_name,
+)
+from agentvitals.monitoring.series import (
+    series as prom_series,
+)
 from tests.stack import ROOT, require_binary
 
 pytestmark = pytest.mark.stack
@@ -22,20 +34,20 @@ JOB = "support-agent"
 RUNBOOK = MonitoringConfig().runbook_url
 
 
-def series(name: str, values: str, **labels: str) -> dict[str, str]:
+def input_series(name: str, values: str, **labels: str) -> dict[str, str]:
     rendered = ", ".join(f'{key}="{value}"' for key, value in {"job": JOB, **labels}.items())
     return {"series": f"{name}{{{rendered}}}", "values": values}
 
 
 def task_histogram(per_minute: dict[float, int], total: int, **labels: str) -> list[dict[str, str]]:
     """Cumulative bucket counters growing by ``per_minute[le]`` (counts at or below ``le``) each minute."""
-    bucket = names.TASK_DURATION.series("_bucket")
+    bucket = prom_series(TASK_DURATION, "_bucket")
     out, cumulative = [], 0
-    for edge in names.TASK_DURATION.buckets or ():
+    for edge in TASK_DURATION.buckets or ():
         cumulative = per_minute.get(edge, cumulative)
-        out.append(series(bucket, f"0+{cumulative}x30", le=f"{edge:g}", **labels))
-    out.append(series(bucket, f"0+{total}x30", le="+Inf", **labels))
-    out.append(series(names.TASK_DURATION.series("_count"), f"0+{total}x30", **labels))
+        out.append(input_series(bucket, f"0+{cumulative}x30", le=f"{edge:g}", **labels))
+    out.append(input_series(bucket, f"0+{total}x30", le="+Inf", **labels))
+    out.append(input_series(prom_series(TASK_DURATION, "_count"), f"0+{total}x30", **labels))
     return out
 
 
@@ -51,8 +63,8 @@ def case(name: str, eval_time: str, inputs: list[dict[str, str]], expected: list
 
 
 LATENCY_DESCRIPTION = "{what} P95 of task wall time over 5m is above 2s."
-COUNT = names.TASK_DURATION.series("_count")
-OUTCOME = names.prometheus_label(names.TASK_OUTCOME)
+COUNT = prom_series(TASK_DURATION, "_count")
+OUTCOME = prometheus_label(TASK_OUTCOME)
 
 CASES: dict[str, dict[str, Any]] = {
     # p95 lands exactly on 3s: nothing at or below 2s, 95 of 100 at or below 3s.
@@ -66,55 +78,55 @@ CASES: dict[str, dict[str, Any]] = {
         "AgentTaskLatencyHigh", "10m", task_histogram({1.0: 100}, 100), []),
     "AgentLLMErrorRateHigh fires when 10% of LLM calls fail": case(
         "AgentLLMErrorRateHigh", "15m",
-        [series(names.OPERATION_DURATION.series("_count"), "0+6x30", error_type="InternalServerError"),
-         series(names.OPERATION_DURATION.series("_count"), "0+54x30")],
+        [input_series(prom_series(OPERATION_DURATION, "_count"), "0+6x30", error_type="InternalServerError"),
+         input_series(prom_series(OPERATION_DURATION, "_count"), "0+54x30")],
         [alert("AgentLLMErrorRateHigh", {"job": JOB, "severity": "critical", "action": "page"},
                "10% of LLM calls of support-agent fail",
                "More than 5% of LLM calls ended with an error over 5m.")]),
     "AgentLLMErrorRateHigh stays quiet at 1% errors": case(
         "AgentLLMErrorRateHigh", "15m",
-        [series(names.OPERATION_DURATION.series("_count"), "0+1x30", error_type="APITimeoutError"),
-         series(names.OPERATION_DURATION.series("_count"), "0+99x30")], []),
+        [input_series(prom_series(OPERATION_DURATION, "_count"), "0+1x30", error_type="APITimeoutError"),
+         input_series(prom_series(OPERATION_DURATION, "_count"), "0+99x30")], []),
     "AgentCostBurnHigh fires at $7.20/h against a $5/h budget": case(
-        "AgentCostBurnHigh", "20m", [series(names.COST.prometheus, "0+0.12x30")],
+        "AgentCostBurnHigh", "20m", [input_series(prometheus_name(COST), "0+0.12x30")],
         [alert("AgentCostBurnHigh", {"job": JOB, "severity": "warning", "action": "degrade"},
                "support-agent spends $7.20/h on LLM calls (budget $5/h)",
                "LLM spend is running above the hourly budget; degraded mode routes to the cheaper model.")]),
     "AgentCostBurnHigh stays quiet at $3.60/h": case(
-        "AgentCostBurnHigh", "20m", [series(names.COST.prometheus, "0+0.06x30")], []),
+        "AgentCostBurnHigh", "20m", [input_series(prometheus_name(COST), "0+0.06x30")], []),
     "AgentBudgetExhaustionsHigh fires when 10% of tasks exhaust their budget": case(
         "AgentBudgetExhaustionsHigh", "20m",
-        [series(names.BUDGET_EXHAUSTED.prometheus, "0+6x30"), series(COUNT, "0+60x30")],
+        [input_series(prometheus_name(BUDGET_EXHAUSTED), "0+6x30"), input_series(COUNT, "0+60x30")],
         [alert("AgentBudgetExhaustionsHigh", {"job": JOB, "severity": "warning", "action": "page"},
                "10% of tasks of support-agent run out of budget",
                "Tasks stop with outcome budget_exhausted: budgets too tight, or the agent loops.")]),
     "AgentBudgetExhaustionsHigh stays quiet at 1 in 60": case(
         "AgentBudgetExhaustionsHigh", "20m",
-        [series(names.BUDGET_EXHAUSTED.prometheus, "0+1x30"), series(COUNT, "0+60x30")], []),
+        [input_series(prometheus_name(BUDGET_EXHAUSTED), "0+1x30"), input_series(COUNT, "0+60x30")], []),
     "AgentIdleRatioHigh fires when tasks wait 99.8% of the time": case(
         "AgentIdleRatioHigh", "20m",
-        [series(names.TASK_IDLE.prometheus, "0+59.88x30", agentvitals_wait_kind="llm"),
-         series(names.TASK_DURATION.series("_sum"), "0+60x30")],
+        [input_series(prometheus_name(TASK_IDLE), "0+59.88x30", agentvitals_wait_kind="llm"),
+         input_series(prom_series(TASK_DURATION, "_sum"), "0+60x30")],
         [alert("AgentIdleRatioHigh", {"job": JOB, "severity": "info", "action": "page"},
                "Tasks of support-agent spend 99.8% of their time waiting",
                "Almost all task time is spent waiting on LLMs, tools, retrieval or the database: a dependency is "
                "slow, or independent calls are not made in parallel (see parallelism on the dashboard).")]),
     "AgentIdleRatioHigh stays quiet at half idle": case(
         "AgentIdleRatioHigh", "20m",
-        [series(names.TASK_IDLE.prometheus, "0+30x30", agentvitals_wait_kind="tool"),
-         series(names.TASK_DURATION.series("_sum"), "0+60x30")], []),
+        [input_series(prometheus_name(TASK_IDLE), "0+30x30", agentvitals_wait_kind="tool"),
+         input_series(prom_series(TASK_DURATION, "_sum"), "0+60x30")], []),
     "ModelServerGPUSaturated fires on a GPU 98% busy for 10 minutes": case(
         "ModelServerGPUSaturated", "15m",
-        [{"series": f'{names.GPU_UTIL_PERCENT}{{gpu="0", modelName="H100"}}', "values": "98x30"}],
+        [{"series": f'{GPU_UTIL_PERCENT}{{gpu="0", modelName="H100"}}', "values": "98x30"}],
         [alert("ModelServerGPUSaturated", {"gpu": "0", "modelName": "H100", "severity": "warning", "action": "page"},
                "GPU 0 is 98% busy",
                "The model server's GPU is saturated: add model-server replicas or move load to a smaller model.")]),
     "ModelServerGPUSaturated stays quiet at 60%": case(
         "ModelServerGPUSaturated", "15m",
-        [{"series": f'{names.GPU_UTIL_PERCENT}{{gpu="0", modelName="H100"}}', "values": "60x30"}], []),
+        [{"series": f'{GPU_UTIL_PERCENT}{{gpu="0", modelName="H100"}}', "values": "60x30"}], []),
     "ModelServerKVCacheNearFull fires at 95% KV-cache usage": case(
         "ModelServerKVCacheNearFull", "10m",
-        [{"series": f'{names.MODEL_SERVER_KV_CACHE_USAGE}{{model_name="demo-large"}}', "values": "0.95x30"}],
+        [{"series": f'{MODEL_SERVER_KV_CACHE_USAGE}{{model_name="demo-large"}}', "values": "0.95x30"}],
         [alert("ModelServerKVCacheNearFull", {"model_name": "demo-large", "severity": "warning",
                                               "action": "degrade"},
                "KV cache of demo-large is 95% full",
@@ -122,13 +134,13 @@ CASES: dict[str, dict[str, Any]] = {
                "model.")]),
     "ModelServerKVCacheNearFull stays quiet at half full": case(
         "ModelServerKVCacheNearFull", "10m",
-        [{"series": f'{names.MODEL_SERVER_KV_CACHE_USAGE}{{model_name="demo-large"}}', "values": "0.5x30"}], []),
+        [{"series": f'{MODEL_SERVER_KV_CACHE_USAGE}{{model_name="demo-large"}}', "values": "0.5x30"}], []),
     # Hit ratio 50% for an hour, then 5 in 60: a sixth of what it was an hour earlier.
     "AgentCacheHitRatioCollapsed fires when the hit ratio falls to a sixth of last hour's": case(
         "AgentCacheHitRatioCollapsed", "80m",
-        [series(names.CACHE_REQUESTS.prometheus, "0+30x60 1805+5x30", agentvitals_cache_name="semantic",
+        [input_series(prometheus_name(CACHE_REQUESTS), "0+30x60 1805+5x30", agentvitals_cache_name="semantic",
                 agentvitals_cache_result="hit"),
-         series(names.CACHE_REQUESTS.prometheus, "0+30x60 1855+55x30", agentvitals_cache_name="semantic",
+         input_series(prometheus_name(CACHE_REQUESTS), "0+30x60 1855+55x30", agentvitals_cache_name="semantic",
                 agentvitals_cache_result="miss")],
         [alert("AgentCacheHitRatioCollapsed", {"job": JOB, "severity": "warning", "action": "page"},
                "Cache hit ratio of support-agent fell to 16.67% of what it was",
@@ -136,20 +148,20 @@ CASES: dict[str, dict[str, Any]] = {
                "with every miss.")]),
     "AgentCacheHitRatioCollapsed stays quiet while the ratio holds": case(
         "AgentCacheHitRatioCollapsed", "80m",
-        [series(names.CACHE_REQUESTS.prometheus, "0+30x90", agentvitals_cache_name="semantic",
+        [input_series(prometheus_name(CACHE_REQUESTS), "0+30x90", agentvitals_cache_name="semantic",
                 agentvitals_cache_result="hit"),
-         series(names.CACHE_REQUESTS.prometheus, "0+30x90", agentvitals_cache_name="semantic",
+         input_series(prometheus_name(CACHE_REQUESTS), "0+30x90", agentvitals_cache_name="semantic",
                 agentvitals_cache_result="miss")], []),
     "TelemetryPipelineDroppingData fires when the Collector refuses spans": case(
         "TelemetryPipelineDroppingData", "10m",
-        [{"series": f'{names.COLLECTOR_REFUSED_SPANS}{{job="{names.COLLECTOR_SELF_JOB}"}}', "values": "0+60x20"}],
+        [{"series": f'{COLLECTOR_REFUSED_SPANS}{{job="{COLLECTOR_SELF_JOB}"}}', "values": "0+60x20"}],
         [alert("TelemetryPipelineDroppingData", {"severity": "critical", "action": "page"},
                "The OpenTelemetry Collector is refusing or failing to send telemetry",
                "Spans or metric points are refused (memory_limiter) or fail to export: dashboards and alerts are "
                "working from incomplete data.")]),
     "TelemetryPipelineDroppingData stays quiet while nothing is refused": case(
         "TelemetryPipelineDroppingData", "10m",
-        [{"series": f'{names.COLLECTOR_REFUSED_SPANS}_total{{job="{names.COLLECTOR_SELF_JOB}"}}', "values": "0x20"}],
+        [{"series": f'{COLLECTOR_REFUSED_SPANS}_total{{job="{COLLECTOR_SELF_JOB}"}}', "values": "0x20"}],
         []),
     "TelemetryPipelineDown fires when the Collector cannot be scraped": case(
         "TelemetryPipelineDown", "5m", [{"series": 'up{job="otel-collector", instance="c:8889"}', "values": "0x10"}],
@@ -162,27 +174,30 @@ CASES: dict[str, dict[str, Any]] = {
         [{"series": 'up{job="otel-collector", instance="c:8889"}', "values": "1 1 0 1 1 1 1 1"}], []),
     "AgentTaskSLOBurnFast fires when 20% of tasks fail": case(
         "AgentTaskSLOBurnFast", "70m",
-        [series(COUNT, "0+12x80", **{OUTCOME: "error"}), series(COUNT, "0+48x80", **{OUTCOME: "success"})],
+        [input_series(COUNT, "0+12x80", **{OUTCOME: "error"}), input_series(COUNT, "0+48x80", **{OUTCOME: "success"})],
         [alert("AgentTaskSLOBurnFast", {"job": JOB, "severity": "critical", "action": "page"},
                "support-agent burns its task-success error budget 14x too fast",
                "Failed tasks over 1h and 5m exceed 14.4 x the 1.0% error budget (SLO 99.0%): 2% of a 30-day "
                "budget per hour.")]),
     "AgentTaskSLOBurnSlow fires when 10% of tasks fail for long": case(
         "AgentTaskSLOBurnSlow", "70m",
-        [series(COUNT, "0+6x80", **{OUTCOME: "timeout"}), series(COUNT, "0+54x80", **{OUTCOME: "success"})],
+        [input_series(COUNT, "0+6x80", **{OUTCOME: "timeout"}), input_series(COUNT, "0+54x80", **{OUTCOME: "success"})],
         [alert("AgentTaskSLOBurnSlow", {"job": JOB, "severity": "warning", "action": "page"},
                "support-agent burns its task-success error budget 6x too fast",
                "Failed tasks over 6h and 30m exceed 6 x the 1.0% error budget.")]),
     "AgentTaskSLOBurnFast stays quiet at 5% failures": case(
         "AgentTaskSLOBurnFast", "70m",
-        [series(COUNT, "0+3x80", **{OUTCOME: "error"}), series(COUNT, "0+57x80", **{OUTCOME: "success"})], []),
+        [input_series(COUNT, "0+3x80", **{OUTCOME: "error"}),
+         input_series(COUNT, "0+57x80", **{OUTCOME: "success"})], []),
     # 12 of 60 tasks fail in the last 8 minutes only: the 5m window burns, the 1h window stays under 4%.
     "AgentTaskSLOBurnFast stays quiet when only the short window burns": case(
         "AgentTaskSLOBurnFast", "75m",
-        [series(COUNT, "0x66 12+12x9", **{OUTCOME: "error"}), series(COUNT, "0+48x76", **{OUTCOME: "success"})], []),
+        [input_series(COUNT, "0x66 12+12x9", **{OUTCOME: "error"}),
+         input_series(COUNT, "0+48x76", **{OUTCOME: "success"})], []),
     "AgentTaskSLOBurnSlow stays quiet at 2% failures": case(
         "AgentTaskSLOBurnSlow", "70m",
-        [series(COUNT, "0+1x80", **{OUTCOME: "error"}), series(COUNT, "0+49x80", **{OUTCOME: "success"})], []),
+        [input_series(COUNT, "0+1x80", **{OUTCOME: "error"}),
+         input_series(COUNT, "0+49x80", **{OUTCOME: "success"})], []),
 }
 
 

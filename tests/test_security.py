@@ -11,7 +11,13 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import agentvitals
-from agentvitals import names
+from agentvitals.metrics import COST, METRICS, OPERATION_DURATION, TASK_ACTIVE, TASK_DURATION, TASK_IDLE, TOOL_DURATION
+from agentvitals.semconv import (
+    DB_SYSTEM_NAME,
+    GEN_AI_INPUT_MESSAGES,
+    GEN_AI_OUTPUT_MESSAGES,
+    GEN_AI_TOOL_CALL_ARGUMENTS,
+)
 from demo_agent.runner import DemoConfig, run_demo
 from tests.conftest import Telemetry, make_telemetry
 from tests.fake_llm import FakeLLMServer
@@ -36,7 +42,7 @@ def test_a_full_demo_run_leaks_no_key_header_parameter_or_content(monkeypatch: p
         values = json.dumps({**dict(span.attributes or {}), **dict(span.resource.attributes)}, default=str)
         for needle in forbidden:
             assert needle not in values, f"{needle!r} leaked into span {span.name}"
-    parameterised = [s for s in spans if s.attributes.get(names.DB_SYSTEM_NAME) == "sqlite"
+    parameterised = [s for s in spans if s.attributes.get(DB_SYSTEM_NAME) == "sqlite"
                      and s.name in ("SELECT", "INSERT")]
     assert parameterised and all("?" in s.attributes["db.query.text"] for s in parameterised)  # values not inlined
 
@@ -51,8 +57,8 @@ def test_content_capture_is_off_by_default_and_bounded_when_on(fake_llm: FakeLLM
     off = make_telemetry()
     try:
         call()
-        assert names.GEN_AI_INPUT_MESSAGES not in off.span("chat ").attributes
-        assert names.GEN_AI_OUTPUT_MESSAGES not in off.span("chat ").attributes
+        assert GEN_AI_INPUT_MESSAGES not in off.span("chat ").attributes
+        assert GEN_AI_OUTPUT_MESSAGES not in off.span("chat ").attributes
     finally:
         agentvitals.shutdown()
 
@@ -61,10 +67,10 @@ def test_content_capture_is_off_by_default_and_bounded_when_on(fake_llm: FakeLLM
         call()
         with agentvitals.task("t"), agentvitals.tool("t", arguments={"query": long_prompt}):
             pass
-        captured = on.span("chat ").attributes[names.GEN_AI_INPUT_MESSAGES]
+        captured = on.span("chat ").attributes[GEN_AI_INPUT_MESSAGES]
         assert captured.startswith('[{"role": "user"') and len(captured) <= 200 + len("…[truncated]")
-        assert on.span("chat ").attributes[names.GEN_AI_OUTPUT_MESSAGES] == "hello"
-        assert len(on.span("execute_tool").attributes[names.GEN_AI_TOOL_CALL_ARGUMENTS]) <= 200 + len("…[truncated]")
+        assert on.span("chat ").attributes[GEN_AI_OUTPUT_MESSAGES] == "hello"
+        assert len(on.span("execute_tool").attributes[GEN_AI_TOOL_CALL_ARGUMENTS]) <= 200 + len("…[truncated]")
     finally:
         agentvitals.shutdown()
 
@@ -79,10 +85,10 @@ def test_metric_series_stay_bounded_with_10000_distinct_ids_and_arguments(teleme
                 call.record(input_tokens=index, output_tokens=1)
     series = {
         metric: len(telemetry.points(metric))
-        for metric in (names.TASK_DURATION.name, names.TOOL_DURATION.name, names.OPERATION_DURATION.name,
-                       names.COST.name, names.TASK_ACTIVE.name, names.TASK_IDLE.name)
+        for metric in (TASK_DURATION.name, TOOL_DURATION.name, OPERATION_DURATION.name,
+                       COST.name, TASK_ACTIVE.name, TASK_IDLE.name)
     }
     assert max(series.values()) <= 2, series  # one label set each (idle: one per wait kind)
-    for metric in names.METRICS:
+    for metric in METRICS:
         for point in telemetry.points(metric.name):
             assert set(point.attributes) <= set(metric.labels), (metric.name, set(point.attributes))

@@ -15,8 +15,25 @@ from typing import Any
 
 import pytest
 
-from agentvitals import names
-from agentvitals.names import Instrument, prometheus_label
+from agentvitals.metrics import (
+    BUDGET_EXHAUSTED,
+    CACHE_REQUESTS,
+    COST,
+    METRICS,
+    OPERATION_DURATION,
+    TASK_DURATION,
+    UNPRICED_CALLS,
+    Instrument,
+    Metric,
+)
+from agentvitals.monitoring.series import (
+    COLLECTOR_ACCEPTED_SPANS,
+    collector_counter,
+    prometheus_label,
+    prometheus_name,
+    series,
+)
+from agentvitals.semconv import ERROR_TYPE
 from tests.fake_llm import FakeLLMServer
 from tests.stack import ROOT, Collector, Prometheus, TraceSink, wait_until
 
@@ -24,7 +41,7 @@ pytestmark = pytest.mark.stack
 
 SERVICE = "stack-test-app"
 # Labels that only appear on some points (errors); every other registry label must be present.
-CONDITIONAL_LABELS = {names.ERROR_TYPE}
+CONDITIONAL_LABELS = {ERROR_TYPE}
 
 
 class Run:
@@ -54,12 +71,12 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             yield Run(prometheus, sink)
 
 
-def series_name(metric: names.Metric) -> str:
-    return metric.series("_bucket") if metric.instrument is Instrument.HISTOGRAM else metric.prometheus
+def series_name(metric: Metric) -> str:
+    return series(metric, "_bucket") if metric.instrument is Instrument.HISTOGRAM else prometheus_name(metric)
 
 
-@pytest.mark.parametrize("metric", names.METRICS, ids=lambda m: m.name)
-def test_every_registry_metric_has_its_predicted_name_and_labels(run: Run, metric: names.Metric) -> None:
+@pytest.mark.parametrize("metric", METRICS, ids=lambda m: m.name)
+def test_every_registry_metric_has_its_predicted_name_and_labels(run: Run, metric: Metric) -> None:
     series = run.prometheus.series(f'{series_name(metric)}{{job="{SERVICE}"}}')
     assert series, f"{series_name(metric)} missing from Prometheus"
     seen_labels = set().union(*(s.keys() for s in series))
@@ -67,11 +84,11 @@ def test_every_registry_metric_has_its_predicted_name_and_labels(run: Run, metri
     assert expected <= seen_labels, f"{metric.name}: missing labels {expected - seen_labels}"
     if metric.instrument is Instrument.HISTOGRAM:
         for suffix in ("_sum", "_count"):
-            assert run.prometheus.series(f'{metric.series(suffix)}{{job="{SERVICE}"}}')
+            assert run.prometheus.series(f'{series(metric, suffix)}{{job="{SERVICE}"}}')
 
 
 def test_duration_buckets_include_the_two_second_edge(run: Run) -> None:
-    edges = {s["le"] for s in run.prometheus.series(names.OPERATION_DURATION.series("_bucket"))}
+    edges = {s["le"] for s in run.prometheus.series(series(OPERATION_DURATION, "_bucket"))}
     assert "2" in edges or "2.0" in edges
 
 
@@ -83,14 +100,14 @@ def test_values_match_what_the_program_did(run: Run) -> None:
 
     job = f'job="{SERVICE}"'
     # 3 tasks x 3 chat calls (one unpriced) + the budget task's single allowed call.
-    assert value(f'sum({names.OPERATION_DURATION.series("_count")}{{{job},gen_ai_operation_name="chat"}})') == 10
-    assert value(f'sum({names.UNPRICED_CALLS.prometheus}{{{job}}})') == 3
-    assert value(f'sum({names.TASK_DURATION.series("_count")}{{{job},agentvitals_task_outcome="success"}})') == 3
-    assert value(f'sum({names.BUDGET_EXHAUSTED.prometheus}{{{job},agentvitals_budget_limit="llm_calls"}})') == 1
-    assert value(f'sum({names.CACHE_REQUESTS.prometheus}{{{job},agentvitals_cache_result="hit"}})') == 3
+    assert value(f'sum({series(OPERATION_DURATION, "_count")}{{{job},gen_ai_operation_name="chat"}})') == 10
+    assert value(f'sum({prometheus_name(UNPRICED_CALLS)}{{{job}}})') == 3
+    assert value(f'sum({series(TASK_DURATION, "_count")}{{{job},agentvitals_task_outcome="success"}})') == 3
+    assert value(f'sum({prometheus_name(BUDGET_EXHAUSTED)}{{{job},agentvitals_budget_limit="llm_calls"}})') == 1
+    assert value(f'sum({prometheus_name(CACHE_REQUESTS)}{{{job},agentvitals_cache_result="hit"}})') == 3
     priced_chat_cost = (200 * 0.15 + 1000 * 0.075 + 50 * 0.60) / 1e6
     embeddings_cost = 8 * 0.02 / 1e6
-    assert value(f'sum({names.COST.prometheus}{{{job}}})') == pytest.approx(
+    assert value(f'sum({prometheus_name(COST)}{{{job}}})') == pytest.approx(
         7 * priced_chat_cost + 3 * embeddings_cost, rel=1e-9)
 
 
@@ -108,7 +125,7 @@ def test_traces_reach_the_tempo_endpoint(run: Run) -> None:
     assert "chat gpt-4o-mini" in run.sink.span_names
 
 
-@pytest.mark.parametrize("series", [names.OPERATION_DURATION.series("_bucket"),
+@pytest.mark.parametrize("series", [series(OPERATION_DURATION, "_bucket"),
                                     "traces_span_metrics_duration_seconds_bucket"])
 def test_latency_exemplar_carries_a_trace_id_of_the_program(run: Run, series: str) -> None:
     def exemplar_trace_ids() -> set[str]:
@@ -121,7 +138,7 @@ def test_latency_exemplar_carries_a_trace_id_of_the_program(run: Run, series: st
 
 def test_collector_self_metrics_are_scraped(run: Run) -> None:
     # The pipeline's own health is visible: accepted (and, in outages, refused/failed) spans.
-    expr = f"sum({names.collector_counter(names.COLLECTOR_ACCEPTED_SPANS)})"
+    expr = f"sum({collector_counter(COLLECTOR_ACCEPTED_SPANS)})"
     accepted = wait_until(lambda: run.prometheus.query(expr), timeout=30, what="the Collector's own metrics")
     assert float(accepted[0]["value"][1]) > 0
     assert run.prometheus.query('up{job="otel-collector-self"} == 1')

@@ -10,7 +10,23 @@ import openai
 import pytest
 
 import agentvitals
-from agentvitals import names
+from agentvitals.attributes import (
+    BUDGET_LIMIT,
+    COST_AMOUNT,
+    TASK_ACTIVE_TIME,
+    TASK_CHILD_TIME,
+    TASK_COST_AMOUNT,
+    TASK_CPU_TIME,
+    TASK_IDLE_TIME,
+    TASK_LLM_CALLS,
+    TASK_NAME,
+    TASK_OUTCOME,
+    TASK_WALL_TIME,
+    WaitKind,
+    task_idle_time,
+)
+from agentvitals.metrics import BUDGET_EXHAUSTED, COST, TASK_ACTIVE, TASK_CHILD, TASK_COST, TASK_DURATION, TASK_IDLE
+from agentvitals.semconv import ERROR_TYPE
 from tests.conftest import Telemetry
 from tests.fake_llm import FakeLLMServer
 
@@ -31,17 +47,17 @@ async def test_three_parallel_tools_idle_once_child_thrice(telemetry: Telemetry)
         await asyncio.gather(call_tool("a"), call_tool("b"), call_tool("c"))
 
     span = telemetry.span("invoke_agent parallel")
-    idle, child = span.attributes[names.TASK_IDLE_TIME], span.attributes[names.TASK_CHILD_TIME]
+    idle, child = span.attributes[TASK_IDLE_TIME], span.attributes[TASK_CHILD_TIME]
     assert idle == pytest.approx(0.1, abs=0.03)
     assert child == pytest.approx(0.3, abs=0.05)
-    assert span.attributes[names.TASK_ACTIVE_TIME] == pytest.approx(
-        span.attributes[names.TASK_WALL_TIME] - idle, abs=1e-6
+    assert span.attributes[TASK_ACTIVE_TIME] == pytest.approx(
+        span.attributes[TASK_WALL_TIME] - idle, abs=1e-6
     )
-    assert span.attributes[names.TASK_IDLE_TIME_PREFIX + "tool"] == pytest.approx(idle)
+    assert span.attributes[task_idle_time(WaitKind.TOOL)] == pytest.approx(idle)
     for tool_name in "abc":
         assert parent_of(telemetry, f"execute_tool {tool_name}") == "invoke_agent parallel"
-    assert telemetry.total(names.TASK_CHILD.name) == pytest.approx(child)
-    assert telemetry.total(names.TASK_IDLE.name, agentvitals__wait__kind="tool") == pytest.approx(idle)
+    assert telemetry.total(TASK_CHILD.name) == pytest.approx(child)
+    assert telemetry.total(TASK_IDLE.name, agentvitals__wait__kind="tool") == pytest.approx(idle)
 
 
 def test_threads_keep_the_trace_tree_and_the_split(telemetry: Telemetry) -> None:
@@ -56,8 +72,8 @@ def test_threads_keep_the_trace_tree_and_the_split(telemetry: Telemetry) -> None
     task_span = telemetry.span("invoke_agent threaded")
     assert len(spans) == 3
     assert all(s.parent is not None and s.parent.span_id == task_span.context.span_id for s in spans)
-    assert task_span.attributes[names.TASK_IDLE_TIME] == pytest.approx(0.1, abs=0.04)
-    assert task_span.attributes[names.TASK_CHILD_TIME] == pytest.approx(0.3, abs=0.06)
+    assert task_span.attributes[TASK_IDLE_TIME] == pytest.approx(0.1, abs=0.04)
+    assert task_span.attributes[TASK_CHILD_TIME] == pytest.approx(0.3, abs=0.06)
 
 
 def test_sequential_waits_add_up_and_own_compute_is_active(telemetry: Telemetry) -> None:
@@ -70,9 +86,9 @@ def test_sequential_waits_add_up_and_own_compute_is_active(telemetry: Telemetry)
             pass
 
     span = telemetry.span("invoke_agent sequential")
-    assert span.attributes[names.TASK_IDLE_TIME] == pytest.approx(0.1, abs=0.02)
-    assert span.attributes[names.TASK_ACTIVE_TIME] >= 0.045
-    assert span.attributes[names.TASK_CPU_TIME] >= 0.04  # the busy loop, measured as thread CPU time
+    assert span.attributes[TASK_IDLE_TIME] == pytest.approx(0.1, abs=0.02)
+    assert span.attributes[TASK_ACTIVE_TIME] >= 0.045
+    assert span.attributes[TASK_CPU_TIME] >= 0.04  # the busy loop, measured as thread CPU time
 
 
 def test_generators_nest_under_the_task(telemetry: Telemetry) -> None:
@@ -106,7 +122,7 @@ def test_decorated_generator_task_is_one_span(telemetry: Telemetry) -> None:
     assert list(produce()) == [0, 1, 2]
     task_span = telemetry.span("invoke_agent streaming-task")
     assert all(s.parent.span_id == task_span.context.span_id for s in telemetry.spans("execute_tool step"))
-    assert task_span.attributes[names.TASK_OUTCOME] == "success"
+    assert task_span.attributes[TASK_OUTCOME] == "success"
 
 
 async def test_nested_task_tool_llm_tree(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
@@ -123,9 +139,9 @@ async def test_nested_task_tool_llm_tree(telemetry: Telemetry, fake_llm: FakeLLM
     assert parent_of(telemetry, "POST") == "chat gpt-4o-mini"
     task_span = telemetry.span("invoke_agent agent")
     # The LLM and HTTP waits sit inside the tool wait: summed child time is the tool's alone.
-    assert task_span.attributes[names.TASK_CHILD_TIME] == pytest.approx(task_span.attributes[names.TASK_IDLE_TIME])
-    assert task_span.attributes[names.TASK_LLM_CALLS] == 1
-    assert task_span.attributes[names.TASK_COST_AMOUNT] > 0
+    assert task_span.attributes[TASK_CHILD_TIME] == pytest.approx(task_span.attributes[TASK_IDLE_TIME])
+    assert task_span.attributes[TASK_LLM_CALLS] == 1
+    assert task_span.attributes[TASK_COST_AMOUNT] > 0
 
 
 def test_user_exception_passes_through_and_task_errors(telemetry: Telemetry) -> None:
@@ -137,9 +153,9 @@ def test_user_exception_passes_through_and_task_errors(telemetry: Telemetry) -> 
         raise error
     assert raised.value is error
     span = telemetry.span("invoke_agent failing")
-    assert span.attributes[names.TASK_OUTCOME] == "error"
-    assert span.attributes[names.ERROR_TYPE] == "test_user_exception_passes_through_and_task_errors.<locals>.MyError"
-    assert telemetry.points(names.TASK_DURATION.name)[0].attributes[names.TASK_OUTCOME] == "error"
+    assert span.attributes[TASK_OUTCOME] == "error"
+    assert span.attributes[ERROR_TYPE] == "test_user_exception_passes_through_and_task_errors.<locals>.MyError"
+    assert telemetry.points(TASK_DURATION.name)[0].attributes[TASK_OUTCOME] == "error"
 
 
 def test_budget_of_two_llm_calls_stops_the_third(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
@@ -159,9 +175,9 @@ def test_budget_of_two_llm_calls_stops_the_third(telemetry: Telemetry, fake_llm:
     assert made == [0, 1]
     assert len(fake_llm.requests) == 2
     span = telemetry.span("invoke_agent budgeted")
-    assert span.attributes[names.TASK_OUTCOME] == "budget_exhausted"
-    assert span.attributes[names.BUDGET_LIMIT] == "llm_calls"
-    assert telemetry.total(names.BUDGET_EXHAUSTED.name, agentvitals__budget__limit="llm_calls") == 1
+    assert span.attributes[TASK_OUTCOME] == "budget_exhausted"
+    assert span.attributes[BUDGET_LIMIT] == "llm_calls"
+    assert telemetry.total(BUDGET_EXHAUSTED.name, agentvitals__budget__limit="llm_calls") == 1
 
 
 def test_budget_partial_result_and_opt_in_raise(telemetry: Telemetry) -> None:
@@ -184,8 +200,8 @@ def test_manual_llm_call_computes_cost(telemetry: Telemetry) -> None:
         call.record(input_tokens=2000, output_tokens=100, cache_read_tokens=1000)
     assert call.cost_usd == pytest.approx((1000 * 1.00 + 1000 * 0.10 + 100 * 5.00) / 1e6)
     span = telemetry.span("chat claude-haiku-4-5")
-    assert span.attributes[names.COST_AMOUNT] == pytest.approx(call.cost_usd)
-    assert telemetry.span("invoke_agent manual").attributes[names.TASK_COST_AMOUNT] == pytest.approx(call.cost_usd)
+    assert span.attributes[COST_AMOUNT] == pytest.approx(call.cost_usd)
+    assert telemetry.span("invoke_agent manual").attributes[TASK_COST_AMOUNT] == pytest.approx(call.cost_usd)
 
 
 def test_cost_per_task_metrics(telemetry: Telemetry) -> None:
@@ -198,9 +214,9 @@ def test_cost_per_task_metrics(telemetry: Telemetry) -> None:
                     raise RuntimeError("after spending")
         except RuntimeError:
             pass
-    assert telemetry.total(names.TASK_COST.name, agentvitals__task__outcome="success") == pytest.approx(2.5)
-    assert telemetry.total(names.TASK_COST.name, agentvitals__task__outcome="error") == pytest.approx(2.5)
-    assert telemetry.total(names.COST.name) == pytest.approx(5.0)
+    assert telemetry.total(TASK_COST.name, agentvitals__task__outcome="success") == pytest.approx(2.5)
+    assert telemetry.total(TASK_COST.name, agentvitals__task__outcome="error") == pytest.approx(2.5)
+    assert telemetry.total(COST.name) == pytest.approx(5.0)
 
 
 def test_every_metric_point_of_a_task_has_the_task_span_as_exemplar(telemetry: Telemetry) -> None:
@@ -213,9 +229,9 @@ def test_every_metric_point_of_a_task_has_the_task_span_as_exemplar(telemetry: T
     linked = telemetry.span("invoke_agent linked").context
     data = telemetry.reader.get_metrics_data()
     metrics = {m.name: m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
-    for metric in (names.TASK_DURATION, names.TASK_COST, names.TASK_ACTIVE, names.TASK_CHILD, names.TASK_IDLE,
-                   names.BUDGET_EXHAUSTED):
-        points = [p for p in metrics[metric.name].data.data_points if p.attributes[names.TASK_NAME] == "linked"]
+    for metric in (TASK_DURATION, TASK_COST, TASK_ACTIVE, TASK_CHILD, TASK_IDLE,
+                   BUDGET_EXHAUSTED):
+        points = [p for p in metrics[metric.name].data.data_points if p.attributes[TASK_NAME] == "linked"]
         assert points, metric.name
         for point in points:
             assert [(e.trace_id, e.span_id) for e in point.exemplars] == [(linked.trace_id, linked.span_id)], \

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agentvitals._timesplit import split_time
-from agentvitals.names import WaitKind
+from agentvitals.attributes import WaitKind
 
 S = 1_000_000_000  # one second in ns
 

@@ -6,7 +6,15 @@ from __future__ import annotations
 import pytest
 
 import agentvitals
-from agentvitals import names
+from agentvitals.attributes import (
+    RETRIEVAL_OPERATION,
+    RETRIEVAL_RESULT_COUNT,
+    RETRIEVAL_TOP_K,
+    WaitKind,
+    task_idle_time,
+)
+from agentvitals.metrics import RETRIEVAL_DURATION
+from agentvitals.semconv import GEN_AI_DATA_SOURCE_ID, GEN_AI_OPERATION_NAME, GEN_AI_RETRIEVAL_QUERY_TEXT
 from tests.conftest import Telemetry, make_telemetry
 
 DOCUMENT = "confidential refund policy text"
@@ -16,11 +24,11 @@ VECTORS = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.7, 0.7, 0.0]]
 def assert_retrieval(span: object, source: str, operation: str, results: int | None) -> None:
     attributes = span.attributes  # type: ignore[attr-defined]
     assert span.name == f"retrieval {source}"  # type: ignore[attr-defined]
-    assert attributes[names.GEN_AI_OPERATION_NAME] == "retrieval"
-    assert attributes[names.GEN_AI_DATA_SOURCE_ID] == source
-    assert attributes[names.RETRIEVAL_OPERATION] == operation
+    assert attributes[GEN_AI_OPERATION_NAME] == "retrieval"
+    assert attributes[GEN_AI_DATA_SOURCE_ID] == source
+    assert attributes[RETRIEVAL_OPERATION] == operation
     if results is not None:
-        assert attributes[names.RETRIEVAL_RESULT_COUNT] == results
+        assert attributes[RETRIEVAL_RESULT_COUNT] == results
     assert all(DOCUMENT not in str(value) for value in attributes.values())
 
 
@@ -36,10 +44,10 @@ def test_chromadb(telemetry: Telemetry) -> None:
     add, query = telemetry.spans("retrieval ")
     assert_retrieval(add, "policies", "add", None)
     assert_retrieval(query, "policies", "query", 2)
-    assert query.attributes[names.RETRIEVAL_TOP_K] == 2
+    assert query.attributes[RETRIEVAL_TOP_K] == 2
     task = telemetry.span("invoke_agent kb")
-    assert task.attributes[names.TASK_IDLE_TIME_PREFIX + "retrieval"] > 0
-    assert {p.attributes[names.RETRIEVAL_OPERATION] for p in telemetry.points(names.RETRIEVAL_DURATION.name)} == {
+    assert task.attributes[task_idle_time(WaitKind.RETRIEVAL)] > 0
+    assert {p.attributes[RETRIEVAL_OPERATION] for p in telemetry.points(RETRIEVAL_DURATION.name)} == {
         "add", "query"}
 
 
@@ -66,7 +74,7 @@ async def test_qdrant_async(telemetry: Telemetry) -> None:
                                                                               distance=models.Distance.COSINE))
     await client.upsert("docs", points=[models.PointStruct(id=i, vector=v) for i, v in enumerate(VECTORS)])
     await client.query_points(collection_name="docs", query=[0.0, 1.0, 0.0], limit=1)
-    assert [s.attributes[names.RETRIEVAL_OPERATION] for s in telemetry.spans("retrieval ")] == ["add", "query"]
+    assert [s.attributes[RETRIEVAL_OPERATION] for s in telemetry.spans("retrieval ")] == ["add", "query"]
 
 
 def test_query_text_only_with_content_capture() -> None:
@@ -86,8 +94,8 @@ def test_query_text_only_with_content_capture() -> None:
         collection = client.create_collection("faq", embedding_function=Embedder())
         collection.add(ids=["q"], documents=["how do refunds work"])
         collection.query(query_texts=["refund please"], n_results=1)
-        query = [s for s in on.spans("retrieval ") if s.attributes[names.RETRIEVAL_OPERATION] == "query"][0]
-        assert query.attributes[names.GEN_AI_RETRIEVAL_QUERY_TEXT] == "refund please"
+        query = [s for s in on.spans("retrieval ") if s.attributes[RETRIEVAL_OPERATION] == "query"][0]
+        assert query.attributes[GEN_AI_RETRIEVAL_QUERY_TEXT] == "refund please"
     finally:
         agentvitals.shutdown()
 

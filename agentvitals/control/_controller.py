@@ -22,8 +22,8 @@ from typing import Any, Protocol
 
 from opentelemetry import metrics
 
-from agentvitals import names
-from agentvitals._telemetry import create_instrument
+from agentvitals.control.metrics import CONTROL_ACTION, CONTROL_ACTIONS, CONTROL_RESULT
+from agentvitals.metrics import create_instrument
 
 _logger = logging.getLogger("agentvitals.control")
 
@@ -102,7 +102,7 @@ class Controller:
         self.history: list[tuple[float, str, str]] = []
         """(time, what happened, detail), for reports and tests."""
         meter = metrics.get_meter("agentvitals.control", meter_provider=meter_provider)
-        self._actions = create_instrument(meter, names.CONTROL_ACTIONS)
+        self._actions = create_instrument(meter, CONTROL_ACTIONS)
 
     # --- input --------------------------------------------------------------------------------------
     def handle(self, event: AlertEvent) -> str:
@@ -116,7 +116,7 @@ class Controller:
                 if len(self._seen) > 10_000:
                     self._seen.popitem(last=False)
                 result = self._apply(event)
-        self._actions.add(1, {names.CONTROL_ACTION: event.action, names.CONTROL_RESULT: result})
+        self._actions.add(1, {CONTROL_ACTION: event.action, CONTROL_RESULT: result})
         return result
 
     def _apply(self, event: AlertEvent) -> str:

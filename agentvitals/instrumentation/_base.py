@@ -13,7 +13,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
-from agentvitals._telemetry import Telemetry, current
+from agentvitals._handler import Handler, current
 
 _logger = logging.getLogger("agentvitals")
 
@@ -22,11 +22,11 @@ __all__ = ["Patch", "PatchTableInstrumentor", "import_optional"]
 
 @dataclass(frozen=True)
 class Patch:
-    """Wrap ``module.attribute`` (``"Class.method"``) with ``wrapper(telemetry)``. Skipped when absent."""
+    """Wrap ``module.attribute`` (``"Class.method"``) with ``wrapper(handler)``. Skipped when absent."""
 
     module: str
     attribute: str
-    wrapper: Callable[[Telemetry], Callable[..., Any]]
+    wrapper: Callable[[Handler], Callable[..., Any]]
 
 
 def import_optional(name: str) -> ModuleType | None:
@@ -51,7 +51,7 @@ class PatchTableInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """An instrumentor whose subclasses only declare ``name``, ``instruments`` and ``patches``.
 
     ``BaseInstrumentor`` makes each subclass a singleton and ignores a second ``instrument()``, so
-    instrumenting twice never doubles spans or cost. ``telemetry=`` may be passed; otherwise the
+    instrumenting twice never doubles spans or cost. ``handler=`` may be passed; otherwise the
     handler is built from the ``tracer_provider``/``meter_provider`` kwargs (zero-code start).
     """
 
@@ -63,11 +63,12 @@ class PatchTableInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return self.instruments
 
     def _instrument(self, **kwargs: Any) -> None:
-        telemetry: Telemetry | None = kwargs.get("telemetry")
-        if telemetry is None:
+        handler: Handler | None = kwargs.get("handler")
+        if handler is None:
             provided = kwargs.get("tracer_provider") or kwargs.get("meter_provider")
-            telemetry = (
-                Telemetry(tracer_provider=kwargs.get("tracer_provider"), meter_provider=kwargs.get("meter_provider"))
+            handler = (
+                Handler.create(tracer_provider=kwargs.get("tracer_provider"),
+                               meter_provider=kwargs.get("meter_provider"))
                 if provided
                 else current()
             )
@@ -77,7 +78,7 @@ class PatchTableInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             target = _resolve(module, patch.attribute) if module is not None else None
             if target is None:
                 continue
-            wrap_function_wrapper(module, patch.attribute, patch.wrapper(telemetry))
+            wrap_function_wrapper(module, patch.attribute, patch.wrapper(handler))
             applied.append(target)
         self._applied = applied
 

@@ -14,12 +14,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentvitals import names
-from agentvitals._invocation import LLMInvocation, should_instrument_llm, start_llm
+from agentvitals._handler import Handler
+from agentvitals._lifecycle import LLMInvocation, should_instrument_llm, start_llm
 from agentvitals._records import LLMResponse
-from agentvitals._tasks import BudgetExhausted
-from agentvitals._telemetry import Telemetry
+from agentvitals._taskrun import BudgetExhausted
+from agentvitals.attributes import RESPONSE_PARSE_ERROR
 from agentvitals.instrumentation._streams import AsyncStreamProxy, ChunkHandler, StreamRecorder, SyncStreamProxy
+from agentvitals.semconv import (
+    GEN_AI_REQUEST_MAX_TOKENS,
+    GEN_AI_REQUEST_STREAM,
+    GEN_AI_REQUEST_TEMPERATURE,
+    GEN_AI_REQUEST_TOP_P,
+    SERVER_ADDRESS,
+    SERVER_PORT,
+)
 
 _logger = logging.getLogger("agentvitals")
 
@@ -36,7 +44,7 @@ class LLMRequest:
 
 @dataclass(frozen=True)
 class LLMEndpoint:
-    """How one SDK method maps onto telemetry."""
+    """How one SDK method maps onto handler."""
 
     provider: str
     operation: str
@@ -47,13 +55,13 @@ class LLMEndpoint:
     on_chunk: ChunkHandler | None = None
 
 
-def _start(telemetry: Telemetry, endpoint: LLMEndpoint, instance: Any, kwargs: Mapping[str, Any]
+def _start(handler: Handler, endpoint: LLMEndpoint, instance: Any, kwargs: Mapping[str, Any]
            ) -> tuple[LLMInvocation, bool] | None:
     """Start the span, or ``None`` if we cannot (then the call runs uninstrumented)."""
     try:
         request = endpoint.parse_request(instance, kwargs)
         invocation = start_llm(
-            telemetry,
+            handler,
             provider=endpoint.provider,
             operation=endpoint.operation,
             model=request.model,
@@ -82,20 +90,20 @@ def _finish(invocation: LLMInvocation, endpoint: LLMEndpoint, result: Any, strea
         # The SDK caches what parse() returns, so parsing here costs the caller nothing later. A raw
         # response to a streamed request parses to a stream we never see: its usage stays absent.
         parsed = result.parse() if _is_raw_response(result) and not stream else result
-        invocation.response = endpoint.parse_response(parsed, invocation.telemetry.capture_content)
+        invocation.response = endpoint.parse_response(parsed, invocation.handler.content.capture)
     except Exception:  # a malformed response still yields a closed span, never an exception
         _logger.debug("agentvitals: could not read %s response", endpoint.provider, exc_info=True)
-        invocation.span.set_attribute(names.RESPONSE_PARSE_ERROR, True)
+        invocation.span.set_attribute(RESPONSE_PARSE_ERROR, True)
     invocation.stop()
     return result
 
 
-def sync_llm_wrapper(endpoint: LLMEndpoint) -> Callable[[Telemetry], Callable[..., Any]]:
-    def factory(telemetry: Telemetry) -> Callable[..., Any]:
+def sync_llm_wrapper(endpoint: LLMEndpoint) -> Callable[[Handler], Callable[..., Any]]:
+    def factory(handler: Handler) -> Callable[..., Any]:
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             if not should_instrument_llm():
                 return wrapped(*args, **kwargs)
-            started = _start(telemetry, endpoint, instance, kwargs)
+            started = _start(handler, endpoint, instance, kwargs)
             if started is None:
                 return wrapped(*args, **kwargs)
             invocation, stream = started
@@ -108,14 +116,14 @@ def sync_llm_wrapper(endpoint: LLMEndpoint) -> Callable[[Telemetry], Callable[..
     return factory
 
 
-def async_llm_wrapper(endpoint: LLMEndpoint) -> Callable[[Telemetry], Callable[..., Any]]:
-    def factory(telemetry: Telemetry) -> Callable[..., Any]:
+def async_llm_wrapper(endpoint: LLMEndpoint) -> Callable[[Handler], Callable[..., Any]]:
+    def factory(handler: Handler) -> Callable[..., Any]:
         async def wrapper(
             wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
         ) -> Any:
             if not should_instrument_llm():
                 return await wrapped(*args, **kwargs)
-            started = _start(telemetry, endpoint, instance, kwargs)
+            started = _start(handler, endpoint, instance, kwargs)
             if started is None:
                 return await wrapped(*args, **kwargs)
             invocation, stream = started
@@ -135,12 +143,12 @@ def chat_request(instance: Any, kwargs: Mapping[str, Any], *, max_tokens_keys: t
     attributes = server_attributes(instance)
     stream = kwargs.get("stream") is True
     if stream:
-        attributes[names.GEN_AI_REQUEST_STREAM] = True
+        attributes[GEN_AI_REQUEST_STREAM] = True
     max_tokens = next((value for key in max_tokens_keys if (value := number(kwargs.get(key))) is not None), None)
     for attribute, value in (
-        (names.GEN_AI_REQUEST_MAX_TOKENS, max_tokens),
-        (names.GEN_AI_REQUEST_TEMPERATURE, number(kwargs.get("temperature"))),
-        (names.GEN_AI_REQUEST_TOP_P, number(kwargs.get("top_p"))),
+        (GEN_AI_REQUEST_MAX_TOKENS, max_tokens),
+        (GEN_AI_REQUEST_TEMPERATURE, number(kwargs.get("temperature"))),
+        (GEN_AI_REQUEST_TOP_P, number(kwargs.get("top_p"))),
     ):
         if value is not None:
             attributes[attribute] = value
@@ -160,10 +168,10 @@ def server_attributes(instance: Any) -> dict[str, Any]:
     host = getattr(base_url, "host", None)
     if not isinstance(host, str) or not host:
         return {}
-    attributes: dict[str, Any] = {names.SERVER_ADDRESS: host}
+    attributes: dict[str, Any] = {SERVER_ADDRESS: host}
     port = getattr(base_url, "port", None)
     if isinstance(port, int):
-        attributes[names.SERVER_PORT] = port
+        attributes[SERVER_PORT] = port
     return attributes
 
 
@@ -171,7 +179,7 @@ def server_attributes(instance: Any) -> dict[str, Any]:
 _REQUEST_ATTRIBUTE = "_agentvitals_request"
 
 
-def remember_request(telemetry: Telemetry) -> Callable[..., Any]:
+def remember_request(handler: Handler) -> Callable[..., Any]:
     """Wrap a method that returns a stream manager: keep its arguments on the manager for later."""
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -194,15 +202,15 @@ def _wrap_raw_stream(invocation: LLMInvocation, endpoint: LLMEndpoint, stream: A
         invocation.stop()
 
 
-def sync_enter_stream_wrapper(endpoint: LLMEndpoint) -> Callable[[Telemetry], Callable[..., Any]]:
+def sync_enter_stream_wrapper(endpoint: LLMEndpoint) -> Callable[[Handler], Callable[..., Any]]:
     """Wrap a stream manager's ``__enter__``: the span covers the request and the stream it returns."""
 
-    def factory(telemetry: Telemetry) -> Callable[..., Any]:
+    def factory(handler: Handler) -> Callable[..., Any]:
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             request = getattr(instance, _REQUEST_ATTRIBUTE, None)
             if request is None or not should_instrument_llm():
                 return wrapped(*args, **kwargs)
-            started = _start(telemetry, endpoint, request[0], {**request[1], "stream": True})
+            started = _start(handler, endpoint, request[0], {**request[1], "stream": True})
             if started is None:
                 return wrapped(*args, **kwargs)
             invocation, _ = started
@@ -216,15 +224,15 @@ def sync_enter_stream_wrapper(endpoint: LLMEndpoint) -> Callable[[Telemetry], Ca
     return factory
 
 
-def async_enter_stream_wrapper(endpoint: LLMEndpoint) -> Callable[[Telemetry], Callable[..., Any]]:
-    def factory(telemetry: Telemetry) -> Callable[..., Any]:
+def async_enter_stream_wrapper(endpoint: LLMEndpoint) -> Callable[[Handler], Callable[..., Any]]:
+    def factory(handler: Handler) -> Callable[..., Any]:
         async def wrapper(
             wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
         ) -> Any:
             request = getattr(instance, _REQUEST_ATTRIBUTE, None)
             if request is None or not should_instrument_llm():
                 return await wrapped(*args, **kwargs)
-            started = _start(telemetry, endpoint, request[0], {**request[1], "stream": True})
+            started = _start(handler, endpoint, request[0], {**request[1], "stream": True})
             if started is None:
                 return await wrapped(*args, **kwargs)
             invocation, _ = started

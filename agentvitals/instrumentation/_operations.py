@@ -21,10 +21,11 @@ from typing import Any, ClassVar
 
 from opentelemetry import context as otel_context
 
-from agentvitals import names
-from agentvitals._invocation import Invocation, start_retrieval, start_tool
-from agentvitals._tasks import BudgetExhausted
-from agentvitals._telemetry import Telemetry
+from agentvitals._handler import Handler
+from agentvitals._lifecycle import Invocation, start_retrieval, start_tool
+from agentvitals._taskrun import BudgetExhausted
+from agentvitals.attributes import RETRIEVAL_RESULT_COUNT
+from agentvitals.semconv import DB_SYSTEM_NAME
 
 _logger = logging.getLogger("agentvitals")
 _OUTERMOST = otel_context.create_key("agentvitals-outermost-operation")
@@ -45,20 +46,20 @@ class RetrievalEndpoint:
     query_text: Callable[[tuple[Any, ...], Mapping[str, Any]], str | None] = lambda args, kwargs: None
     only_outermost: ClassVar[str | None] = None
 
-    def start(self, telemetry: Telemetry, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    def start(self, handler: Handler, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
               ) -> Invocation:
         top_k = self.top_k(args, kwargs)
         return start_retrieval(
-            telemetry, self.source(instance, args, kwargs) or self.system, operation=self.operation,
+            handler, self.source(instance, args, kwargs) or self.system, operation=self.operation,
             top_k=top_k if isinstance(top_k, int) and not isinstance(top_k, bool) else None,
-            query=self.query_text(args, kwargs) or None, attributes={names.DB_SYSTEM_NAME: self.system},
+            query=self.query_text(args, kwargs) or None, attributes={DB_SYSTEM_NAME: self.system},
         )
 
     def finish(self, invocation: Invocation, result: Any) -> None:
         try:
             count = self.results(result)
             if isinstance(count, int):
-                invocation.span.set_attribute(names.RETRIEVAL_RESULT_COUNT, count)
+                invocation.span.set_attribute(RETRIEVAL_RESULT_COUNT, count)
         except Exception:
             _logger.debug("agentvitals: could not read %s result", self.system, exc_info=True)
         invocation.stop()
@@ -75,9 +76,9 @@ class ToolEndpoint:
     only_outermost: str | None = None
     """A key: nested calls carrying the same key make no span of their own."""
 
-    def start(self, telemetry: Telemetry, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    def start(self, handler: Handler, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
               ) -> Invocation:
-        return start_tool(telemetry, self.name(instance, args, kwargs) or "tool", tool_type=self.tool_type,
+        return start_tool(handler, self.name(instance, args, kwargs) or "tool", tool_type=self.tool_type,
                           arguments=self.arguments(args, kwargs), attributes=self.attributes)
 
     def finish(self, invocation: Invocation, result: Any) -> None:
@@ -87,10 +88,10 @@ class ToolEndpoint:
 Endpoint = RetrievalEndpoint | ToolEndpoint
 
 
-def _start(telemetry: Telemetry, endpoint: Endpoint, instance: Any, args: tuple[Any, ...],
+def _start(handler: Handler, endpoint: Endpoint, instance: Any, args: tuple[Any, ...],
            kwargs: Mapping[str, Any]) -> Invocation | None:
     try:
-        return endpoint.start(telemetry, instance, args, kwargs)
+        return endpoint.start(handler, instance, args, kwargs)
     except BudgetExhausted:
         raise  # the user set a budget: the task ends here, by design
     except Exception:  # deliberate: never break the user's call
@@ -117,10 +118,10 @@ def _marker(endpoint: Endpoint) -> AbstractContextManager[None]:
     return _marked(endpoint.only_outermost) if endpoint.only_outermost is not None else nullcontext()
 
 
-def sync_operation_wrapper(endpoint: Endpoint) -> Callable[[Telemetry], Callable[..., Any]]:
-    def factory(telemetry: Telemetry) -> Callable[..., Any]:
+def sync_operation_wrapper(endpoint: Endpoint) -> Callable[[Handler], Callable[..., Any]]:
+    def factory(handler: Handler) -> Callable[..., Any]:
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-            invocation = None if _nested(endpoint) else _start(telemetry, endpoint, instance, args, kwargs)
+            invocation = None if _nested(endpoint) else _start(handler, endpoint, instance, args, kwargs)
             if invocation is None:
                 return wrapped(*args, **kwargs)
             with invocation, _marker(endpoint):
@@ -133,12 +134,12 @@ def sync_operation_wrapper(endpoint: Endpoint) -> Callable[[Telemetry], Callable
     return factory
 
 
-def async_operation_wrapper(endpoint: Endpoint) -> Callable[[Telemetry], Callable[..., Any]]:
-    def factory(telemetry: Telemetry) -> Callable[..., Any]:
+def async_operation_wrapper(endpoint: Endpoint) -> Callable[[Handler], Callable[..., Any]]:
+    def factory(handler: Handler) -> Callable[..., Any]:
         async def wrapper(
             wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
         ) -> Any:
-            invocation = None if _nested(endpoint) else _start(telemetry, endpoint, instance, args, kwargs)
+            invocation = None if _nested(endpoint) else _start(handler, endpoint, instance, args, kwargs)
             if invocation is None:
                 return await wrapped(*args, **kwargs)
             with invocation, _marker(endpoint):

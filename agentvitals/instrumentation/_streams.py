@@ -13,7 +13,7 @@ from typing import Any
 
 import wrapt
 
-from agentvitals._invocation import LLMInvocation
+from agentvitals._lifecycle import LLMInvocation
 from agentvitals._records import LLMResponse
 
 _logger = logging.getLogger("agentvitals")
@@ -31,7 +31,7 @@ class StreamRecorder:
         self.invocation = invocation
         self._handler = handler
         self._response = LLMResponse()
-        self._text: list[str] | None = [] if invocation.telemetry.capture_content else None
+        self._text: list[str] | None = [] if invocation.handler.content.capture else None
         self._seen_chunk = False
 
     def on_chunk(self, chunk: Any) -> None:

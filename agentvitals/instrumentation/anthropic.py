@@ -17,10 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from agentvitals import names
-from agentvitals._invocation import llm_active
+from agentvitals._handler import Handler
+from agentvitals._lifecycle import llm_active
 from agentvitals._records import LLMResponse, Usage, non_empty_str, non_negative_int
-from agentvitals._telemetry import Telemetry
 from agentvitals.instrumentation._base import Patch, PatchTableInstrumentor
 from agentvitals.instrumentation._llm import (
     LLMEndpoint,
@@ -32,6 +31,7 @@ from agentvitals.instrumentation._llm import (
     sync_enter_stream_wrapper,
     sync_llm_wrapper,
 )
+from agentvitals.semconv import Operation
 
 __all__ = ["AnthropicInstrumentor"]
 
@@ -98,7 +98,7 @@ def _message_event(event: Any, response: LLMResponse, text: list[str] | None) ->
             text.append(delta_text)
 
 
-def _skip_native_span(telemetry: Telemetry) -> Callable[..., Any]:
+def _skip_native_span(handler: Handler) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if llm_active():
             return None  # our LLM span is current: the SDK's own span would be a second one
@@ -107,7 +107,7 @@ def _skip_native_span(telemetry: Telemetry) -> Callable[..., Any]:
     return wrapper
 
 
-MESSAGES = LLMEndpoint(PROVIDER, names.Operation.CHAT.value, _request, _message_response, _message_event)
+MESSAGES = LLMEndpoint(PROVIDER, Operation.CHAT.value, _request, _message_response, _message_event)
 
 _MESSAGES_MODULE = "anthropic.resources.messages.messages"
 _STREAMING_MODULE = "anthropic.lib.streaming._messages"

@@ -7,6 +7,7 @@ carries cost, so cost is counted once.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from typing import Any
 
@@ -15,17 +16,23 @@ _logger = logging.getLogger("agentvitals")
 __all__ = ["HTTPXInstrumentors"]
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 class HTTPXInstrumentors:
-    """Both contrib instrumentors behind one instrument()/uninstrument() pair."""
+    """The contrib instrumentor of each installed client (httpx, httpx2) behind one instrument()/uninstrument()."""
 
     def __init__(self) -> None:
-        # Importing the contrib module imports httpx and httpx2 themselves, if installed.
         from opentelemetry.instrumentation import httpx as contrib
 
+        # Older contrib releases have no httpx2 instrumentor: then only httpx is traced.
+        candidates = (("httpx", "HTTPXClientInstrumentor"), ("httpx2", "HTTPX2ClientInstrumentor"))
         self._instrumentors = [
-            cls() for module, cls in ((contrib._httpx_module, contrib.HTTPXClientInstrumentor),
-                                      (contrib._httpx2_module, contrib.HTTPX2ClientInstrumentor))
-            if module is not None
+            getattr(contrib, name)() for library, name in candidates if _installed(library) and hasattr(contrib, name)
         ]
 
     def instrument(self, **kwargs: Any) -> None:

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agentvitals import names
 from agentvitals._records import LLMResponse, Usage, non_empty_str, non_negative_int
 from agentvitals.instrumentation._base import Patch, PatchTableInstrumentor
 from agentvitals.instrumentation._llm import LLMEndpoint, LLMRequest, async_llm_wrapper, chat_request, sync_llm_wrapper
+from agentvitals.semconv import Operation
 
 __all__ = ["OpenAIInstrumentor"]
 
@@ -108,8 +108,8 @@ def _embeddings_response(result: Any, capture: bool) -> LLMResponse:
     )
 
 
-CHAT = LLMEndpoint(PROVIDER, names.Operation.CHAT.value, _request, _chat_response, _chat_chunk)
-EMBEDDINGS = LLMEndpoint(PROVIDER, names.Operation.EMBEDDINGS.value, _request, _embeddings_response)
+CHAT = LLMEndpoint(PROVIDER, Operation.CHAT.value, _request, _chat_response, _chat_chunk)
+EMBEDDINGS = LLMEndpoint(PROVIDER, Operation.EMBEDDINGS.value, _request, _embeddings_response)
 
 _CHAT_MODULE = "openai.resources.chat.completions.completions"
 _EMBEDDINGS_MODULE = "openai.resources.embeddings"

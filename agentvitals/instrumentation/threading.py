@@ -11,13 +11,13 @@ import contextvars
 from collections.abc import Callable
 from typing import Any
 
-from agentvitals._telemetry import Telemetry
+from agentvitals._handler import Handler
 from agentvitals.instrumentation._base import Patch, PatchTableInstrumentor
 
 __all__ = ["ThreadingInstrumentor"]
 
 
-def _submit(telemetry: Telemetry) -> Callable[..., Any]:
+def _submit(handler: Handler) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if not args:
             return wrapped(*args, **kwargs)
@@ -27,7 +27,7 @@ def _submit(telemetry: Telemetry) -> Callable[..., Any]:
     return wrapper
 
 
-def _thread_start(telemetry: Telemetry) -> Callable[..., Any]:
+def _thread_start(handler: Handler) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         instance._agentvitals_context = contextvars.copy_context()
         return wrapped(*args, **kwargs)
@@ -35,7 +35,7 @@ def _thread_start(telemetry: Telemetry) -> Callable[..., Any]:
     return wrapper
 
 
-def _thread_run(telemetry: Telemetry) -> Callable[..., Any]:
+def _thread_run(handler: Handler) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         ctx = getattr(instance, "_agentvitals_context", None)
         if ctx is None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agentvitals import names
+from agentvitals.metrics import LATENCY_THRESHOLD_SECONDS, TASK_DURATION
+from agentvitals.monitoring.series import COLLECTOR_SELF_JOB
 
 __all__ = ["MonitoringConfig", "seconds"]
 
@@ -32,7 +33,7 @@ class MonitoringConfig:
     prometheus_uid: str = "prometheus"
     tempo_uid: str = "tempo"
     alertmanager_uid: str = "alertmanager"
-    latency_threshold_s: float = names.LATENCY_THRESHOLD_SECONDS
+    latency_threshold_s: float = LATENCY_THRESHOLD_SECONDS
     """Task p95 above this fires AgentTaskLatencyHigh (scale out and degrade)."""
     hourly_budget_usd: float = 5.0
     """LLM spend per service per hour above which AgentCostBurnHigh fires."""
@@ -54,7 +55,7 @@ class MonitoringConfig:
     gpu_saturation_percent: float = 95.0
     kv_cache_full_ratio: float = 0.9
     collector_job: str = "otel-collector"
-    collector_self_job: str = names.COLLECTOR_SELF_JOB
+    collector_self_job: str = COLLECTOR_SELF_JOB
     keda_deployment: str = "support-agent"
     keda_namespace: str = "agents"
     keda_prometheus_url: str = "http://prometheus.monitoring.svc:9090"
@@ -63,9 +64,9 @@ class MonitoringConfig:
 
     def __post_init__(self) -> None:
         problems = []
-        if self.latency_threshold_s not in names.TASK_DURATION.buckets:  # type: ignore[operator]
+        if self.latency_threshold_s not in TASK_DURATION.buckets:  # type: ignore[operator]
             problems.append(f"latency_threshold_s={self.latency_threshold_s} must be a bucket edge of "
-                            f"{names.TASK_DURATION.name}: {names.TASK_DURATION.buckets}")
+                            f"{TASK_DURATION.name}: {TASK_DURATION.buckets}")
         for name in ("rate_window", "latency_for", "keep_firing_for", "slow_for", "cache_baseline_offset",
                      *(f"slo_{speed}_windows" for speed in ("fast", "slow"))):
             values = getattr(self, name)

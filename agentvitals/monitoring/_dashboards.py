@@ -15,10 +15,52 @@ from typing import Any
 from grafanalib import core as g
 from grafanalib._gen import DashboardEncoder
 
-from agentvitals import names
+from agentvitals.attributes import BUDGET_LIMIT, CACHE_NAME, CACHE_RESULT, TASK_OUTCOME, TOKEN_TYPE, WAIT_KIND
+from agentvitals.control.metrics import QUEUE_DEPTH, ROUTER_DEGRADED, WORKERS, WORKERS_BUSY
+from agentvitals.metrics import (
+    BUDGET_EXHAUSTED,
+    CACHE_REQUESTS,
+    COST,
+    DB_DURATION,
+    GPU_MEMORY_LIMIT,
+    GPU_MEMORY_USAGE,
+    OPERATION_DURATION,
+    RETRIEVAL_DURATION,
+    TASK_ACTIVE,
+    TASK_COST,
+    TASK_DURATION,
+    TASK_IDLE,
+    TIME_TO_FIRST_CHUNK,
+    TOKEN_USAGE,
+    TOKENS,
+    TOOL_DURATION,
+    UNPRICED_CALLS,
+)
 from agentvitals.monitoring._config import MonitoringConfig
 from agentvitals.monitoring._rules import MODEL, SERVICE, Rules, eq, gpu_utilization_percent, ratio
-from agentvitals.names import prometheus_label as label
+from agentvitals.monitoring.series import (
+    GPU_MEMORY_FREE_MIB,
+    GPU_MEMORY_USED_MIB,
+    MODEL_NAME_LABEL,
+    MODEL_SERVER_KV_CACHE_USAGE,
+    MODEL_SERVER_PREFIX_CACHE_HITS,
+    MODEL_SERVER_PREFIX_CACHE_QUERIES,
+    MODEL_SERVER_RUNNING,
+    MODEL_SERVER_WAITING,
+    SPAN_METRICS_CALLS,
+    prometheus_name,
+    series,
+)
+from agentvitals.monitoring.series import prometheus_label as label
+from agentvitals.semconv import (
+    DB_OPERATION_NAME,
+    ERROR_TYPE,
+    GEN_AI_DATA_SOURCE_ID,
+    GEN_AI_OPERATION_NAME,
+    GEN_AI_TOKEN_TYPE,
+    GEN_AI_TOOL_NAME,
+    HW_ID,
+)
 
 __all__ = ["CONDITIONAL_PANELS", "build_dashboards"]
 
@@ -139,13 +181,13 @@ def _templating(config: MonitoringConfig, with_model: bool) -> g.Templating:
     datasource = _prometheus(config)
     variables = [
         g.Template(name="service", label="Service", dataSource=datasource, type="query",
-                   query=f"label_values({names.TASK_DURATION.series('_count')}, {SERVICE})",
+                   query=f"label_values({series(TASK_DURATION, '_count')}, {SERVICE})",
                    includeAll=True, multi=True, default="$__all", refresh=2, allValue=".*"),
     ]
     if with_model:
         variables.append(g.Template(
             name="model", label="Model", dataSource=datasource, type="query",
-            query=f"label_values({names.OPERATION_DURATION.series('_count')}, {MODEL})",
+            query=f"label_values({series(OPERATION_DURATION, '_count')}, {MODEL})",
             includeAll=True, multi=True, default="$__all", refresh=2, allValue=".*"))
     return g.Templating(list=variables)
 
@@ -170,32 +212,32 @@ def _quantile(q: float, series: str, by: str, matchers: str) -> str:
 
 def overview(config: MonitoringConfig, rules: Rules) -> dict[str, Any]:
     b = _Builder(config)
-    task = names.TASK_DURATION
+    task = TASK_DURATION
     threshold = config.latency_threshold_s
     b.stat("Tasks / s", Query(f"sum({rules.tasks}{{{SERVICE_MATCH}}})"), unit="reqps")
     b.stat("Success rate", Query(f"min({rules.success_ratio}{{{SERVICE_MATCH}}})"), unit="percentunit",
            thresholds=(("red", None), ("orange", 0.95), ("green", config.slo_success_target)))
     b.stat("Task p95", Query(f"max({rules.task_p[95]}{{{SERVICE_MATCH}}})"), unit="s",
            thresholds=(("green", None), ("red", threshold)))
-    b.stat("Router mode", Query(f"max({names.ROUTER_DEGRADED.prometheus}{{{SERVICE_MATCH}}})"),
+    b.stat("Router mode", Query(f"max({prometheus_name(ROUTER_DEGRADED)}{{{SERVICE_MATCH}}})"),
            thresholds=(("green", None), ("orange", 1)),
            mappings=[{"type": "value", "options": {"0": {"text": "normal"}, "1": {"text": "DEGRADED"}}}],
            description="Set by the control loop: degraded routes to the small model with fewer tokens.")
     b.timeseries(
         "Task latency p50 / p95 / p99",
-        [Query(_quantile(q, task.series("_bucket"), SERVICE, SERVICE_MATCH), f"p{round(q * 100)} {{{{job}}}}",
+        [Query(_quantile(q, series(task, "_bucket"), SERVICE, SERVICE_MATCH), f"p{round(q * 100)} {{{{job}}}}",
                exemplar=True) for q in (0.5, 0.95, 0.99)],
         unit="s", threshold=threshold,
         description=f"Task wall time. The red line is the {threshold:g}s alert threshold; dots are exemplars: "
                     "click one to open its trace in Tempo.")
     b.timeseries("Tasks / s by outcome",
-                 [Query(f"sum by ({label(names.TASK_OUTCOME)}) ({rules.tasks_by_outcome}{{{SERVICE_MATCH}}})",
-                        f"{{{{{label(names.TASK_OUTCOME)}}}}}")], unit="reqps", stacked=True)
-    wait_kind = label(names.WAIT_KIND)
+                 [Query(f"sum by ({label(TASK_OUTCOME)}) ({rules.tasks_by_outcome}{{{SERVICE_MATCH}}})",
+                        f"{{{{{label(TASK_OUTCOME)}}}}}")], unit="reqps", stacked=True)
+    wait_kind = label(WAIT_KIND)
     b.timeseries(
         "Where task time goes: active vs idle (by what it waits on)",
-        [Query(f"sum(rate({names.TASK_ACTIVE.prometheus}{{{SERVICE_MATCH}}}[{RATE}]))", "active (own compute)"),
-         Query(f"sum by ({wait_kind}) (rate({names.TASK_IDLE.prometheus}{{{SERVICE_MATCH}}}[{RATE}]))",
+        [Query(f"sum(rate({prometheus_name(TASK_ACTIVE)}{{{SERVICE_MATCH}}}[{RATE}]))", "active (own compute)"),
+         Query(f"sum by ({wait_kind}) (rate({prometheus_name(TASK_IDLE)}{{{SERVICE_MATCH}}}[{RATE}]))",
                f"idle: {{{{{wait_kind}}}}}")],
         unit="s", stacked=True, width=16,
         description="Seconds of task time per second. Idle is the union of a task's waits (parallel calls count "
@@ -208,12 +250,12 @@ def overview(config: MonitoringConfig, rules: Rules) -> dict[str, Any]:
                   Query(f"max({rules.cost_per_success}{{{SERVICE_MATCH}}})", "per successful task")],
                  unit="currencyUSD")
     b.timeseries("Workers and queue",
-                 [Query(f"sum({names.WORKERS.prometheus}{{{SERVICE_MATCH}}})", "workers"),
-                  Query(f"sum({names.WORKERS_BUSY.prometheus}{{{SERVICE_MATCH}}})", "busy"),
-                  Query(f"sum({names.QUEUE_DEPTH.prometheus}{{{SERVICE_MATCH}}})", "queued tasks")],
+                 [Query(f"sum({prometheus_name(WORKERS)}{{{SERVICE_MATCH}}})", "workers"),
+                  Query(f"sum({prometheus_name(WORKERS_BUSY)}{{{SERVICE_MATCH}}})", "busy"),
+                  Query(f"sum({prometheus_name(QUEUE_DEPTH)}{{{SERVICE_MATCH}}})", "queued tasks")],
                  description="The worker pool the control loop scales out on AgentTaskLatencyHigh.")
     b.timeseries("Router mode over time",
-                 [Query(f"max({names.ROUTER_DEGRADED.prometheus}{{{SERVICE_MATCH}}})", "degraded")], width=12)
+                 [Query(f"max({prometheus_name(ROUTER_DEGRADED)}{{{SERVICE_MATCH}}})", "degraded")], width=12)
     b.table("Firing alerts", Query('sum by (alertname, action, severity) (ALERTS{alertstate="firing"})'),
             description="Alerts firing now, with the action each requests from the control loop.")
     return _dashboard(config, "agentvitals-overview", "agentvitals / Overview",
@@ -222,40 +264,40 @@ def overview(config: MonitoringConfig, rules: Rules) -> dict[str, Any]:
 
 def llm(config: MonitoringConfig, rules: Rules) -> dict[str, Any]:
     b = _Builder(config)
-    duration = names.OPERATION_DURATION
+    duration = OPERATION_DURATION
     matches = f"{SERVICE_MATCH}, {MODEL_MATCH}"
-    chat = f'{matches}, {eq(label(names.GEN_AI_OPERATION_NAME), "chat")}'
+    chat = f'{matches}, {eq(label(GEN_AI_OPERATION_NAME), "chat")}'
     for q in (0.95, 0.99):
         b.timeseries(f"LLM call p{round(q * 100)} by model",
-                     [Query(_quantile(q, duration.series("_bucket"), MODEL, chat), f"{{{{{MODEL}}}}}", exemplar=True)],
+                     [Query(_quantile(q, series(duration, "_bucket"), MODEL, chat), f"{{{{{MODEL}}}}}", exemplar=True)],
                      unit="s", threshold=config.latency_threshold_s)
     b.timeseries("Time to first chunk p95 by model (streams)",
-                 [Query(_quantile(0.95, names.TIME_TO_FIRST_CHUNK.series("_bucket"), MODEL, matches),
+                 [Query(_quantile(0.95, series(TIME_TO_FIRST_CHUNK, "_bucket"), MODEL, matches),
                         f"{{{{{MODEL}}}}}", exemplar=True)], unit="s")
-    token_type, usage_type = label(names.TOKEN_TYPE), label(names.GEN_AI_TOKEN_TYPE)
+    token_type, usage_type = label(TOKEN_TYPE), label(GEN_AI_TOKEN_TYPE)
     b.timeseries("Tokens / s by type",
-                 [Query(f"sum by ({usage_type}) (rate({names.TOKEN_USAGE.series('_sum')}{{{matches}}}[{RATE}]))",
+                 [Query(f"sum by ({usage_type}) (rate({series(TOKEN_USAGE, '_sum')}{{{matches}}}[{RATE}]))",
                         f"{{{{{usage_type}}}}}"),
-                  Query(f"sum by ({token_type}) (rate({names.TOKENS.prometheus}{{{matches}}}[{RATE}]))",
+                  Query(f"sum by ({token_type}) (rate({prometheus_name(TOKENS)}{{{matches}}}[{RATE}]))",
                         f"{{{{{token_type}}}}}")], unit="short",
                  description="Input and output tokens; of those, cached input (read, written) and reasoning output.")
     b.timeseries("LLM spend by model ($/h)",
-                 [Query(f"sum by ({MODEL}) (rate({names.COST.prometheus}{{{matches}}}[{RATE}])) * 3600",
+                 [Query(f"sum by ({MODEL}) (rate({prometheus_name(COST)}{{{matches}}}[{RATE}])) * 3600",
                         f"{{{{{MODEL}}}}}")], unit="currencyUSD", stacked=True)
     b.timeseries("Prompt-cache hit ratio (cached / all input tokens)",
                  [Query(f"max({rules.prompt_cache_ratio}{{{SERVICE_MATCH}}})", "{{job}}")], unit="percentunit")
     b.timeseries("Unpriced calls / s by model",
-                 [Query(f"sum by ({MODEL}) (rate({names.UNPRICED_CALLS.prometheus}{{{matches}}}[{RATE}]))",
+                 [Query(f"sum by ({MODEL}) (rate({prometheus_name(UNPRICED_CALLS)}{{{matches}}}[{RATE}]))",
                         f"{{{{{MODEL}}}}}")], unit="reqps",
                  description="Calls whose model has no price (or no usage): their cost is unknown, not zero. "
                              "Add the price with init(pricing=...).")
     b.timeseries("LLM calls / s by model",
-                 [Query(f"sum by ({MODEL}) (rate({duration.series('_count')}{{{matches}}}[{RATE}]))",
+                 [Query(f"sum by ({MODEL}) (rate({series(duration, '_count')}{{{matches}}}[{RATE}]))",
                         f"{{{{{MODEL}}}}}")], unit="reqps")
-    errored = f'{matches}, {label(names.ERROR_TYPE)}!=""'
+    errored = f'{matches}, {label(ERROR_TYPE)}!=""'
     b.timeseries("LLM error ratio by model",
-                 [Query(ratio(f"rate({duration.series('_count')}{{{errored}}}[{RATE}])",
-                               f"rate({duration.series('_count')}{{{matches}}}[{RATE}])", MODEL),
+                 [Query(ratio(f"rate({series(duration, '_count')}{{{errored}}}[{RATE}])",
+                               f"rate({series(duration, '_count')}{{{matches}}}[{RATE}])", MODEL),
                         f"{{{{{MODEL}}}}}")], unit="percentunit")
     return _dashboard(config, "agentvitals-llm", "agentvitals / LLM",
                       "Per-model latency, time to first chunk, tokens, cost and prompt caching.", b, with_model=True)
@@ -263,37 +305,37 @@ def llm(config: MonitoringConfig, rules: Rules) -> dict[str, Any]:
 
 def tools(config: MonitoringConfig, rules: Rules) -> dict[str, Any]:
     b = _Builder(config)
-    tool = names.TOOL_DURATION
-    tool_name = label(names.GEN_AI_TOOL_NAME)
-    source = label(names.GEN_AI_DATA_SOURCE_ID)
+    tool = TOOL_DURATION
+    tool_name = label(GEN_AI_TOOL_NAME)
+    source = label(GEN_AI_DATA_SOURCE_ID)
     for q in (0.95, 0.99):
         b.timeseries(f"Tool p{round(q * 100)} by tool",
-                     [Query(_quantile(q, tool.series("_bucket"), tool_name, SERVICE_MATCH), f"{{{{{tool_name}}}}}",
+                     [Query(_quantile(q, series(tool, "_bucket"), tool_name, SERVICE_MATCH), f"{{{{{tool_name}}}}}",
                             exemplar=True)], unit="s")
     b.timeseries("Tool calls / s by tool",
-                 [Query(f"sum by ({tool_name}) (rate({tool.series('_count')}{{{SERVICE_MATCH}}}[{RATE}]))",
+                 [Query(f"sum by ({tool_name}) (rate({series(tool, '_count')}{{{SERVICE_MATCH}}}[{RATE}]))",
                         f"{{{{{tool_name}}}}}")], unit="reqps", stacked=True)
     b.timeseries("Tool error ratio by tool",
-                 [Query(ratio(f'rate({tool.series("_count")}{{{SERVICE_MATCH}, {label(names.ERROR_TYPE)}!=""}}'
+                 [Query(ratio(f'rate({series(tool, "_count")}{{{SERVICE_MATCH}, {label(ERROR_TYPE)}!=""}}'
                                f"[{RATE}])",
-                               f"rate({tool.series('_count')}{{{SERVICE_MATCH}}}[{RATE}])", tool_name),
+                               f"rate({series(tool, '_count')}{{{SERVICE_MATCH}}}[{RATE}])", tool_name),
                         f"{{{{{tool_name}}}}}")], unit="percentunit")
     b.timeseries("Retrieval p95 / p99 by source",
-                 [Query(_quantile(q, names.RETRIEVAL_DURATION.series("_bucket"), source, SERVICE_MATCH),
+                 [Query(_quantile(q, series(RETRIEVAL_DURATION, "_bucket"), source, SERVICE_MATCH),
                         f"p{round(q * 100)} {{{{{source}}}}}", exemplar=True) for q in (0.95, 0.99)], unit="s")
-    db = names.DB_DURATION
-    operation = label(names.DB_OPERATION_NAME)
+    db = DB_DURATION
+    operation = label(DB_OPERATION_NAME)
     b.timeseries("Database p95 / p99 by operation",
-                 [Query(_quantile(q, db.series("_bucket"), operation, SERVICE_MATCH),
+                 [Query(_quantile(q, series(db, "_bucket"), operation, SERVICE_MATCH),
                         f"p{round(q * 100)} {{{{{operation}}}}}", exemplar=True) for q in (0.95, 0.99)], unit="s")
     b.timeseries("Database operations / s",
-                 [Query(f"sum by ({operation}) (rate({db.series('_count')}{{{SERVICE_MATCH}}}[{RATE}]))",
+                 [Query(f"sum by ({operation}) (rate({series(db, '_count')}{{{SERVICE_MATCH}}}[{RATE}]))",
                         f"{{{{{operation}}}}}")], unit="ops", stacked=True)
     b.timeseries("Parallelism achieved",
                  [Query(f"max({rules.parallelism}{{{SERVICE_MATCH}}})", "{{job}}")], unit="x",
                  description="Summed duration of waits / idle time. Independent tool calls run in parallel raise it.")
     b.timeseries("Span calls / s from the Collector's span metrics",
-                 [Query(f'sum by (span_name) (rate({names.SPAN_METRICS_CALLS}{{service_name=~"$service", '
+                 [Query(f'sum by (span_name) (rate({SPAN_METRICS_CALLS}{{service_name=~"$service", '
                         f'span_name=~"execute_tool .*|retrieval .*"}}[{RATE}]))', "{{span_name}}")],
                  unit="reqps", description="Derived from traces by the Collector (sampled traces only).")
     return _dashboard(config, "agentvitals-tools", "agentvitals / Tools, retrieval and DB",
@@ -305,34 +347,34 @@ def gpu_and_cache(config: MonitoringConfig, rules: Rules) -> dict[str, Any]:
     b.timeseries("GPU utilization", [Query(gpu_utilization_percent(), "GPU {{gpu}}")], unit="percent",
                  threshold=config.gpu_saturation_percent,
                  description="From the model server's dcgm-exporter, or from the SDK's NVML gauges (hw.gpu.*).")
-    used, free = names.GPU_MEMORY_USED_MIB, names.GPU_MEMORY_FREE_MIB
-    hw_id = label(names.HW_ID)
-    nvml_memory = (f"sum by ({hw_id}) ({names.GPU_MEMORY_USAGE.prometheus}) / "
-                   f"sum by ({hw_id}) ({names.GPU_MEMORY_LIMIT.prometheus})")
+    used, free = GPU_MEMORY_USED_MIB, GPU_MEMORY_FREE_MIB
+    hw_id = label(HW_ID)
+    nvml_memory = (f"sum by ({hw_id}) ({prometheus_name(GPU_MEMORY_USAGE)}) / "
+                   f"sum by ({hw_id}) ({prometheus_name(GPU_MEMORY_LIMIT)})")
     b.timeseries("GPU memory used",
                  [Query(f"sum by (gpu) ({used}) / sum by (gpu) ({used} + {free})\nor\n"
                         f'label_replace({nvml_memory}, "gpu", "$1", "{hw_id}", "(.+)")', "GPU {{gpu}}")],
                  unit="percentunit")
-    model = names.MODEL_NAME_LABEL
+    model = MODEL_NAME_LABEL
     b.timeseries("KV-cache usage by model",
-                 [Query(f"max by ({model}) ({names.MODEL_SERVER_KV_CACHE_USAGE})", f"{{{{{model}}}}}")],
+                 [Query(f"max by ({model}) ({MODEL_SERVER_KV_CACHE_USAGE})", f"{{{{{model}}}}}")],
                  unit="percentunit", threshold=config.kv_cache_full_ratio)
     b.timeseries("Model server queue: waiting and running requests",
-                 [Query(f"sum by ({model}) ({names.MODEL_SERVER_WAITING})", f"waiting {{{{{model}}}}}"),
-                  Query(f"sum by ({model}) ({names.MODEL_SERVER_RUNNING})", f"running {{{{{model}}}}}")])
+                 [Query(f"sum by ({model}) ({MODEL_SERVER_WAITING})", f"waiting {{{{{model}}}}}"),
+                  Query(f"sum by ({model}) ({MODEL_SERVER_RUNNING})", f"running {{{{{model}}}}}")])
     b.timeseries("Application cache hit ratio",
                  [Query(f"max({rules.cache_ratio}{{{SERVICE_MATCH}}})", "{{job}}")], unit="percentunit")
     b.timeseries("Model server prefix-cache hit ratio",
-                 [Query(ratio(f"rate({names.MODEL_SERVER_PREFIX_CACHE_HITS}[{RATE}])",
-                               f"rate({names.MODEL_SERVER_PREFIX_CACHE_QUERIES}[{RATE}])", model),
+                 [Query(ratio(f"rate({MODEL_SERVER_PREFIX_CACHE_HITS}[{RATE}])",
+                               f"rate({MODEL_SERVER_PREFIX_CACHE_QUERIES}[{RATE}])", model),
                         f"{{{{{model}}}}}")], unit="percentunit")
-    b.gauge("KV cache, fullest model", Query(f"max({names.MODEL_SERVER_KV_CACHE_USAGE})"))
+    b.gauge("KV cache, fullest model", Query(f"max({MODEL_SERVER_KV_CACHE_USAGE})"))
     b.gauge("GPU utilization, busiest GPU", Query(f"max({gpu_utilization_percent()})"), unit="percent",
             max_value=100)
     b.bars("Application cache look-ups / s by cache and result",
-           Query(f"sum by ({label(names.CACHE_NAME)}, {label(names.CACHE_RESULT)}) "
-                 f"(rate({names.CACHE_REQUESTS.prometheus}{{{SERVICE_MATCH}}}[{RATE}]))",
-                 f"{{{{{label(names.CACHE_NAME)}}}}} {{{{{label(names.CACHE_RESULT)}}}}}"), unit="reqps")
+           Query(f"sum by ({label(CACHE_NAME)}, {label(CACHE_RESULT)}) "
+                 f"(rate({prometheus_name(CACHE_REQUESTS)}{{{SERVICE_MATCH}}}[{RATE}]))",
+                 f"{{{{{label(CACHE_NAME)}}}}} {{{{{label(CACHE_RESULT)}}}}}"), unit="reqps")
     return _dashboard(config, "agentvitals-gpu-cache", "agentvitals / GPU and cache",
                       "Model-server GPU, KV cache and queue; application and prompt cache hit ratios.", b)
 
@@ -348,15 +390,15 @@ def cost(config: MonitoringConfig, rules: Rules) -> dict[str, Any]:
     b.stat("Cost per successful task", Query(f"max({rules.cost_per_success}{{{SERVICE_MATCH}}})"),
            unit="currencyUSD")
     b.timeseries("Spend by model ($/h)",
-                 [Query(f"sum by ({MODEL}) (rate({names.COST.prometheus}{{{SERVICE_MATCH}}}[{RATE}])) * 3600",
+                 [Query(f"sum by ({MODEL}) (rate({prometheus_name(COST)}{{{SERVICE_MATCH}}}[{RATE}])) * 3600",
                         f"{{{{{MODEL}}}}}")], unit="currencyUSD", stacked=True)
     b.timeseries("Task cost by outcome ($/h)",
-                 [Query(f"sum by ({label(names.TASK_OUTCOME)}) (rate({names.TASK_COST.prometheus}{{{SERVICE_MATCH}}}"
-                        f"[{RATE}])) * 3600", f"{{{{{label(names.TASK_OUTCOME)}}}}}")], unit="currencyUSD",
+                 [Query(f"sum by ({label(TASK_OUTCOME)}) (rate({prometheus_name(TASK_COST)}{{{SERVICE_MATCH}}}"
+                        f"[{RATE}])) * 3600", f"{{{{{label(TASK_OUTCOME)}}}}}")], unit="currencyUSD",
                  stacked=True, description="What failed and budget-exhausted tasks cost too.")
     b.timeseries("Budget exhaustions / s by limit",
-                 [Query(f"sum by ({label(names.BUDGET_LIMIT)}) (rate({names.BUDGET_EXHAUSTED.prometheus}"
-                        f"{{{SERVICE_MATCH}}}[{RATE}]))", f"{{{{{label(names.BUDGET_LIMIT)}}}}}")], unit="reqps")
+                 [Query(f"sum by ({label(BUDGET_LIMIT)}) (rate({prometheus_name(BUDGET_EXHAUSTED)}"
+                        f"{{{SERVICE_MATCH}}}[{RATE}]))", f"{{{{{label(BUDGET_LIMIT)}}}}}")], unit="reqps")
     return _dashboard(config, "agentvitals-cost", "agentvitals / Cost",
                       "LLM spend against the hourly budget, cost per task and per successful task.", b)
 

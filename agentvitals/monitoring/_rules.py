@@ -10,15 +10,41 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agentvitals import names
+from agentvitals.attributes import CACHE_RESULT, TASK_OUTCOME, TOKEN_TYPE, Outcome, TokenType
+from agentvitals.metrics import (
+    BUDGET_EXHAUSTED,
+    CACHE_REQUESTS,
+    COST,
+    GPU_UTILIZATION,
+    OPERATION_DURATION,
+    TASK_CHILD,
+    TASK_COST,
+    TASK_DURATION,
+    TASK_IDLE,
+    TOKEN_USAGE,
+    TOKENS,
+)
 from agentvitals.monitoring._config import MonitoringConfig, seconds
-from agentvitals.names import prometheus_label as label
+from agentvitals.monitoring.series import (
+    COLLECTOR_REFUSED_METRIC_POINTS,
+    COLLECTOR_REFUSED_SPANS,
+    COLLECTOR_SEND_FAILED_METRIC_POINTS,
+    COLLECTOR_SEND_FAILED_SPANS,
+    GPU_UTIL_PERCENT,
+    MODEL_NAME_LABEL,
+    MODEL_SERVER_KV_CACHE_USAGE,
+    collector_counter,
+    prometheus_name,
+    series,
+)
+from agentvitals.monitoring.series import prometheus_label as label
+from agentvitals.semconv import ERROR_TYPE, GEN_AI_REQUEST_MODEL, GEN_AI_TOKEN_TYPE, HW_GPU_TASK, HW_ID, HW_NAME
 
 __all__ = ["Alert", "Recording", "Rules", "build_rules", "ratio"]
 
 SERVICE = "job"
-OUTCOME = label(names.TASK_OUTCOME)
-MODEL = label(names.GEN_AI_REQUEST_MODEL)
+OUTCOME = label(TASK_OUTCOME)
+MODEL = label(GEN_AI_REQUEST_MODEL)
 
 
 @dataclass(frozen=True)
@@ -57,10 +83,10 @@ class Alert:
 
 def gpu_utilization_percent() -> str:
     """Per-GPU utilisation in percent, from dcgm-exporter or from the SDK's NVML gauges (labelled ``gpu``)."""
-    nvml = (f'max by ({label(names.HW_ID)}, {label(names.HW_NAME)}) '
-            f'({names.GPU_UTILIZATION.prometheus}{{{label(names.HW_GPU_TASK)}="general"}}) * 100')
-    return (f"avg by (gpu, modelName) ({names.GPU_UTIL_PERCENT})\nor\n"
-            f'label_replace({nvml}, "gpu", "$1", "{label(names.HW_ID)}", "(.+)")')
+    nvml = (f'max by ({label(HW_ID)}, {label(HW_NAME)}) '
+            f'({prometheus_name(GPU_UTILIZATION)}{{{label(HW_GPU_TASK)}="general"}}) * 100')
+    return (f"avg by (gpu, modelName) ({GPU_UTIL_PERCENT})\nor\n"
+            f'label_replace({nvml}, "gpu", "$1", "{label(HW_ID)}", "(.+)")')
 
 
 def _rate(series: str, window: str, matchers: str = "") -> str:
@@ -89,38 +115,38 @@ class Rules:
         self.config = config
         w = config.rate_window
         self.window = w
-        task = names.TASK_DURATION
-        count, bucket = task.series("_count"), task.series("_bucket")
-        llm = names.OPERATION_DURATION
-        tokens = names.TOKENS.prometheus
-        token_type = label(names.TOKEN_TYPE)
+        task = TASK_DURATION
+        count, bucket = series(task, "_count"), series(task, "_bucket")
+        llm = OPERATION_DURATION
+        tokens = prometheus_name(TOKENS)
+        token_type = label(TOKEN_TYPE)
 
         self.tasks_by_outcome = f"{SERVICE}_outcome:agentvitals_tasks:rate{w}"
         self.tasks = f"{SERVICE}:agentvitals_tasks:rate{w}"
-        self.task_p = {q: f"{SERVICE}:{task.prometheus}:p{q}_{w}" for q in (50, 95, 99)}
+        self.task_p = {q: f"{SERVICE}:{prometheus_name(task)}:p{q}_{w}" for q in (50, 95, 99)}
         self.success_ratio = f"{SERVICE}:agentvitals_task_successes_per_task:ratio_rate{w}"
         self.failure_ratio = {
             window: f"{SERVICE}:agentvitals_task_failures_per_task:ratio_rate{window}"
             for window in sorted({w, *config.slo_fast_windows, *config.slo_slow_windows}, key=seconds)
         }
-        self.cost_rate = f"{SERVICE}:{names.COST.prometheus.removesuffix('_total')}:rate{w}"
+        self.cost_rate = f"{SERVICE}:{prometheus_name(COST).removesuffix('_total')}:rate{w}"
         self.cost_per_task = f"{SERVICE}:agentvitals_task_cost_usd_per_task:ratio_rate{w}"
         self.cost_per_success = f"{SERVICE}:agentvitals_task_cost_usd_per_successful_task:ratio_rate{w}"
         self.idle_ratio = f"{SERVICE}:agentvitals_task_idle_per_wall_time:ratio_rate{w}"
         self.parallelism = f"{SERVICE}:agentvitals_task_child_per_idle_time:ratio_rate{w}"
-        self.llm_p = {q: f"{SERVICE}_model:{llm.prometheus}:p{q}_{w}" for q in (95, 99)}
+        self.llm_p = {q: f"{SERVICE}_model:{prometheus_name(llm)}:p{q}_{w}" for q in (95, 99)}
         self.llm_error_ratio = f"{SERVICE}:gen_ai_client_operation_errors_per_operation:ratio_rate{w}"
         self.prompt_cache_ratio = f"{SERVICE}:agentvitals_llm_cache_read_per_input_tokens:ratio_rate{w}"
         self.cache_ratio = f"{SERVICE}:agentvitals_cache_hits_per_request:ratio_rate{w}"
-        self.cache_requests = f"{SERVICE}:{names.CACHE_REQUESTS.prometheus.removesuffix('_total')}:rate{w}"
+        self.cache_requests = f"{SERVICE}:{prometheus_name(CACHE_REQUESTS).removesuffix('_total')}:rate{w}"
         self.budget_ratio = f"{SERVICE}:agentvitals_budget_exhausted_per_task:ratio_rate{w}"
 
-        success = eq(OUTCOME, names.Outcome.SUCCESS.value)
-        failure = ne(OUTCOME, names.Outcome.SUCCESS.value)
-        errored = ne(label(names.ERROR_TYPE), "")
-        cache_read = eq(token_type, names.TokenType.CACHE_READ.value)
-        all_input = eq(label(names.GEN_AI_TOKEN_TYPE), "input")
-        hit = eq(label(names.CACHE_RESULT), "hit")
+        success = eq(OUTCOME, Outcome.SUCCESS.value)
+        failure = ne(OUTCOME, Outcome.SUCCESS.value)
+        errored = ne(label(ERROR_TYPE), "")
+        cache_read = eq(token_type, TokenType.CACHE_READ.value)
+        all_input = eq(label(GEN_AI_TOKEN_TYPE), "input")
+        hit = eq(label(CACHE_RESULT), "hit")
 
         self.recordings: list[Recording] = [
             Recording(self.tasks_by_outcome, f"sum by ({SERVICE}, {OUTCOME}) ({_rate(count, w)})"),
@@ -130,22 +156,22 @@ class Rules:
             Recording(self.success_ratio, ratio(_rate(count, w, success), _rate(count, w))),
             *(Recording(name, ratio(_rate(count, window, failure), _rate(count, window)))
               for window, name in self.failure_ratio.items()),
-            Recording(self.cost_rate, f"sum by ({SERVICE}) ({_rate(names.COST.prometheus, w)})"),
-            Recording(self.cost_per_task, ratio(_rate(names.TASK_COST.prometheus, w), _rate(count, w))),
-            Recording(self.cost_per_success, ratio(_rate(names.TASK_COST.prometheus, w), _rate(count, w, success))),
-            Recording(self.idle_ratio, ratio(_rate(names.TASK_IDLE.prometheus, w), _rate(task.series("_sum"), w))),
+            Recording(self.cost_rate, f"sum by ({SERVICE}) ({_rate(prometheus_name(COST), w)})"),
+            Recording(self.cost_per_task, ratio(_rate(prometheus_name(TASK_COST), w), _rate(count, w))),
+            Recording(self.cost_per_success, ratio(_rate(prometheus_name(TASK_COST), w), _rate(count, w, success))),
+            Recording(self.idle_ratio, ratio(_rate(prometheus_name(TASK_IDLE), w), _rate(series(task, "_sum"), w))),
             Recording(self.parallelism,
-                      ratio(_rate(names.TASK_CHILD.prometheus, w), _rate(names.TASK_IDLE.prometheus, w))),
+                      ratio(_rate(prometheus_name(TASK_CHILD), w), _rate(prometheus_name(TASK_IDLE), w))),
             *(Recording(self.llm_p[q], f"histogram_quantile(0.{q}, sum by ({SERVICE}, {MODEL}, le) "
-                                       f"({_rate(llm.series('_bucket'), w)}))") for q in (95, 99)),
-            Recording(self.llm_error_ratio, ratio(_rate(llm.series("_count"), w, errored),
-                                                  _rate(llm.series("_count"), w))),
+                                       f"({_rate(series(llm, '_bucket'), w)}))") for q in (95, 99)),
+            Recording(self.llm_error_ratio, ratio(_rate(series(llm, "_count"), w, errored),
+                                                  _rate(series(llm, "_count"), w))),
             Recording(self.prompt_cache_ratio,
-                      ratio(_rate(tokens, w, cache_read), _rate(names.TOKEN_USAGE.series("_sum"), w, all_input))),
-            Recording(self.cache_requests, f"sum by ({SERVICE}) ({_rate(names.CACHE_REQUESTS.prometheus, w)})"),
-            Recording(self.cache_ratio, ratio(_rate(names.CACHE_REQUESTS.prometheus, w, hit),
-                                              _rate(names.CACHE_REQUESTS.prometheus, w))),
-            Recording(self.budget_ratio, ratio(_rate(names.BUDGET_EXHAUSTED.prometheus, w), _rate(count, w))),
+                      ratio(_rate(tokens, w, cache_read), _rate(series(TOKEN_USAGE, "_sum"), w, all_input))),
+            Recording(self.cache_requests, f"sum by ({SERVICE}) ({_rate(prometheus_name(CACHE_REQUESTS), w)})"),
+            Recording(self.cache_ratio, ratio(_rate(prometheus_name(CACHE_REQUESTS), w, hit),
+                                              _rate(prometheus_name(CACHE_REQUESTS), w))),
+            Recording(self.budget_ratio, ratio(_rate(prometheus_name(BUDGET_EXHAUSTED), w), _rate(count, w))),
         ]
         self.alerts = self._alerts()
 
@@ -166,9 +192,9 @@ class Rules:
         slow_long, slow_short = c.slo_slow_windows
         # One sum per counter: rate() over several names at once would collide once __name__ is dropped.
         collector_errors = "\n+ ".join(
-            f"(sum(rate({names.collector_counter(counter, c.collector_self_job)}[{self.window}])) or vector(0))"
-            for counter in (names.COLLECTOR_REFUSED_SPANS, names.COLLECTOR_REFUSED_METRIC_POINTS,
-                            names.COLLECTOR_SEND_FAILED_SPANS, names.COLLECTOR_SEND_FAILED_METRIC_POINTS)
+            f"(sum(rate({collector_counter(counter, c.collector_self_job)}[{self.window}])) or vector(0))"
+            for counter in (COLLECTOR_REFUSED_SPANS, COLLECTOR_REFUSED_METRIC_POINTS,
+                            COLLECTOR_SEND_FAILED_SPANS, COLLECTOR_SEND_FAILED_METRIC_POINTS)
         )
         return [
             *latency,
@@ -193,7 +219,7 @@ class Rules:
                   "GPU {{ $labels.gpu }} is {{ $value | printf \"%.0f\" }}% busy",
                   "The model server's GPU is saturated: add model-server replicas or move load to a smaller model."),
             Alert("ModelServerKVCacheNearFull",
-                  f"max by ({names.MODEL_NAME_LABEL}) ({names.MODEL_SERVER_KV_CACHE_USAGE})",
+                  f"max by ({MODEL_NAME_LABEL}) ({MODEL_SERVER_KV_CACHE_USAGE})",
                   f"> {c.kv_cache_full_ratio:g}", "5m", "warning", "degrade",
                   "KV cache of {{ $labels.model_name }} is {{ $value | humanizePercentage }} full",
                   "Requests will be preempted or queue; degraded mode shortens outputs and moves load to the small "

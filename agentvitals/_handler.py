@@ -1,0 +1,120 @@
+"""The handler instrumentation emits through: a tracer, the registry's instruments, prices and the content policy.
+
+Instrumentation code uses the OpenTelemetry API only: without ``init()`` the handler is bound to the global
+(no-op) providers and everything is a cheap no-op. ``init()`` activates a handler bound to the providers it
+set up; :func:`current` returns it.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from opentelemetry import metrics, trace
+from opentelemetry.metrics import Counter, Histogram
+
+from agentvitals import metrics as registry
+from agentvitals._content import ContentPolicy
+from agentvitals._pricing import PriceTable, load_price_table
+from agentvitals._version import __version__
+from agentvitals.attributes import INSTRUMENTATION_SCOPE
+from agentvitals.semconv import SCHEMA_URL
+
+__all__ = ["Handler", "Instruments", "activate", "current", "deactivate"]
+
+
+@dataclass(frozen=True)
+class Instruments:
+    """The synchronous instruments of the registry metrics agentvitals records itself."""
+
+    operation_duration: Histogram
+    token_usage: Histogram
+    time_to_first_chunk: Histogram
+    tokens: Counter
+    cost: Counter
+    unpriced_calls: Counter
+    tool_duration: Histogram
+    retrieval_duration: Histogram
+    task_duration: Histogram
+    task_cost: Counter
+    task_active: Counter
+    task_idle: Counter
+    task_child: Counter
+    budget_exhausted: Counter
+    cache_requests: Counter
+    cache_saved: Counter
+
+    @classmethod
+    def create(cls, meter: metrics.Meter) -> Instruments:
+        made = {
+            "operation_duration": registry.OPERATION_DURATION,
+            "token_usage": registry.TOKEN_USAGE,
+            "time_to_first_chunk": registry.TIME_TO_FIRST_CHUNK,
+            "tokens": registry.TOKENS,
+            "cost": registry.COST,
+            "unpriced_calls": registry.UNPRICED_CALLS,
+            "tool_duration": registry.TOOL_DURATION,
+            "retrieval_duration": registry.RETRIEVAL_DURATION,
+            "task_duration": registry.TASK_DURATION,
+            "task_cost": registry.TASK_COST,
+            "task_active": registry.TASK_ACTIVE,
+            "task_idle": registry.TASK_IDLE,
+            "task_child": registry.TASK_CHILD,
+            "budget_exhausted": registry.BUDGET_EXHAUSTED,
+            "cache_requests": registry.CACHE_REQUESTS,
+            "cache_saved": registry.CACHE_SAVED,
+        }
+        return cls(**{field_name: registry.create_instrument(meter, metric) for field_name, metric in made.items()})
+
+
+@dataclass
+class Handler:
+    """Everything an instrumentation needs to emit, bound to one tracer provider and one meter provider."""
+
+    tracer: trace.Tracer
+    instruments: Instruments
+    content: ContentPolicy = field(default_factory=ContentPolicy)
+    _pricing: PriceTable | None = None
+
+    @classmethod
+    def create(cls, *, tracer_provider: trace.TracerProvider | None = None,
+               meter_provider: metrics.MeterProvider | None = None, pricing: PriceTable | None = None,
+               content: ContentPolicy | None = None) -> Handler:
+        """A handler on these providers (``None``: the global ones)."""
+        tracer = trace.get_tracer(INSTRUMENTATION_SCOPE, __version__, tracer_provider, schema_url=SCHEMA_URL)
+        meter = metrics.get_meter(INSTRUMENTATION_SCOPE, __version__, meter_provider, schema_url=SCHEMA_URL)
+        return cls(tracer, Instruments.create(meter), content or ContentPolicy(), pricing)
+
+    @property
+    def pricing(self) -> PriceTable:
+        if self._pricing is None:  # loaded on the first priced call, not at import
+            self._pricing = load_price_table()
+        return self._pricing
+
+
+_active: Handler | None = None
+_default: Handler | None = None
+_lock = threading.Lock()
+
+
+def current() -> Handler:
+    """The handler ``init()`` activated, or one bound to the global providers (no-op without an SDK)."""
+    active = _active
+    if active is not None:
+        return active
+    global _default
+    if _default is None:
+        with _lock:
+            if _default is None:
+                _default = Handler.create()
+    return _default
+
+
+def activate(handler: Handler) -> None:
+    global _active
+    _active = handler
+
+
+def deactivate() -> None:
+    global _active
+    _active = None

@@ -1,0 +1,136 @@
+"""The live accounting of a task (one agent run) and its budget: state, no spans.
+
+A :class:`TaskRun` is carried in the OpenTelemetry context under :data:`TASK_KEY` while its task runs.
+LLM and tool steps check and count against it before they start (:meth:`TaskRun.begin_step`); the LLM
+lifecycle credits cost and tokens; the accounting span processor records waits. Nested tasks credit
+their parents too.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+from opentelemetry import context as otel_context
+
+from agentvitals.attributes import WaitKind
+
+__all__ = ["TASK_KEY", "Budget", "BudgetExhausted", "TaskRun", "current_task"]
+
+TASK_KEY = otel_context.create_key("agentvitals-task")
+
+
+class BudgetExhausted(Exception):
+    """A task's budget ran out before a step. The task ends with outcome ``budget_exhausted``.
+
+    Raised at the step that would exceed the budget; the enclosing ``task`` swallows it (the task's
+    partial result is returned) unless it was created with ``raise_on_budget=True``.
+    """
+
+    def __init__(self, limit: str, task_name: str, used: float, maximum: float) -> None:
+        super().__init__(f"task {task_name!r}: {limit} budget exhausted ({used:g} of {maximum:g})")
+        self.limit = limit
+        self.task_name = task_name
+        self.used = used
+        self.maximum = maximum
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Per-task limits, checked before each LLM call and tool call. ``None`` means unlimited."""
+
+    max_cost_usd: float | None = None
+    max_llm_calls: int | None = None
+    max_tool_calls: int | None = None
+    max_wall_time_s: float | None = None
+
+    def __post_init__(self) -> None:
+        for field_name in ("max_cost_usd", "max_llm_calls", "max_tool_calls", "max_wall_time_s"):
+            value = getattr(self, field_name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+                raise ValueError(f"Budget.{field_name} must be a non-negative number or None, got {value!r}")
+
+
+class TaskRun:
+    """The live accounting of one task. Thread-safe: a per-task lock, never a global one."""
+
+    __slots__ = (
+        "name", "task_id", "parent", "budget", "start_ns", "waits", "cost_usd", "unpriced_calls",
+        "input_tokens", "output_tokens", "llm_calls", "tool_calls", "exhausted", "_lock",
+    )
+
+    def __init__(self, name: str, budget: Budget | None, parent: TaskRun | None) -> None:
+        self.name = name
+        self.task_id = uuid.uuid4().hex
+        self.parent = parent
+        self.budget = budget
+        self.start_ns = time.time_ns()
+        self.waits: list[tuple[int, int, WaitKind]] = []
+        self.cost_usd = 0.0
+        self.unpriced_calls = 0
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.llm_calls = 0
+        self.tool_calls = 0
+        self.exhausted: BudgetExhausted | None = None
+        self._lock = threading.Lock()
+
+    def lineage(self) -> list[TaskRun]:
+        """This task and the tasks enclosing it, innermost first."""
+        runs: list[TaskRun] = []
+        run: TaskRun | None = self
+        while run is not None:
+            runs.append(run)
+            run = run.parent
+        return runs
+
+    def add_wait(self, start_ns: int, end_ns: int, kind: WaitKind) -> None:
+        self.waits.append((start_ns, end_ns, kind))  # list.append is atomic under the GIL
+
+    def _exhaust(self, limit: str, used: float, maximum: float) -> BudgetExhausted:
+        error = BudgetExhausted(limit, self.name, used, maximum)
+        if self.exhausted is None:
+            self.exhausted = error
+        return error
+
+    def begin_step(self, step: str) -> None:
+        """Check the budget of this task and its parents, then count the step. Raises BudgetExhausted."""
+        for run in self.lineage():
+            run._check_and_count(step)
+
+    def _check_and_count(self, step: str) -> None:
+        with self._lock:
+            budget = self.budget
+            if budget is not None:
+                if budget.max_cost_usd is not None and self.cost_usd >= budget.max_cost_usd:
+                    raise self._exhaust("cost", self.cost_usd, budget.max_cost_usd)
+                if budget.max_wall_time_s is not None:
+                    elapsed = (time.time_ns() - self.start_ns) / 1e9
+                    if elapsed >= budget.max_wall_time_s:
+                        raise self._exhaust("wall_time", elapsed, budget.max_wall_time_s)
+                if step == "llm" and budget.max_llm_calls is not None and self.llm_calls >= budget.max_llm_calls:
+                    raise self._exhaust("llm_calls", self.llm_calls, budget.max_llm_calls)
+                if step == "tool" and budget.max_tool_calls is not None and self.tool_calls >= budget.max_tool_calls:
+                    raise self._exhaust("tool_calls", self.tool_calls, budget.max_tool_calls)
+            if step == "llm":
+                self.llm_calls += 1
+            elif step == "tool":
+                self.tool_calls += 1
+
+    def add_llm_result(self, cost_usd: float | None, input_tokens: int | None, output_tokens: int | None) -> None:
+        for run in self.lineage():
+            with run._lock:
+                if cost_usd is None:
+                    run.unpriced_calls += 1
+                else:
+                    run.cost_usd += cost_usd
+                run.input_tokens += input_tokens or 0
+                run.output_tokens += output_tokens or 0
+
+
+def current_task() -> TaskRun | None:
+    """The innermost task the caller runs in, if any."""
+    run = otel_context.get_value(TASK_KEY)
+    return run if isinstance(run, TaskRun) else None
