@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -25,7 +25,8 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from agentvitals._handler import Handler
 from agentvitals._records import LLMResponse, Usage
-from agentvitals._taskrun import TaskRun, current_task
+from agentvitals._spans import is_inference, is_tool
+from agentvitals._taskrun import current_task
 from agentvitals.attributes import (
     COST_AMOUNT,
     COST_CURRENCY,
@@ -86,16 +87,28 @@ def error_type(exc: BaseException) -> str:
     return type(exc).__qualname__
 
 
+def _check_budget(step: str, nested_in: Callable[[Mapping[str, Any]], bool]) -> None:
+    """Refuse the step if it would exceed the task's budget. A step inside a span of the same call (our tool
+    inside a framework's ``execute_tool`` span, our SDK span inside a framework's ``chat`` span) is that call,
+    already counted: it is not checked again."""
+    run = current_task()
+    if run is None:
+        return
+    attributes = getattr(trace.get_current_span(), "attributes", None)  # an SDK span's, if recording
+    if isinstance(attributes, Mapping) and nested_in(attributes):
+        return
+    run.check_step(step)
+
+
 class Invocation:
     """A started operation, ended exactly once by ``end(exc)``; nothing here raises into the caller."""
 
-    __slots__ = ("handler", "span", "run", "_start", "_duration", "_labels", "_token", "_ended", "_llm")
+    __slots__ = ("handler", "span", "_start", "_duration", "_labels", "_token", "_ended", "_llm")
 
-    def __init__(self, handler: Handler, span: trace.Span, run: TaskRun | None, duration: Histogram | None,
-                 labels: Mapping[str, Any], *, llm: bool = False) -> None:
+    def __init__(self, handler: Handler, span: trace.Span, duration: Histogram | None, labels: Mapping[str, Any],
+                 *, llm: bool = False) -> None:
         self.handler = handler
         self.span = span
-        self.run = run
         self._start = time.perf_counter()
         self._duration = duration
         self._labels = labels
@@ -174,13 +187,14 @@ class Invocation:
 
 
 class LLMInvocation(Invocation):
-    """An LLM call: adds the response, tokens, cost, time to first chunk and task credit."""
+    """An LLM call: adds the response, tokens, cost and time to first chunk (the task's credit is taken from the
+    span by the accounting processor)."""
 
     __slots__ = ("provider", "request_model", "response", "_first_chunk_s", "cost_usd")
 
-    def __init__(self, handler: Handler, span: trace.Span, run: TaskRun | None, labels: Mapping[str, Any],
-                 provider: str, request_model: str | None) -> None:
-        super().__init__(handler, span, run, handler.instruments.operation_duration, labels, llm=True)
+    def __init__(self, handler: Handler, span: trace.Span, labels: Mapping[str, Any], provider: str,
+                 request_model: str | None) -> None:
+        super().__init__(handler, span, handler.instruments.operation_duration, labels, llm=True)
         self.provider = provider
         self.request_model = request_model
         self.response: LLMResponse | None = None
@@ -275,12 +289,6 @@ class LLMInvocation(Invocation):
             attributes[COST_CURRENCY] = "USD"
             attributes[COST_SOURCE] = source
             handler.instruments.cost.add(amount, self._labels, context=context)
-        if self.run is not None:
-            self.run.add_llm_result(
-                amount,
-                usage.input_tokens if usage is not None else None,
-                usage.output_tokens if usage is not None else None,
-            )
 
 
 def start_llm(
@@ -292,10 +300,9 @@ def start_llm(
     attributes: Mapping[str, Any] | None = None,
     messages: Any = None,
 ) -> LLMInvocation:
-    """Start an LLM span. Checks and counts the task's budget first (raises BudgetExhausted)."""
-    run = current_task()
-    if run is not None:
-        run.begin_step("llm")
+    """Start an LLM span. Checks the task's budget first (raises BudgetExhausted); the accounting processor
+    counts the call and credits its cost and tokens to the task from the span."""
+    _check_budget("llm", is_inference)
     labels = {GEN_AI_OPERATION_NAME: operation, GEN_AI_PROVIDER_NAME: provider}
     if model:
         labels[GEN_AI_REQUEST_MODEL] = model
@@ -303,7 +310,7 @@ def start_llm(
     if messages is not None and handler.content.capture:
         span_attributes[GEN_AI_INPUT_MESSAGES] = handler.content.clip(_to_json(messages))
     span = handler.tracer.start_span(span_name(operation, model), kind=SpanKind.CLIENT, attributes=span_attributes)
-    return LLMInvocation(handler, span, run, labels, provider, model)
+    return LLMInvocation(handler, span, labels, provider, model)
 
 
 def start_operation(
@@ -320,15 +327,14 @@ def start_operation(
 ) -> Invocation:
     """Start a tool or retrieval span; ``step`` (``"tool"``) is checked against the task's budget.
     ``labels`` are extra (bounded) metric attributes, also set on the span."""
-    run = current_task()
-    if run is not None and step is not None:
-        run.begin_step(step)
+    if step is not None:
+        _check_budget(step, is_tool if step == "tool" else is_inference)
     metric_labels = {target_attribute: target, **(labels or {})}
     span_attributes = {GEN_AI_OPERATION_NAME: operation, **metric_labels}
     if attributes:
         span_attributes.update(attributes)
     span = handler.tracer.start_span(span_name(operation, target), kind=kind, attributes=span_attributes)
-    return Invocation(handler, span, run, duration, metric_labels)
+    return Invocation(handler, span, duration, metric_labels)
 
 
 def start_tool(

@@ -1,9 +1,9 @@
 """The live accounting of a task (one agent run) and its budget: state, no spans.
 
 A :class:`TaskRun` is carried in the OpenTelemetry context under :data:`TASK_KEY` while its task runs.
-LLM and tool steps check and count against it before they start (:meth:`TaskRun.begin_step`); the LLM
-lifecycle credits cost and tokens; the accounting span processor records waits. Nested tasks credit
-their parents too.
+Our LLM and tool steps check the budget before they start (:meth:`TaskRun.check_step`); the accounting
+span processor does the rest from spans, whoever made them: it counts steps, credits cost and tokens and
+records waits. Nested tasks credit their parents too.
 """
 
 from __future__ import annotations
@@ -95,29 +95,44 @@ class TaskRun:
             self.exhausted = error
         return error
 
-    def begin_step(self, step: str) -> None:
-        """Check the budget of this task and its parents, then count the step. Raises BudgetExhausted."""
+    def check_step(self, step: str) -> None:
+        """Raise :class:`BudgetExhausted` if a step of this kind (``llm``, ``tool``, or ``check`` for cost and
+        wall time only) would exceed the budget of this task or of an enclosing one. Counts nothing: the
+        accounting processor counts the step when its span starts."""
         for run in self.lineage():
-            run._check_and_count(step)
+            run._check(step)
 
-    def _check_and_count(self, step: str) -> None:
+    def _check(self, step: str) -> None:
         with self._lock:
             budget = self.budget
-            if budget is not None:
-                if budget.max_cost_usd is not None and self.cost_usd >= budget.max_cost_usd:
-                    raise self._exhaust("cost", self.cost_usd, budget.max_cost_usd)
-                if budget.max_wall_time_s is not None:
-                    elapsed = (time.time_ns() - self.start_ns) / 1e9
-                    if elapsed >= budget.max_wall_time_s:
-                        raise self._exhaust("wall_time", elapsed, budget.max_wall_time_s)
-                if step == "llm" and budget.max_llm_calls is not None and self.llm_calls >= budget.max_llm_calls:
-                    raise self._exhaust("llm_calls", self.llm_calls, budget.max_llm_calls)
-                if step == "tool" and budget.max_tool_calls is not None and self.tool_calls >= budget.max_tool_calls:
-                    raise self._exhaust("tool_calls", self.tool_calls, budget.max_tool_calls)
-            if step == "llm":
-                self.llm_calls += 1
-            elif step == "tool":
-                self.tool_calls += 1
+            if budget is None:
+                return
+            if budget.max_cost_usd is not None and self.cost_usd >= budget.max_cost_usd:
+                raise self._exhaust("cost", self.cost_usd, budget.max_cost_usd)
+            if budget.max_wall_time_s is not None:
+                elapsed = (time.time_ns() - self.start_ns) / 1e9
+                if elapsed >= budget.max_wall_time_s:
+                    raise self._exhaust("wall_time", elapsed, budget.max_wall_time_s)
+            if step == "llm" and budget.max_llm_calls is not None and self.llm_calls >= budget.max_llm_calls:
+                raise self._exhaust("llm_calls", self.llm_calls, budget.max_llm_calls)
+            if step == "tool" and budget.max_tool_calls is not None and self.tool_calls >= budget.max_tool_calls:
+                raise self._exhaust("tool_calls", self.tool_calls, budget.max_tool_calls)
+
+    def count_step(self, step: str) -> None:
+        """Count a started LLM call (``llm``) or tool call (``tool``) in this task and the enclosing ones. A step
+        over the budget (one no check could refuse: another instrumentation's) marks the task exhausted."""
+        for run in self.lineage():
+            with run._lock:
+                budget = run.budget
+                if step == "llm":
+                    run.llm_calls += 1
+                    if budget is not None and budget.max_llm_calls is not None and run.llm_calls > budget.max_llm_calls:
+                        run._exhaust("llm_calls", run.llm_calls, budget.max_llm_calls)
+                elif step == "tool":
+                    run.tool_calls += 1
+                    if (budget is not None and budget.max_tool_calls is not None
+                            and run.tool_calls > budget.max_tool_calls):
+                        run._exhaust("tool_calls", run.tool_calls, budget.max_tool_calls)
 
     def add_llm_result(self, cost_usd: float | None, input_tokens: int | None, output_tokens: int | None) -> None:
         for run in self.lineage():

@@ -62,62 +62,69 @@ def outcome_of(exc: BaseException | None, run: TaskRun) -> Outcome:
     return Outcome.ERROR
 
 
+def finish_task(handler: Handler, run: TaskRun, span: trace.Span, outcome: Outcome, end_ns: int,
+                cpu_time: float | None) -> dict[str, Any]:
+    """A task's results as span attributes, recorded into the task metrics (linked to ``span``).
+    One implementation for our tasks and for the agent runs of other instrumentations that no task encloses."""
+    split = split_time(run.start_ns, end_ns, list(run.waits))
+    attributes: dict[str, Any] = {
+        TASK_OUTCOME: outcome.value,
+        TASK_WALL_TIME: split.wall,
+        TASK_ACTIVE_TIME: split.active,
+        TASK_IDLE_TIME: split.idle,
+        TASK_CHILD_TIME: split.child,
+        TASK_COST_AMOUNT: run.cost_usd,
+        TASK_UNPRICED_CALLS: run.unpriced_calls,
+        TASK_INPUT_TOKENS: run.input_tokens,
+        TASK_OUTPUT_TOKENS: run.output_tokens,
+        TASK_LLM_CALLS: run.llm_calls,
+        TASK_TOOL_CALLS: run.tool_calls,
+    }
+    for kind, seconds in split.idle_by_kind.items():
+        attributes[task_idle_time(kind)] = seconds
+    if cpu_time is not None:
+        attributes[TASK_CPU_TIME] = cpu_time
+    if run.exhausted is not None:
+        attributes[BUDGET_LIMIT] = run.exhausted.limit
+
+    # Every measurement of the task links to the task's span (when sampled), not to whatever is current now.
+    context = trace.set_span_in_context(span)
+    instruments = handler.instruments
+    labels = {TASK_NAME: run.name}
+    outcome_labels = {**labels, TASK_OUTCOME: outcome.value}
+    instruments.task_duration.record(split.wall, outcome_labels, context=context)
+    instruments.task_cost.add(run.cost_usd, outcome_labels, context=context)
+    instruments.task_active.add(split.active, labels, context=context)
+    instruments.task_child.add(split.child, labels, context=context)
+    for kind, seconds in split.idle_by_kind.items():
+        instruments.task_idle.add(seconds, {**labels, WAIT_KIND: kind.value}, context=context)
+    if run.exhausted is not None:
+        instruments.budget_exhausted.add(1, {**labels, BUDGET_LIMIT: run.exhausted.limit}, context=context)
+    return attributes
+
+
 class TaskInvocation(Invocation):
     """A task's span: ends with the outcome, cost, tokens and the active/idle split of its wall time."""
 
-    __slots__ = ("outcome", "_cpu_start")
+    __slots__ = ("run", "outcome", "_cpu_start")
 
     def __init__(self, handler: Handler, span: trace.Span, run: TaskRun, *, on_this_thread: bool) -> None:
-        super().__init__(handler, span, run, None, {TASK_NAME: run.name})
+        super().__init__(handler, span, None, {TASK_NAME: run.name})
+        self.run = run
         self.outcome: Outcome | None = None
         """An outcome the application set; else it is derived from how the task ended."""
         # Thread CPU time is only meaningful when the task's body runs on this thread.
         self._cpu_start = time.thread_time() if on_this_thread else None
 
     def _record(self, exc: BaseException | None, elapsed: float) -> int:
-        run = self.run
-        assert run is not None
         end_ns = time.time_ns()
-        outcome = self.outcome or outcome_of(exc, run)
-        split = split_time(run.start_ns, end_ns, list(run.waits))
-        span = self.span
-        if span.is_recording():
-            attributes: dict[str, Any] = {
-                TASK_OUTCOME: outcome.value,
-                TASK_WALL_TIME: split.wall,
-                TASK_ACTIVE_TIME: split.active,
-                TASK_IDLE_TIME: split.idle,
-                TASK_CHILD_TIME: split.child,
-                TASK_COST_AMOUNT: run.cost_usd,
-                TASK_UNPRICED_CALLS: run.unpriced_calls,
-                TASK_INPUT_TOKENS: run.input_tokens,
-                TASK_OUTPUT_TOKENS: run.output_tokens,
-                TASK_LLM_CALLS: run.llm_calls,
-                TASK_TOOL_CALLS: run.tool_calls,
-            }
-            for kind, seconds in split.idle_by_kind.items():
-                attributes[task_idle_time(kind)] = seconds
-            if self._cpu_start is not None:
-                attributes[TASK_CPU_TIME] = time.thread_time() - self._cpu_start
-            if run.exhausted is not None:
-                attributes[BUDGET_LIMIT] = run.exhausted.limit
-            span.set_attributes(attributes)
+        outcome = self.outcome or outcome_of(exc, self.run)
+        cpu_time = time.thread_time() - self._cpu_start if self._cpu_start is not None else None
+        attributes = finish_task(self.handler, self.run, self.span, outcome, end_ns, cpu_time)
+        if self.span.is_recording():
+            self.span.set_attributes(attributes)
         if outcome is Outcome.ERROR and exc is not None:
             self.mark_failed(exc)
-
-        # Every measurement of the task links to the task's span (when sampled), not to whatever is current now.
-        context = trace.set_span_in_context(span)
-        instruments = self.handler.instruments
-        labels = {TASK_NAME: run.name}
-        outcome_labels = {**labels, TASK_OUTCOME: outcome.value}
-        instruments.task_duration.record(split.wall, outcome_labels, context=context)
-        instruments.task_cost.add(run.cost_usd, outcome_labels, context=context)
-        instruments.task_active.add(split.active, labels, context=context)
-        instruments.task_child.add(split.child, labels, context=context)
-        for kind, seconds in split.idle_by_kind.items():
-            instruments.task_idle.add(seconds, {**labels, WAIT_KIND: kind.value}, context=context)
-        if run.exhausted is not None:
-            instruments.budget_exhausted.add(1, {**labels, BUDGET_LIMIT: run.exhausted.limit}, context=context)
         return end_ns
 
 
@@ -208,7 +215,7 @@ class task(Scope):  # noqa: N801 - used as a decorator and a context manager, li
         """Raise :class:`BudgetExhausted` if the cost or wall-time budget is spent (no step counted)."""
         run = self.run
         if run is not None:
-            run.begin_step("check")
+            run.check_step("check")
 
     # --- Scope ----------------------------------------------------------------------------------
     def _begin(self, *, is_async: bool) -> otel_context.Context:

@@ -55,6 +55,7 @@ __all__ = [
     "TOKEN_BUCKETS",
     "TOKEN_USAGE",
     "TOOL_DURATION",
+    "UNINSTRUMENTED_CALLS",
     "UNPRICED_CALLS",
     "Instrument",
     "Metric",
@@ -176,6 +177,15 @@ UNPRICED_CALLS: Final = Metric(
     "{call}",
     "LLM calls whose model has no price: their cost is unknown, not zero.",
     _LLM_LABELS,
+)
+
+UNINSTRUMENTED_CALLS: Final = Metric(
+    "agentvitals.llm.uninstrumented_calls",
+    Instrument.COUNTER,
+    "{call}",
+    "HTTP calls to a known LLM API path that no model-call span covered: a coverage gap (no tokens, no cost). "
+    "Their time still counts as LLM wait.",
+    (semconv.GEN_AI_PROVIDER_NAME, semconv.SERVER_ADDRESS),
 )
 
 # --- agentvitals: tools and retrievals ---------------------------------------------------------------
@@ -304,6 +314,7 @@ METRICS: Final[tuple[Metric, ...]] = (
     TOKENS,
     COST,
     UNPRICED_CALLS,
+    UNINSTRUMENTED_CALLS,
     TOOL_DURATION,
     RETRIEVAL_DURATION,
     TASK_DURATION,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import agentvitals
-from agentvitals._accounting import wait_kind
+from agentvitals._spans import wait_kind
 from agentvitals.attributes import TASK_ACTIVE_TIME, TASK_IDLE_TIME, WaitKind, task_idle_time
 from agentvitals.metrics import DB_DURATION
 from agentvitals.semconv import DB_OPERATION_NAME, DB_QUERY_TEXT, DB_SYSTEM_NAME

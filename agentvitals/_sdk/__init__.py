@@ -24,18 +24,18 @@ from typing import Any
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from agentvitals import environment_variables as env
 from agentvitals import instrumentation
-from agentvitals._accounting import WaitAccountingProcessor
+from agentvitals._accounting import AccountingProcessor
 from agentvitals._config import Settings, resolve_settings
 from agentvitals._content import ContentPolicy
-from agentvitals._handler import Handler, activate, deactivate
+from agentvitals._handler import Handler, activate, current, deactivate
 from agentvitals._pricing import load_price_table
 from agentvitals._sdk._db_metrics import DatabaseMetricsProcessor, contrib_records_db_metrics
-from agentvitals._sdk._export import BatchExportProcessor, ExporterLogFilter
+from agentvitals._sdk._export import BatchExportProcessor, ExporterLogFilter, replace_attributes
 from agentvitals._sdk._providers import RecordEverythingSampler, meter_provider, tracer_provider
 from agentvitals._version import __version__
 from agentvitals.attributes import INSTRUMENTATION_SCOPE, TELEMETRY_SIGNAL
@@ -154,13 +154,16 @@ def _start(settings: Settings, prices: Any, explicit_tracer_provider: Any, expli
     resource = Resource.create({"service.name": settings.service_name, **settings.resource_attributes})
     meters, metric_exporter = meter_provider(settings, resource, explicit=explicit_meter_provider,
                                              metric_readers=metric_readers, previous=_ours)
-    ours: list[SpanProcessor] = [WaitAccountingProcessor()]
+    accounting = AccountingProcessor(current)
+    ours: list[SpanProcessor] = [accounting]
     if not contrib_records_db_metrics():
         meter = metrics.get_meter(INSTRUMENTATION_SCOPE, __version__, meters.provider, schema_url=SCHEMA_URL)
         ours.append(DatabaseMetricsProcessor(meter))
     tracers, span_export = tracer_provider(settings, resource, explicit=explicit_tracer_provider,
-                                           span_exporter=span_exporter, span_processors=(*ours, *span_processors),
-                                           previous=_ours, prepare=None)
+                                           span_exporter=span_exporter, before_export=ours,
+                                           span_processors=span_processors, previous=_ours,
+                                           prepare=_annotating(accounting))
+    accounting.annotate = span_export is not None
     for chosen, set_global, sdk_global in ((tracers, trace.set_tracer_provider, trace.get_tracer_provider),
                                            (meters, metrics.set_meter_provider, metrics.get_meter_provider)):
         if chosen.owned:
@@ -189,6 +192,16 @@ def _start(settings: Settings, prices: Any, explicit_tracer_provider: Any, expli
     instrumentation.enable(libraries, handler=handler, tracer_provider=tracers.provider,
                            meter_provider=meters.provider)
     return runtime
+
+
+def _annotating(accounting: AccountingProcessor) -> Callable[[ReadableSpan], ReadableSpan]:
+    """The export-time step that adds task results to other instrumentations' agent spans."""
+
+    def prepare(span: ReadableSpan) -> ReadableSpan:
+        extra = accounting.annotations(span)
+        return span if extra is None else replace_attributes(span, {**(span.attributes or {}), **extra})
+
+    return prepare
 
 
 def _observe_drops(provider: metrics.MeterProvider, read: Callable[[], dict[tuple[str, str], int]]) -> None:

@@ -22,7 +22,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry.context import Context
@@ -32,7 +32,14 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 _logger = logging.getLogger("agentvitals")
 
-__all__ = ["BatchExportProcessor", "ExporterLogFilter", "MetricExportGuard", "SpanPreparer", "guarded_metric_exporter"]
+__all__ = [
+    "BatchExportProcessor",
+    "ExporterLogFilter",
+    "MetricExportGuard",
+    "SpanPreparer",
+    "guarded_metric_exporter",
+    "replace_attributes",
+]
 
 SpanPreparer = Callable[[ReadableSpan], ReadableSpan]
 
@@ -44,6 +51,15 @@ _EXPORTER_LOGGERS = (
     "opentelemetry.exporter.otlp.proto.grpc.exporter",
 )
 _REPEATED_FAILURES = ("Transient error", "Failed to export", "Queue full", "exporting", "Exporter already shutdown")
+
+
+def replace_attributes(span: ReadableSpan, attributes: Mapping[str, Any]) -> ReadableSpan:
+    """A copy of an ended span with other attributes (an ended span cannot be changed; a copy is exported)."""
+    return ReadableSpan(
+        name=span.name, context=span.context, parent=span.parent, resource=span.resource, attributes=attributes,
+        events=span.events, links=span.links, kind=span.kind, status=span.status, start_time=span.start_time,
+        end_time=span.end_time, instrumentation_scope=span.instrumentation_scope,
+    )
 
 
 class ExporterLogFilter(logging.Filter):

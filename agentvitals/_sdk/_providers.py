@@ -109,16 +109,22 @@ def _batch_settings() -> dict[str, float]:
 
 
 def tracer_provider(settings: Settings, resource: Resource, *, explicit: trace.TracerProvider | None,
-                    span_exporter: SpanExporter | None, span_processors: Sequence[SpanProcessor],
-                    previous: Sequence[Any], prepare: SpanPreparer | None
+                    span_exporter: SpanExporter | None, before_export: Sequence[SpanProcessor],
+                    span_processors: Sequence[SpanProcessor], previous: Sequence[Any], prepare: SpanPreparer | None
                     ) -> tuple[Chosen[Any], BatchExportProcessor | None]:
-    """The tracer provider, with our export processor when we own it (and something to export to)."""
+    """The tracer provider, with our export processor when we own it (and something to export to).
+    ``before_export`` processors see each span end before it is queued for export; ``span_processors`` after."""
 
     def create() -> TracerProvider:
         return TracerProvider(resource=resource, sampler=RecordEverythingSampler(settings.sample_ratio),
                               shutdown_on_exit=False)  # our own atexit handler bounds the final flush
 
     chosen = _choose(explicit, trace.get_tracer_provider(), TracerProvider, previous, "TracerProvider", create)
+    if not hasattr(chosen.provider, "add_span_processor"):
+        _logger.warning("agentvitals: the TracerProvider is not the OpenTelemetry SDK's: no task accounting")
+        return chosen, None
+    for processor in before_export:
+        chosen.provider.add_span_processor(processor)
     export = None
     if chosen.owned:
         exporter = span_exporter or (_otlp_span_exporter(settings) if settings.traces_export else None)
@@ -126,9 +132,8 @@ def tracer_provider(settings: Settings, resource: Resource, *, explicit: trace.T
             export = BatchExportProcessor(exporter, target=settings.endpoint or type(exporter).__name__,
                                           prepare=prepare, **_batch_settings())  # type: ignore[arg-type]
             chosen.provider.add_span_processor(export)
-    if hasattr(chosen.provider, "add_span_processor"):
-        for processor in span_processors:
-            chosen.provider.add_span_processor(processor)
+    for processor in span_processors:
+        chosen.provider.add_span_processor(processor)
     return chosen, export
 
 
