@@ -82,7 +82,9 @@ def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
 
 
 def scraped(address: str, metric: str, **labels: str) -> float:
-    """Sum of the samples named ``metric`` (with these labels) that ``http://address/metrics`` serves now."""
+    """Sum of the samples named ``metric`` (with these labels) that ``http://address/metrics`` serves now.
+
+    Names as the Prometheus client's parser gives them: a counter's samples end in ``_total``."""
     from prometheus_client.parser import text_string_to_metric_families
 
     status, body = http_get(f"http://{address}/metrics")
