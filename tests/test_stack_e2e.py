@@ -10,7 +10,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -142,29 +141,3 @@ def test_collector_self_metrics_are_scraped(run: Run) -> None:
     accepted = wait_until(lambda: run.prometheus.query(expr), timeout=30, what="the Collector's own metrics")
     assert float(accepted[0]["value"][1]) > 0
     assert run.prometheus.query('up{job="otel-collector-self"} == 1')
-
-
-def test_committed_collector_config_validates_with_the_built_binary() -> None:
-    from tests.stack import collector_binary
-
-    result = subprocess.run([collector_binary(), "validate", f"--config={ROOT / 'collector' / 'config.yaml'}"],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-
-
-def test_builder_manifest_lists_exactly_the_components_the_config_uses() -> None:
-    import yaml
-
-    manifest = yaml.safe_load((ROOT / "collector" / "builder-config.yaml").read_text())
-    config = yaml.safe_load((ROOT / "collector" / "config.yaml").read_text())
-    module_names = {
-        "otlpreceiver": "otlp", "memorylimiterprocessor": "memory_limiter", "batchprocessor": "batch",
-        "otlpexporter": "otlp_grpc", "prometheusexporter": "prometheus", "spanmetricsconnector": "span_metrics",
-        "healthcheckextension": "health_check",
-    }
-    built = {kind: {module_names[Path(item["gomod"].split()[0]).name] for item in manifest[kind]}
-             for kind in ("receivers", "processors", "exporters", "connectors", "extensions")}
-    used = {kind: {name.split("/")[0] for name in config.get(kind, {})} for kind in built}
-    assert built == used
-    versions = {item["gomod"].split()[1] for kind in built for item in manifest[kind]}
-    assert versions == {"v" + manifest["dist"]["version"]}
