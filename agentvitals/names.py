@@ -410,7 +410,7 @@ CONTROL_ACTIONS: Final = Metric(
     Instrument.COUNTER,
     "{alert}",
     "Alert notifications the control service handled, by requested action and result "
-    "(applied, duplicate, ignored).",
+    "(applied, duplicate, stale, ignored).",
     (CONTROL_ACTION, CONTROL_RESULT),
 )
 LOOP_METRICS: Final[tuple[Metric, ...]] = (
