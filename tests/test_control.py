@@ -478,6 +478,30 @@ async def test_a_thousand_concurrent_notifications_are_all_answered(loop: Any, m
     assert controller.state()["tracked"] == 1000
 
 
+def test_a_blocked_controller_gets_503_and_the_retry_is_a_duplicate() -> None:
+    release = threading.Event()
+
+    class StuckRouter(FakeRouter):
+        def set_degraded(self, degraded: bool, reason: str = "") -> bool:
+            release.wait(60)  # e.g. a router hook waiting on a slow remote flag store
+            return super().set_degraded(degraded, reason)
+
+    router = StuckRouter()
+    control = ControlServer(Controller(router=router, scheduler=ManualScheduler()), secret=SECRET, port=0,
+                            handler_timeout_s=0.5).start()
+    try:
+        assert post(control.url, notification(), timeout=30)[0] == 503
+        health = control.url.replace("/alertmanager", "/healthz")
+        with urllib.request.urlopen(health, timeout=30) as response:  # the server itself is not blocked
+            assert response.status == 200
+        release.set()
+        status, body = post(control.url, notification(), timeout=30)  # Alertmanager retries 5xx
+        assert status == 200 and body["results"][0]["result"] == "duplicate" and router.degraded
+    finally:
+        release.set()
+        control.stop()
+
+
 @pytest.mark.parametrize("depth", [33, 100_000])
 def test_deeply_nested_json_gets_400(server: Any, depth: int) -> None:
     control, _ = server
