@@ -23,14 +23,16 @@ from typing import Any
 
 import pytest
 
-from agentvitals import names
+from agentvitals.metrics import TASK_COST, TASK_DURATION
+from agentvitals.monitoring.series import SPAN_METRICS_CALLS, prometheus_name, series
+from agentvitals.semconv import Operation, span_name
 from tests.fake_llm import FakeLLMServer
 from tests.stack import ROOT, Collector, Prometheus, TraceSink, scraped, wait_until
 
 pytestmark = pytest.mark.stack
 
 SERVICE = "tier-test-app"
-TASK_SPAN = names.span_name(names.Operation.INVOKE_AGENT.value, "answer")
+TASK_SPAN = span_name(Operation.INVOKE_AGENT.value, "answer")
 SHARE_PERCENT = 25  # of the healthy traces; the production default is 10
 SLOW_THRESHOLD_S = 2.0  # gateway.yaml's latency policy
 JOB = f'job="{SERVICE}"'
@@ -186,17 +188,17 @@ def settled(tier: Tier, expr: str, expected: float) -> float:
 
 def test_task_cost_and_latency_in_prometheus_equal_what_the_replicas_recorded(tier: Tier) -> None:
     tasks = tier.tasks
-    count = names.TASK_DURATION.series("_count")
+    count = series(TASK_DURATION, "_count")
     assert settled(tier, f"sum({count}{{{JOB}}})", len(tasks)) == len(tasks)
     for outcome in ("success", "error"):
         expected = sum(task["outcome"] == outcome for task in tasks)
         assert tier.value(f'sum({count}{{{JOB},agentvitals_task_outcome="{outcome}"}})') == expected
-    assert tier.value(f'sum({names.TASK_COST.prometheus}{{{JOB}}})') == pytest.approx(
+    assert tier.value(f'sum({prometheus_name(TASK_COST)}{{{JOB}}})') == pytest.approx(
         sum(task["cost"] for task in tasks), rel=1e-9)
     assert sum(task["cost"] for task in tasks) > 0
-    assert tier.value(f'sum({names.TASK_DURATION.series("_sum")}{{{JOB}}})') == pytest.approx(
+    assert tier.value(f'sum({series(TASK_DURATION, "_sum")}{{{JOB}}})') == pytest.approx(
         sum(task["wall_time"] for task in tasks), rel=1e-9)
-    within_threshold = tier.value(f'sum({names.TASK_DURATION.series("_bucket")}{{{JOB},le=~"2(\\\\.0)?"}})')
+    within_threshold = tier.value(f'sum({series(TASK_DURATION, "_bucket")}{{{JOB},le=~"2(\\\\.0)?"}})')
     assert within_threshold == sum(task["wall_time"] <= SLOW_THRESHOLD_S for task in tasks)
     # Each replica's series come from the one agent it exports to (one writer per series).
     for instance in tier.replicas:
@@ -204,9 +206,9 @@ def test_task_cost_and_latency_in_prometheus_equal_what_the_replicas_recorded(ti
 
 
 def test_span_metrics_count_every_task_once_across_the_gateways_although_traces_were_dropped(tier: Tier) -> None:
-    calls = f'{names.SPAN_METRICS_CALLS}{{{JOB},span_name="{TASK_SPAN}"}}'
+    calls = f'{SPAN_METRICS_CALLS}{{{JOB},span_name="{TASK_SPAN}"}}'
     assert settled(tier, f"sum({calls})", len(tier.tasks)) == len(tier.tasks)
-    errors = f'{names.SPAN_METRICS_CALLS}{{{JOB},span_name="{TASK_SPAN}",status_code="STATUS_CODE_ERROR"}}'
+    errors = f'{SPAN_METRICS_CALLS}{{{JOB},span_name="{TASK_SPAN}",status_code="STATUS_CODE_ERROR"}}'
     assert tier.value(f"sum({errors})") == sum(task["error"] for task in tier.tasks)
     # Each gateway writes its own series (collector_instance_id); together they add up to the totals.
     assert tier.value(f"count(count by (collector_instance_id) ({calls}))") == 2
@@ -215,10 +217,10 @@ def test_span_metrics_count_every_task_once_across_the_gateways_although_traces_
 
 
 def test_application_metrics_reach_prometheus_through_the_agents_only(tier: Tier) -> None:
-    cost = names.TASK_COST.prometheus
+    cost = prometheus_name(TASK_COST)
     for gateway in tier.gateways:
         assert scraped(gateway.exporter_address, cost) == 0
-        assert scraped(gateway.exporter_address, names.SPAN_METRICS_CALLS) > 0
+        assert scraped(gateway.exporter_address, SPAN_METRICS_CALLS) > 0
     for agent, (instance, replica) in zip(tier.agents, tier.replicas.items(), strict=True):
         assert scraped(agent.exporter_address, cost, instance=instance) == pytest.approx(
             sum(task["cost"] for task in replica["tasks"]), rel=1e-9)

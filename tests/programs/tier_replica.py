@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.trace import StatusCode
 
 import agentvitals
-from agentvitals import names
+from agentvitals.attributes import TASK_COST_AMOUNT, TASK_OUTCOME, TASK_WALL_TIME
 
 HEALTHY, FAILING, SLOW = 24, 4, 2
 SLOW_SECONDS = 2.3  # above the gateways' 2 s latency policy (the latency alert's threshold)
@@ -36,13 +36,13 @@ class Recorder(SpanProcessor):
         trace_id = format(context.trace_id, "032x")
         self.spans.append([trace_id, format(context.span_id, "016x")])
         attributes = span.attributes or {}
-        if names.TASK_WALL_TIME in attributes:
+        if TASK_WALL_TIME in attributes:
             self.tasks.append({
                 "trace_id": trace_id,
-                "outcome": attributes[names.TASK_OUTCOME],
+                "outcome": attributes[TASK_OUTCOME],
                 "error": span.status.status_code is StatusCode.ERROR,
-                "wall_time": attributes[names.TASK_WALL_TIME],
-                "cost": attributes[names.TASK_COST_AMOUNT],
+                "wall_time": attributes[TASK_WALL_TIME],
+                "cost": attributes[TASK_COST_AMOUNT],
             })
 
 
