@@ -112,13 +112,14 @@ def _service_name(argument: object, problems: list[str]) -> str:
     if argument is not None and (not isinstance(argument, str) or not argument.strip()):
         problems.append(f"service_name must be a non-empty string, got {argument!r}")
         argument = None
-    return argument or _env(env.OTEL_SERVICE_NAME) or _DEFAULT_SERVICE_NAME  # type: ignore[return-value]
+    chosen = argument if isinstance(argument, str) else None
+    return chosen or _env(env.OTEL_SERVICE_NAME) or _DEFAULT_SERVICE_NAME
 
 
 def _protocol(argument: object, problems: list[str]) -> str:
     if argument is not None:
-        if argument in PROTOCOLS:
-            return argument  # type: ignore[return-value]
+        if isinstance(argument, str) and argument in PROTOCOLS:
+            return argument
         problems.append(f"protocol must be one of {', '.join(PROTOCOLS)}, got {argument!r}")
     from_env = _env(env.OTEL_EXPORTER_OTLP_PROTOCOL)
     if from_env is not None and from_env not in PROTOCOLS:

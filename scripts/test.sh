@@ -33,4 +33,5 @@ fi
 
 export AGENTVITALS_REQUIRE_STACK=1
 .venv/bin/ruff check .
+.venv/bin/mypy  # strict on the agentvitals package (pyproject [tool.mypy])
 exec .venv/bin/python -m pytest "$@"

@@ -176,9 +176,8 @@ def test_pgvector_queries_count_as_retrieval(query: str, kind: WaitKind) -> None
 def test_demo_agent_on_postgresql(postgres: PostgresServer) -> None:
     import asyncio
 
+    from agentvitals.demo.runner import DemoConfig, run_demo
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    from demo_agent.runner import DemoConfig, run_demo
 
     exporter = InMemorySpanExporter()
     run = asyncio.run(run_demo(DemoConfig(phases="steady:4", rate=3, seed=6, progress=False, db_url=postgres.url,

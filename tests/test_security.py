@@ -8,6 +8,7 @@ import uuid
 
 import openai
 import pytest
+from agentvitals.demo.runner import DemoConfig, run_demo
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import agentvitals
@@ -18,7 +19,6 @@ from agentvitals.semconv import (
     GEN_AI_OUTPUT_MESSAGES,
     GEN_AI_TOOL_CALL_ARGUMENTS,
 )
-from demo_agent.runner import DemoConfig, run_demo
 from tests.conftest import Telemetry, make_telemetry
 from tests.fake_llm import FakeLLMServer
 

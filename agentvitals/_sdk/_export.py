@@ -213,7 +213,7 @@ class BatchExportProcessor(SpanProcessor):
     def _export_queued(self) -> None:
         """Export what is queued now, in batches (woken by a full batch, a flush, closing or the delay)."""
         while self._queue:
-            batch = []
+            batch: list[ReadableSpan] = []
             while self._queue and len(batch) < self._max_batch_size:
                 batch.append(self._queue.popleft())
             self._in_flight = len(batch)

@@ -57,7 +57,8 @@ class RecordEverythingSampler(Sampler):
         return result
 
     def get_description(self) -> str:
-        return f"RecordEverything{{{self._inner.get_description()}}}"
+        inner: str = self._inner.get_description()  # type: ignore[no-untyped-call]  # untyped in the SDK
+        return f"RecordEverything{{{inner}}}"
 
 
 @dataclass

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grafanalib import core as g
-from grafanalib._gen import DashboardEncoder
 
 from agentvitals.attributes import BUDGET_LIMIT, CACHE_NAME, CACHE_RESULT, TASK_OUTCOME, TOKEN_TYPE, WAIT_KIND
 from agentvitals.control.metrics import QUEUE_DEPTH, ROUTER_DEGRADED, WORKERS, WORKERS_BUSY
@@ -200,10 +199,15 @@ def _dashboard(config: MonitoringConfig, uid: str, title: str, description: str,
         templating=_templating(config, with_model), panels=builder.panels,
         links=[g.DashboardLink(title="agentvitals", type="dashboards", tags=["agentvitals"], asDropdown=True)],
     ).auto_panel_ids()
-    data: dict[str, Any] = json.loads(json.dumps(dashboard.to_json_data(), cls=DashboardEncoder))
+    data: dict[str, Any] = json.loads(json.dumps(dashboard.to_json_data(), default=_json_data))
     if not data.get("rows"):
         data.pop("rows", None)  # grafanalib's legacy row list; panels carry gridPos instead
     return data
+
+
+def _json_data(value: Any) -> Any:
+    """grafanalib objects serialise through their public ``to_json_data()``."""
+    return value.to_json_data()
 
 
 def _quantile(q: float, series: str, by: str, matchers: str) -> str:
