@@ -61,6 +61,8 @@ class _Runtime:
 
 
 _runtime: _Runtime | None = None
+_final_stats: dict[str, int] | None = None
+"""What the last runtime had dropped when it shut down (export_stats() still answers after shutdown())."""
 # Providers a previous init() created: after shutdown() the global may still be one of them.
 _ours: list[Any] = []
 _lock = threading.Lock()
@@ -264,7 +266,7 @@ def _flush_until(runtime: _Runtime, deadline: float, timeout: float) -> None:
 def shutdown(timeout_s: float | None = None) -> None:
     """Flush and stop what ``init()`` started, and undo every patch. Bounded by ``timeout_s`` (default: the
     ``shutdown_timeout`` setting) whatever the Collector does. Safe to call more than once."""
-    global _runtime
+    global _runtime, _final_stats
     with _lock:
         runtime, _runtime = _runtime, None
         instrumentation.disable_all()
@@ -273,6 +275,7 @@ def shutdown(timeout_s: float | None = None) -> None:
             return
         timeout = runtime.settings.shutdown_timeout if timeout_s is None else max(timeout_s, 0.0)
         _flush_until(runtime, time.monotonic() + timeout, timeout)
+        _final_stats = _stats(runtime)
         # An export abandoned at the deadline may still log its retries: keep those lines filtered then.
         if runtime.log_filter is not None and not any(runtime.lost_at_exit.values()):
             runtime.log_filter.remove()
@@ -297,16 +300,23 @@ def _drops(runtime: _Runtime) -> dict[tuple[str, str], int]:
             ("metrics", "export_failed"): failed_metric_exports}
 
 
-def export_stats() -> dict[str, int]:
-    """Telemetry dropped so far: spans whose export failed, spans dropped because the export queue was
-    full or the exit deadline passed, metric exports that failed. Also exported as the
-    ``agentvitals.telemetry.dropped`` counter."""
-    runtime = _runtime
-    if runtime is None:
-        return {"dropped_spans": 0, "dropped_spans_queue_full": 0, "dropped_spans_deadline": 0,
-                "failed_metric_exports": 0}
+def _stats(runtime: _Runtime) -> dict[str, int]:
     drops = _drops(runtime)
     return {"dropped_spans": drops.get(("spans", "export_failed"), 0),
             "dropped_spans_queue_full": drops.get(("spans", "queue_full"), 0),
             "dropped_spans_deadline": drops.get(("spans", "deadline"), 0),
-            "failed_metric_exports": drops[("metrics", "export_failed")]}
+            "failed_metric_exports": drops[("metrics", "export_failed")]
+            + runtime.lost_at_exit.get("metric_exports", 0)}
+
+
+def export_stats() -> dict[str, int]:
+    """Telemetry dropped so far (after ``shutdown()``: by the last runtime): spans whose export failed, spans
+    dropped because the export queue was full or the exit deadline passed, metric exports that failed or were
+    cut off at exit. Also exported as the ``agentvitals.telemetry.dropped`` counter while running."""
+    runtime = _runtime
+    if runtime is not None:
+        return _stats(runtime)
+    if _final_stats is not None:
+        return dict(_final_stats)
+    return {"dropped_spans": 0, "dropped_spans_queue_full": 0, "dropped_spans_deadline": 0,
+            "failed_metric_exports": 0}

@@ -50,7 +50,8 @@ _EXPORTER_LOGGERS = (
     "opentelemetry.exporter.otlp.proto.http.metric_exporter",
     "opentelemetry.exporter.otlp.proto.grpc.exporter",
 )
-_REPEATED_FAILURES = ("Transient error", "Failed to export", "Queue full", "exporting", "Exporter already shutdown")
+_REPEATED_FAILURES = ("Transient error", "Failed to export", "Queue full", "exporting", "Exporter already shutdown",
+                      "aborting retry")
 
 
 def replace_attributes(span: ReadableSpan, attributes: Mapping[str, Any]) -> ReadableSpan:
@@ -235,6 +236,8 @@ class BatchExportProcessor(SpanProcessor):
             # until the cycle collector runs; emptying the list we passed keeps the spans out of it.
             spans.clear()
             batch.clear()
+        if self._outage.silenced:
+            return  # abandoned at the exit deadline: this batch is already counted as lost there
         if result is SpanExportResult.SUCCESS:
             self._outage.succeeded()
         else:
@@ -312,6 +315,8 @@ class MetricExportGuard:
             reason = "exporter returned FAILURE"
         except Exception as exc:  # deliberate: see BatchExportProcessor._export
             result, reason = MetricExportResult.FAILURE, type(exc).__name__
+        if self._outage is not None and self._outage.silenced:
+            return result  # abandoned at the exit deadline: counted there
         if result is MetricExportResult.SUCCESS:
             if self._outage is not None:
                 self._outage.succeeded()
