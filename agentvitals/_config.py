@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from agentvitals import environment_variables as env
+from agentvitals.semconv import Generation, generation_from_opt_in
 
 _logger = logging.getLogger("agentvitals")
 
@@ -60,6 +61,8 @@ class Settings:
     """Seconds the final flush at exit (or ``shutdown()``) may take, whatever the Collector does."""
     traces_export: bool = True
     metrics_export: bool = True
+    genai_names: Generation = Generation.CURRENT
+    """Which generation of GenAI names spans and metrics use (``OTEL_SEMCONV_STABILITY_OPT_IN``)."""
 
 
 def _env(name: str) -> str | None:
@@ -220,6 +223,16 @@ def _instrumentations(argument: object, problems: list[str]) -> tuple[str, ...] 
     return tuple(name.strip() for name in raw.split(",") if name.strip()) if raw else None
 
 
+def _genai_names(argument: object, problems: list[str]) -> Generation:
+    if argument is not None:
+        try:
+            return Generation(argument)
+        except ValueError:
+            names = ", ".join(repr(g.value) for g in Generation)
+            problems.append(f"genai_names must be one of {names}, got {argument!r}")
+    return generation_from_opt_in(_env(env.OTEL_SEMCONV_STABILITY_OPT_IN))
+
+
 def _export_enabled(variable: str) -> bool:
     return (_env(variable) or "otlp").lower() != "none"
 
@@ -237,6 +250,7 @@ def resolve_settings(
     content_max_length: object = None,
     instrumentations: object = None,
     shutdown_timeout: object = None,
+    genai_names: object = None,
 ) -> Settings:
     """Explicit argument > environment > default. Raises :class:`ConfigError` for bad arguments."""
     problems: list[str] = []
@@ -272,6 +286,7 @@ def resolve_settings(
             lambda: _env_float(env.AGENTVITALS_SHUTDOWN_TIMEOUT, _DEFAULT_SHUTDOWN_TIMEOUT, low=0.0)),
         traces_export=traces_export and resolved_endpoint is not None,
         metrics_export=metrics_export and resolved_endpoint is not None,
+        genai_names=_genai_names(genai_names, problems),
     )
     if problems:
         raise ConfigError("agentvitals.init(): " + "; ".join(problems))
