@@ -39,6 +39,7 @@ from agentvitals.attributes import (
 from agentvitals.metrics import GENAI_METRIC_LABELS
 from agentvitals.semconv import (
     ERROR_TYPE,
+    GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS,
     GEN_AI_DATA_SOURCE_ID,
     GEN_AI_INPUT_MESSAGES,
     GEN_AI_OPERATION_NAME,
@@ -177,7 +178,7 @@ class LLMInvocation(Invocation):
     """
 
     __slots__ = ("provider", "request_model", "operation", "response", "_first_chunk_s", "cost_usd",
-                 "_request_labels")
+                 "_request_labels", "_event_content")
 
     def __init__(self, handler: Handler, span: trace.Span, run: TaskRun | None, labels: Mapping[str, Any],
                  provider: str, request_model: str | None, *, operation: str = Operation.CHAT.value,
@@ -189,6 +190,8 @@ class LLMInvocation(Invocation):
         self.response: LLMResponse | None = None
         self._first_chunk_s: float | None = None
         self._request_labels = dict(request_labels or {})
+        self._event_content: dict[str, str] | None = None
+        """The request's content, kept for the inference details event (content capture with events)."""
         self.cost_usd: float | None = None
         """Set when the call ended with a priced usage."""
 
@@ -223,10 +226,7 @@ class LLMInvocation(Invocation):
             if response.finish_reasons:
                 attributes[GEN_AI_RESPONSE_FINISH_REASONS] = response.finish_reasons
             attributes.update(response.attributes)
-            if handler.content.capture:
-                output = output_messages(response)
-                if output:
-                    attributes[GEN_AI_OUTPUT_MESSAGES] = bounded_json(output, handler.content.max_length)
+        self._record_content(response, attributes)
         context = trace.set_span_in_context(self.span)
         labels = self._genai_labels()
         genai = handler.instruments.genai
@@ -248,6 +248,23 @@ class LLMInvocation(Invocation):
         if attributes:
             self.span.set_attributes(attributes)
         return None
+
+    def _record_content(self, response: LLMResponse | None, attributes: dict[str, Any]) -> None:
+        """The output messages: on the span, on the inference details event, or both, as configured."""
+        policy = self.handler.content
+        if not policy.collect:
+            return
+        output = output_messages(response) if response is not None else []
+        encoded = bounded_json(output, policy.max_length) if output else None
+        if encoded is not None and policy.capture:
+            attributes[GEN_AI_OUTPUT_MESSAGES] = encoded
+        if policy.events:
+            event: dict[str, Any] = {GEN_AI_OPERATION_NAME: self.operation, **(self._event_content or {})}
+            if encoded is not None:
+                event[GEN_AI_OUTPUT_MESSAGES] = encoded
+            # A span event: agentvitals sets up no log pipeline, and OpenTelemetry Python's Logs API is not
+            # public yet (opentelemetry._logs).
+            self.span.add_event(GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS, event)
 
     def _usage_attributes(self, usage: Usage, attributes: dict[str, Any]) -> None:
         keys = self.handler.conventions.keys.usage
@@ -324,17 +341,21 @@ def start_llm(
     if model:
         labels[GEN_AI_REQUEST_MODEL] = model
     span_attributes: dict[str, Any] = {**labels, **attributes} if attributes else dict(labels)
-    if handler.content.capture:
-        captured = dict(content or {})
+    captured: dict[str, str] = {}
+    if handler.content.collect:
+        given = dict(content or {})
         if messages is not None:
-            captured.setdefault(GEN_AI_INPUT_MESSAGES, messages)
-        for key, value in captured.items():
-            if value:
-                span_attributes[key] = bounded_json(value, handler.content.max_length)
+            given.setdefault(GEN_AI_INPUT_MESSAGES, messages)
+        captured = {key: bounded_json(value, handler.content.max_length) for key, value in given.items() if value}
+        if handler.content.capture:
+            span_attributes.update(captured)
     request_labels = {key: value for key, value in (attributes or {}).items() if key in GENAI_METRIC_LABELS}
     span = handler.tracer.start_span(span_name(operation, model), kind=SpanKind.CLIENT, attributes=span_attributes)
-    return LLMInvocation(handler, span, run, labels, provider, model, operation=operation,
-                         request_labels=request_labels)
+    invocation = LLMInvocation(handler, span, run, labels, provider, model, operation=operation,
+                               request_labels=request_labels)
+    if handler.content.events:
+        invocation._event_content = captured
+    return invocation
 
 
 def start_operation(

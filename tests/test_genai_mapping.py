@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import openai
 import pytest
 
 import agentvitals
@@ -31,13 +32,17 @@ from agentvitals.metrics import (
 from agentvitals.semconv import (
     ERROR_TYPE,
     GEN_AI_AGENT_NAME,
+    GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS,
+    GEN_AI_INPUT_MESSAGES,
     GEN_AI_OPERATION_NAME,
+    GEN_AI_OUTPUT_MESSAGES,
     GEN_AI_RETRIEVAL_TOP_K,
     GEN_AI_TOOL_TYPE,
     LATEST_SCHEMA_URL,
     SCHEMA_URL,
 )
 from tests.conftest import Telemetry, make_telemetry
+from tests.fake_llm import FakeLLMServer
 from tests.genai_checks import telemetry_for
 
 
@@ -221,3 +226,30 @@ def test_current_names_stay_the_default(telemetry: Telemetry) -> None:
     assert [dict(p.attributes) for p in telemetry.points(TOOL_DURATION.name)] == [{"gen_ai.tool.name": "lookup"}]
     assert telemetry.points(AGENT_DURATION.name) == []
     assert GEN_AI_RETRIEVAL_TOP_K not in telemetry.span("execute_tool lookup").attributes
+
+
+# --- where content goes ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("mode", "on_span", "on_event"),
+    [("span_only", True, False), ("event_only", False, True), ("span_and_event", True, True),
+     ("no_content", False, False)],
+)
+def test_content_mode_from_the_environment(monkeypatch: pytest.MonkeyPatch, fake_llm: FakeLLMServer, mode: str,
+                                           on_span: bool, on_event: bool) -> None:
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", mode)
+    telemetry = make_telemetry(capture_content=None)
+    try:
+        openai.OpenAI(base_url=fake_llm.url + "/v1", api_key="sk-test", max_retries=0).chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        span = telemetry.span("chat ")
+        for key in (GEN_AI_INPUT_MESSAGES, GEN_AI_OUTPUT_MESSAGES):
+            assert (key in span.attributes) is on_span
+        events = [e for e in span.events if e.name == GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS]
+        assert len(events) == int(on_event)
+        if on_event:
+            details = events[0].attributes
+            assert json.loads(details[GEN_AI_INPUT_MESSAGES]) == [
+                {"role": "user", "parts": [{"type": "text", "content": "hi"}]}]
+            assert json.loads(details[GEN_AI_OUTPUT_MESSAGES])[0]["parts"] == [{"type": "text", "content": "hello"}]
+    finally:
+        agentvitals.shutdown()

@@ -174,7 +174,7 @@ def _start(settings: Settings, prices: Any, explicit_tracer_provider: Any, expli
 
     runtime = _Runtime(settings, tracers.provider, meters.provider, tracers.owned, meters.owned, span_export,
                        metric_exporter)
-    content = ContentPolicy(settings.capture_content, settings.content_max_length)
+    content = ContentPolicy(settings.capture_content, settings.content_max_length, settings.content_events)
     handler = Handler.create(tracer_provider=tracers.provider, meter_provider=meters.provider, pricing=prices,
                              content=content, conventions=genai_conventions(settings.genai_names))
     activate(handler)

@@ -63,7 +63,7 @@ class LLMEndpoint:
 
 
 def _content(handler: Handler, endpoint: LLMEndpoint, kwargs: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    if not handler.content.capture or endpoint.request_content is None:
+    if not handler.content.collect or endpoint.request_content is None:
         return None
     try:
         return endpoint.request_content(kwargs)
@@ -111,7 +111,7 @@ def _finish(invocation: LLMInvocation, endpoint: LLMEndpoint, result: Any, strea
             return proxy(result, recorder)
         # The SDK caches what parse() returns, so parsing here costs the caller nothing later.
         parsed = result.parse() if _is_raw_response(result) else result
-        invocation.response = endpoint.parse_response(parsed, invocation.handler.content.capture)
+        invocation.response = endpoint.parse_response(parsed, invocation.handler.content.collect)
     except Exception:  # a malformed response still yields a closed span, never an exception
         _logger.debug("agentvitals: could not read %s response", endpoint.provider, exc_info=True)
         invocation.span.set_attribute(RESPONSE_PARSE_ERROR, True)

@@ -44,7 +44,7 @@ class StreamRecorder:
         self._handler = handler
         self._response = LLMResponse()
         content = invocation.handler.content
-        self._output = OutputBuffer(content.capture, content.max_length)
+        self._output = OutputBuffer(content.collect, content.max_length)
         self._seen_chunk = False
 
     def on_chunk(self, chunk: Any) -> None:
@@ -70,7 +70,7 @@ class StreamRecorder:
         invocation.end(exc)
 
 
-class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
     def __init__(self, wrapped: Any, recorder: StreamRecorder) -> None:
         super().__init__(wrapped)
         self._self_recorder = recorder
@@ -110,7 +110,7 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         self._self_recorder.finish()
 
 
-class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
     def __init__(self, wrapped: Any, recorder: StreamRecorder) -> None:
         super().__init__(wrapped)
         self._self_recorder = recorder
@@ -150,7 +150,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         self._self_recorder.finish()
 
 
-class RawStreamResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class RawStreamResponseProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
     """A raw response (``with_raw_response.create(stream=True)``) whose ``parse()`` returns our stream proxy.
 
     The SDK caches what ``parse()`` returns, and so do we: every call returns the same proxied stream. A raw
