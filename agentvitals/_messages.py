@@ -113,6 +113,9 @@ def bounded_json(value: Any, max_length: int) -> str:
     marked; if the structure alone is too long, trailing list items are dropped (the first messages and
     choices are kept). Values JSON cannot encode are written as their ``str()``.
     """
+    # No string longer than the whole budget can survive: cutting those first keeps every later pass small
+    # (a base64 image in a message costs one slice, not repeated encodings of megabytes).
+    value = _cap_strings(value, max_length)
     encoded = _dumps(value)
     if len(encoded) <= max_length:
         return encoded
