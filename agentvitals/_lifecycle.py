@@ -22,7 +22,7 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.metrics import Histogram
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from agentvitals import _messages as messages
+from agentvitals import _messages as structured
 from agentvitals._handler import Handler
 from agentvitals._messages import bounded_json
 from agentvitals._records import LLMResponse, Usage
@@ -315,7 +315,7 @@ def output_messages(response: LLMResponse) -> list[dict[str, Any]]:
         return response.output_messages
     if response.output_text:
         finish = response.finish_reasons[0] if response.finish_reasons else "stop"
-        return [messages.message("assistant", [messages.text(response.output_text)], finish)]
+        return [structured.message("assistant", [structured.text(response.output_text)], finish)]
     return []
 
 

@@ -13,7 +13,7 @@ Only used when content capture is on: nothing here runs otherwise.
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 __all__ = [
@@ -234,13 +234,3 @@ class _Choice:
             buffer = self.parts[key] = _PartBuffer(kind)
         return buffer
 
-
-def text_parts(content: Any) -> Iterable[Part]:
-    """Parts of a message ``content`` that is a string or a list of text strings."""
-    if isinstance(content, str):
-        if content:
-            yield text(content)
-    elif isinstance(content, (list, tuple)):
-        for item in content:
-            if isinstance(item, str) and item:
-                yield text(item)
