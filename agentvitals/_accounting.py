@@ -53,7 +53,13 @@ from agentvitals._spans import (
 from agentvitals._taskrun import TASK_KEY, TaskRun
 from agentvitals._tasks import finish_task
 from agentvitals.attributes import INSTRUMENTATION_SCOPE, TASK_ID, Outcome, WaitKind
-from agentvitals.semconv import GEN_AI_OPERATION_NAME, GEN_AI_PROVIDER_NAME, GEN_AI_REQUEST_MODEL, SERVER_ADDRESS
+from agentvitals.semconv import (
+    ERROR_TYPE,
+    GEN_AI_OPERATION_NAME,
+    GEN_AI_PROVIDER_NAME,
+    GEN_AI_REQUEST_MODEL,
+    SERVER_ADDRESS,
+)
 
 _logger = logging.getLogger("agentvitals")
 
@@ -257,7 +263,11 @@ class AccountingProcessor(SpanProcessor):
             Outcome.ERROR if failed else Outcome.SUCCESS)
         end_ns = span.end_time or time.time_ns()
         parent = trace.NonRecordingSpan(span.context) if span.context is not None else trace.INVALID_SPAN
-        attributes = finish_task(self._handler(), run, parent, outcome, end_ns, None)
+        error = None
+        if outcome is Outcome.ERROR:
+            recorded = (span.attributes or {}).get(ERROR_TYPE)
+            error = recorded if isinstance(recorded, str) else "_OTHER"
+        attributes = finish_task(self._handler(), run, parent, outcome, end_ns, None, error)
         if self.annotate and span.context is not None:
             with self._annotations_lock:
                 self._annotations[span.context.span_id] = {**attributes, TASK_ID: run.task_id}

@@ -17,7 +17,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from agentvitals._handler import Handler, current
-from agentvitals._lifecycle import Invocation
+from agentvitals._lifecycle import Invocation, error_type
 from agentvitals._scope import Scope, decorate
 from agentvitals._taskrun import TASK_KEY, Budget, BudgetExhausted, TaskRun, current_task
 from agentvitals._timesplit import split_time
@@ -41,7 +41,7 @@ from agentvitals.attributes import (
     Outcome,
     task_idle_time,
 )
-from agentvitals.semconv import GEN_AI_AGENT_NAME, GEN_AI_OPERATION_NAME, Operation, span_name
+from agentvitals.semconv import ERROR_TYPE, GEN_AI_AGENT_NAME, GEN_AI_OPERATION_NAME, Operation, span_name
 
 _logger = logging.getLogger("agentvitals")
 
@@ -63,7 +63,7 @@ def outcome_of(exc: BaseException | None, run: TaskRun) -> Outcome:
 
 
 def finish_task(handler: Handler, run: TaskRun, span: trace.Span, outcome: Outcome, end_ns: int,
-                cpu_time: float | None) -> dict[str, Any]:
+                cpu_time: float | None, error: str | None = None) -> dict[str, Any]:
     """A task's results as span attributes, recorded into the task metrics (linked to ``span``).
     One implementation for our tasks and for the agent runs of other instrumentations that no task encloses."""
     split = split_time(run.start_ns, end_ns, list(run.waits))
@@ -100,6 +100,12 @@ def finish_task(handler: Handler, run: TaskRun, span: trace.Span, outcome: Outco
         instruments.task_idle.add(seconds, {**labels, WAIT_KIND: kind.value}, context=context)
     if run.exhausted is not None:
         instruments.budget_exhausted.add(1, {**labels, BUDGET_LIMIT: run.exhausted.limit}, context=context)
+    agent_duration = instruments.genai.agent_duration  # the latest GenAI names only
+    if agent_duration is not None:
+        agent_labels = {GEN_AI_OPERATION_NAME: Operation.INVOKE_AGENT.value, GEN_AI_AGENT_NAME: run.name}
+        if error is not None:
+            agent_labels[ERROR_TYPE] = error
+        agent_duration.record(split.wall, agent_labels, context=context)
     return attributes
 
 
@@ -120,7 +126,8 @@ class TaskInvocation(Invocation):
         end_ns = time.time_ns()
         outcome = self.outcome or outcome_of(exc, self.run)
         cpu_time = time.thread_time() - self._cpu_start if self._cpu_start is not None else None
-        attributes = finish_task(self.handler, self.run, self.span, outcome, end_ns, cpu_time)
+        error = error_type(exc) if outcome is Outcome.ERROR and exc is not None else None
+        attributes = finish_task(self.handler, self.run, self.span, outcome, end_ns, cpu_time, error)
         if self.span.is_recording():
             self.span.set_attributes(attributes)
         if outcome is Outcome.ERROR and exc is not None:

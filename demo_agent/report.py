@@ -16,6 +16,7 @@ from typing import Any
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
+from agentvitals._handler import current
 from agentvitals.attributes import (
     CACHE_RESULT,
     TASK_CHILD_TIME,
@@ -23,13 +24,12 @@ from agentvitals.attributes import (
     TASK_IDLE_TIME,
     TASK_OUTCOME,
     TASK_WALL_TIME,
-    TOKEN_TYPE,
     Outcome,
     WaitKind,
     task_idle_time,
 )
-from agentvitals.metrics import CACHE_REQUESTS, TOKEN_USAGE, TOKENS
-from agentvitals.semconv import GEN_AI_OPERATION_NAME, GEN_AI_TOKEN_TYPE, Operation
+from agentvitals.metrics import CACHE_REQUESTS
+from agentvitals.semconv import GEN_AI_OPERATION_NAME, Operation, TokenCount
 
 __all__ = ["Report", "TaskSpanCollector", "build_report", "percentile"]
 
@@ -186,8 +186,11 @@ def build_report(tasks: Iterable[TaskRecord], reader: InMemoryMetricReader, *,
 
     hits = _total(reader, CACHE_REQUESTS.name, **{CACHE_RESULT: "hit"})
     lookups = _total(reader, CACHE_REQUESTS.name)
-    cached_tokens = _total(reader, TOKENS.name, **{TOKEN_TYPE: "cache_read"})
-    input_tokens = _total(reader, TOKEN_USAGE.name, **{GEN_AI_TOKEN_TYPE: "input"})
+    # Where token counts add up depends on the generation of GenAI names the process emits.
+    totals = current().conventions.token_totals
+    cached, all_input = totals[TokenCount.CACHE_READ], totals[TokenCount.INPUT]
+    cached_tokens = _total(reader, cached.metric.name, **cached.selector)
+    input_tokens = _total(reader, all_input.metric.name, **all_input.selector)
     return Report(
         tasks=len(records),
         outcomes=outcomes,
