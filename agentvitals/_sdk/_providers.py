@@ -29,7 +29,7 @@ from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, Sam
 
 from agentvitals._config import Settings
 from agentvitals._sdk._export import BatchExportProcessor, SpanPreparer, guarded_metric_exporter
-from agentvitals.metrics import METRICS, Instrument
+from agentvitals.metrics import Instrument, all_metrics
 
 _logger = logging.getLogger("agentvitals")
 
@@ -134,10 +134,10 @@ def tracer_provider(settings: Settings, resource: Resource, *, explicit: trace.T
 
 def _views() -> list[View]:
     """Bucket boundaries from the registry for every histogram, ours and the contrib ones we enable
-    (the SDK's default buckets assume milliseconds; these metrics are in seconds)."""
+    (the SDK's default buckets assume milliseconds; these metrics are in seconds), in both generations of names."""
     return [
         View(instrument_name=metric.name, aggregation=ExplicitBucketHistogramAggregation(list(metric.buckets)))
-        for metric in METRICS
+        for metric in all_metrics()
         if metric.instrument is Instrument.HISTOGRAM and metric.buckets
     ]
 
