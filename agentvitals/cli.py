@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agentvitals._version import __version__
+from agentvitals.semconv import Generation
 
 
 def _cost(args: argparse.Namespace) -> int:
@@ -118,7 +119,7 @@ def _generate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     try:  # the generators import grafanalib and PyYAML
-        from agentvitals.monitoring import GenAINames, MonitoringConfig, write_files
+        from agentvitals.monitoring import MonitoringConfig, write_files
     except ImportError as exc:
         print(f"agentvitals generate needs the monitoring extra: pip install 'agentvitals[monitoring]' ({exc})",
               file=sys.stderr)
@@ -128,7 +129,7 @@ def _generate(args: argparse.Namespace) -> int:
     chosen = {"prometheus_uid": args.prometheus_uid, "tempo_uid": args.tempo_uid,
               "latency_threshold_s": args.latency_threshold, "hourly_budget_usd": args.hourly_budget,
               "slo_success_target": args.slo_target,
-              "genai_names": GenAINames(args.genai_names) if args.genai_names else None}
+              "genai_names": Generation(args.genai_names) if args.genai_names else None}
     try:
         config = MonitoringConfig(**{field: value for field, value in chosen.items() if value is not None})
         changed = write_files(Path(args.output_dir), config, check=args.check)
@@ -207,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="task p95 alert threshold in seconds (a bucket edge; default 2)")
     generate.add_argument("--hourly-budget", type=_positive(), help="LLM spend budget in $/h (default 5)")
     generate.add_argument("--slo-target", type=_positive(), help="task success SLO (default 0.99)")
-    generate.add_argument("--genai-names", choices=["current", "latest"],
+    generate.add_argument("--genai-names", choices=[generation.value for generation in Generation],
                           help="the generation of GenAI metric names your application emits: current (semantic "
                                "conventions v1.41, the default) or latest (v0.1.0, "
                                "OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental)")

@@ -14,14 +14,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from agentvitals.monitoring._config import MonitoringConfig
     from agentvitals.monitoring._dashboards import CONDITIONAL_PANELS, build_dashboards
-    from agentvitals.monitoring._genai import GenAINames
     from agentvitals.monitoring._generate import generated_files, keda_scaled_object, write_files
     from agentvitals.monitoring._rules import Alert, Recording, Rules, build_rules
 
 __all__ = [
     "CONDITIONAL_PANELS",
     "Alert",
-    "GenAINames",
     "MonitoringConfig",
     "Recording",
     "Rules",
@@ -34,7 +32,6 @@ __all__ = [
 
 _HOMES = {
     "MonitoringConfig": "_config",
-    "GenAINames": "_genai",
     "CONDITIONAL_PANELS": "_dashboards",
     "build_dashboards": "_dashboards",
     "generated_files": "_generate",

@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 
 from agentvitals.metrics import LATENCY_THRESHOLD_SECONDS, TASK_DURATION
-from agentvitals.monitoring._genai import GenAINames
 from agentvitals.monitoring.series import COLLECTOR_SELF_JOB
+from agentvitals.semconv import Generation
 
 __all__ = ["MonitoringConfig", "seconds"]
 
@@ -43,7 +43,7 @@ class MonitoringConfig:
     """LLM spend per service per hour above which AgentCostBurnHigh fires."""
     slo_success_target: float = 0.99
     """Share of tasks that must succeed; the burn-rate alerts protect it."""
-    genai_names: GenAINames = GenAINames.CURRENT
+    genai_names: Generation = Generation.CURRENT
     """Which generation of GenAI metric names the application emits (the SDK's default is ``current``)."""
     service_label: str = "job"
     """The label that names a service: the SDK's ``service.name`` after the Collector's translation."""

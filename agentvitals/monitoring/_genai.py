@@ -1,69 +1,72 @@
-"""The LLM-call series of each generation of GenAI metric names, as the monitoring reads them.
+"""The LLM, tool and retrieval series of one generation of GenAI names, as the monitoring queries them.
 
-The GenAI conventions renamed their metrics (semantic-conventions-genai v0.1.0: inference duration,
-usage counters instead of the token-usage histogram). An application emits one generation or the
-other (``OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental``); the dashboards and rules must read
-the same one, so every query about LLM calls asks a :class:`LLMSeries` instead of naming a metric.
+The GenAI conventions renamed their metrics (semantic-conventions-genai v0.1.0: inference and embeddings
+durations, usage counters instead of the token-usage histogram, tool and retrieval durations). An
+application emits one generation or the other (``OTEL_SEMCONV_STABILITY_OPT_IN``); the dashboards and rules
+must read the same one, so every query about these calls asks a :class:`GenAISeries` built from the
+registry's :func:`~agentvitals.metrics.genai_conventions` instead of naming a metric.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 
-from agentvitals.attributes import TOKEN_TYPE, TokenType
-from agentvitals.metrics import OPERATION_DURATION, TIME_TO_FIRST_CHUNK, TOKEN_USAGE, TOKENS, Metric
+from agentvitals.metrics import GenAIConventions, Instrument, Metric, TokenSeries, genai_conventions
 from agentvitals.monitoring._promql import Selector, eq
 from agentvitals.monitoring.series import prometheus_label, prometheus_name, series
-from agentvitals.semconv import GEN_AI_TOKEN_TYPE
+from agentvitals.semconv import Generation, TokenCount
 
-__all__ = ["GenAINames", "LLMSeries", "llm_series"]
+__all__ = ["GenAISeries", "genai_series"]
 
 
-class GenAINames(str, Enum):
-    """A generation of GenAI metric names."""
-
-    CURRENT = "current"
-    """Semantic conventions v1.41: what the SDK emits by default."""
-    LATEST = "latest"
-    """semantic-conventions-genai v0.1.0, behind ``OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental``."""
+def _total(token: TokenSeries) -> Selector:
+    """The counter-like series a token count adds up in: a histogram's ``_sum``, a counter's value."""
+    histogram = token.metric.instrument is Instrument.HISTOGRAM
+    name = series(token.metric, "_sum") if histogram else prometheus_name(token.metric)
+    return Selector(name, tuple(eq(prometheus_label(key), value) for key, value in token.selector.items()))
 
 
 @dataclass(frozen=True)
-class LLMSeries:
-    """Where one generation puts LLM-call latency, time to first chunk and token counts."""
+class GenAISeries:
+    """Where one generation records LLM calls, their tokens, tool executions and retrievals."""
 
-    generation: GenAINames
-    duration: Metric
-    """Histogram of LLM call durations (model calls: chat, completions, embeddings)."""
-    time_to_first_chunk: Metric
-    tokens: tuple[tuple[str, Selector], ...]
-    """(token type, counter-like series of that type's tokens): input, output, cache_read, ..."""
-
-    def token_series(self, token_type: str) -> Selector:
-        return dict(self.tokens)[token_type]
+    conventions: GenAIConventions
 
     @property
-    def inputs(self) -> tuple[str, ...]:
-        """The series these queries read (an alert on them is blind if they disappear)."""
-        return (series(self.duration, "_count"), *(selector.metric for _, selector in self.tokens))
+    def generation(self) -> Generation:
+        return self.conventions.generation
+
+    @property
+    def inference_duration(self) -> Metric:
+        """Chat and other inference calls (latency percentiles, the ``model`` variable)."""
+        return self.conventions.inference_duration
+
+    @property
+    def call_durations(self) -> tuple[Metric, ...]:
+        """Every model call, embeddings included: one histogram in v1.41, two in v0.1.0."""
+        inference, embeddings = self.conventions.inference_duration, self.conventions.embeddings_duration
+        return (inference,) if embeddings.name == inference.name else (inference, embeddings)
+
+    @property
+    def time_to_first_chunk(self) -> Metric:
+        return self.conventions.time_to_first_chunk
+
+    @property
+    def tool_duration(self) -> Metric:
+        return self.conventions.tool_duration
+
+    @property
+    def retrieval_duration(self) -> Metric:
+        return self.conventions.retrieval_duration
+
+    @property
+    def tokens(self) -> tuple[tuple[str, Selector], ...]:
+        """(token count, series it adds up in), for input, output, cache read and write, reasoning."""
+        return tuple((count.value, _total(token)) for count, token in self.conventions.token_totals.items())
+
+    def token_series(self, count: TokenCount) -> Selector:
+        return _total(self.conventions.token_totals[count])
 
 
-def _current() -> LLMSeries:
-    usage = series(TOKEN_USAGE, "_sum")
-    ours = prometheus_name(TOKENS)
-    semconv_type, our_type = prometheus_label(GEN_AI_TOKEN_TYPE), prometheus_label(TOKEN_TYPE)
-    # Input and output totals are the semconv histogram's sums; the cached and reasoning subsets are ours.
-    tokens = (
-        ("input", Selector(usage, (eq(semconv_type, "input"),))),
-        ("output", Selector(usage, (eq(semconv_type, "output"),))),
-        *((kind.value, Selector(ours, (eq(our_type, kind.value),))) for kind in TokenType),
-    )
-    return LLMSeries(GenAINames.CURRENT, OPERATION_DURATION, TIME_TO_FIRST_CHUNK, tokens)
-
-
-def llm_series(generation: GenAINames) -> LLMSeries:
-    """The LLM series of ``generation``. Raises ValueError for a generation the registry cannot name yet."""
-    if generation is GenAINames.CURRENT:
-        return _current()
-    raise ValueError(f"GenAI names {generation.value!r}: the metric registry does not define them yet")
+def genai_series(generation: Generation | str) -> GenAISeries:
+    return GenAISeries(genai_conventions(generation))

@@ -14,6 +14,7 @@ The service is the ``job`` label (the SDK's ``service.name`` after the Collector
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from agentvitals.attributes import (
@@ -31,17 +32,15 @@ from agentvitals.metrics import (
     COST,
     DB_DURATION,
     GPU_UTILIZATION,
-    RETRIEVAL_DURATION,
     TASK_ACTIVE,
     TASK_CHILD,
     TASK_COST,
     TASK_DURATION,
     TASK_IDLE,
-    TOOL_DURATION,
     UNPRICED_CALLS,
 )
 from agentvitals.monitoring._config import MonitoringConfig, seconds
-from agentvitals.monitoring._genai import LLMSeries, llm_series
+from agentvitals.monitoring._genai import GenAISeries, genai_series
 from agentvitals.monitoring._promql import (
     Selector,
     aggregate,
@@ -69,17 +68,20 @@ from agentvitals.semconv import (
     DB_OPERATION_NAME,
     ERROR_TYPE,
     GEN_AI_DATA_SOURCE_ID,
+    GEN_AI_OPERATION_NAME,
     GEN_AI_REQUEST_MODEL,
     GEN_AI_TOOL_NAME,
     HW_GPU_TASK,
     HW_ID,
     HW_NAME,
+    TokenCount,
 )
 
 __all__ = ["Alert", "BreakdownRules", "Recording", "Rules", "WindowRules", "build_rules", "gpu_utilization_percent"]
 
 OUTCOME = prometheus_label(TASK_OUTCOME)
 MODEL = prometheus_label(GEN_AI_REQUEST_MODEL)
+OPERATION = prometheus_label(GEN_AI_OPERATION_NAME)
 TOOL = prometheus_label(GEN_AI_TOOL_NAME)
 SOURCE = prometheus_label(GEN_AI_DATA_SOURCE_ID)
 DB_OPERATION = prometheus_label(DB_OPERATION_NAME)
@@ -165,6 +167,17 @@ class _Namer:
     def sum_rate(self, selector: Selector, *by: str) -> str:
         return aggregate("sum", self.rate(selector), (self.service, *by))
 
+    def rates(self, selectors: Sequence[Selector], *by: str) -> str:
+        """The rates of several metrics that count different operations (v0.1.0's inference and embeddings
+        durations), each summed by operation too, so that "or" cannot drop one's series for the other's."""
+        if len(selectors) == 1:
+            return self.rate(selectors[0])
+        return "\nor\n".join(aggregate("sum", self.rate(selector), (self.service, *by, OPERATION))
+                              for selector in selectors)
+
+    def sum_rates(self, selectors: Sequence[Selector], *by: str) -> str:
+        return aggregate("sum", self.rates(selectors, *by), (self.service, *by))
+
 
 def _metric(name: str) -> str:
     """A rule's metric part: the counter's name without ``_total`` (dropped after ``rate()``)."""
@@ -174,7 +187,7 @@ def _metric(name: str) -> str:
 class WindowRules:
     """The per-service rules at one window: what the Overview shows and the alerts compare."""
 
-    def __init__(self, config: MonitoringConfig, window: str, llm: LLMSeries) -> None:
+    def __init__(self, config: MonitoringConfig, window: str, llm: GenAISeries) -> None:
         n = _Namer(config, window)
         s = n.service
         self.window = window
@@ -204,7 +217,7 @@ class WindowRules:
         self.budget_ratio = n.name("", "agentvitals_budget_exhausted_per_task", "ratio_rate")
 
         by_outcome = Selector(self.tasks_by_outcome)
-        llm_count = Selector(series(llm.duration, "_count"))
+        calls = [Selector(series(metric, "_count")) for metric in llm.call_durations]
         cache = Selector(prometheus_name(CACHE_REQUESTS))
         self.recordings: list[Recording] = [
             Recording(self.tasks_by_outcome, n.sum_rate(count, OUTCOME)),
@@ -222,10 +235,10 @@ class WindowRules:
             Recording(self.child_rate, n.sum_rate(Selector(prometheus_name(TASK_CHILD)))),
             Recording(self.idle_ratio, ratio(self.idle_rate, self.wall_rate, (s,))),
             Recording(self.parallelism, ratio(self.child_rate, self.idle_rate, (s,))),
-            Recording(self.llm_calls, n.sum_rate(llm_count)),
-            Recording(self.llm_error_ratio, ratio(n.rate(llm_count.where(ERRORED)), self.llm_calls, (s,))),
-            Recording(self.prompt_cache_ratio, ratio(n.rate(llm.token_series("cache_read")),
-                                                     n.rate(llm.token_series("input")), (s,))),
+            Recording(self.llm_calls, n.sum_rates(calls)),
+            Recording(self.llm_error_ratio, ratio(n.rates([c.where(ERRORED) for c in calls]), self.llm_calls, (s,))),
+            Recording(self.prompt_cache_ratio, ratio(n.rate(llm.token_series(TokenCount.CACHE_READ)),
+                                                     n.rate(llm.token_series(TokenCount.INPUT)), (s,))),
             Recording(self.cache_requests, n.sum_rate(cache)),
             Recording(self.cache_ratio, ratio(n.rate(cache.where(eq(RESULT, "hit"))), self.cache_requests, (s,))),
             Recording(self.budget_ratio, ratio(n.rate(Selector(prometheus_name(BUDGET_EXHAUSTED))), self.tasks, (s,))),
@@ -235,11 +248,11 @@ class WindowRules:
 class BreakdownRules:
     """Per model, tool, source, operation, cache and limit: what the detail dashboards plot (fast window)."""
 
-    def __init__(self, config: MonitoringConfig, window: str, llm: LLMSeries) -> None:
+    def __init__(self, config: MonitoringConfig, window: str, llm: GenAISeries) -> None:
         n = _Namer(config, window)
         s = n.service
-        llm_count = Selector(series(llm.duration, "_count"))
-        tool_count = Selector(series(TOOL_DURATION, "_count"))
+        calls = [Selector(series(metric, "_count")) for metric in llm.call_durations]
+        tool_count = Selector(series(llm.tool_duration, "_count"))
 
         self.tasks_cost_by_outcome = n.name("outcome", _metric(prometheus_name(TASK_COST)), "rate")
         self.llm_calls = n.name("model", "gen_ai_calls", "rate")
@@ -265,8 +278,8 @@ class BreakdownRules:
         )
         self.recordings: list[Recording] = [
             Recording(self.tasks_cost_by_outcome, n.sum_rate(Selector(prometheus_name(TASK_COST)), OUTCOME)),
-            Recording(self.llm_calls, n.sum_rate(llm_count, MODEL)),
-            Recording(self.llm_errors, n.sum_rate(llm_count.where(ERRORED), MODEL)),
+            Recording(self.llm_calls, n.sum_rates(calls, MODEL)),
+            Recording(self.llm_errors, n.sum_rates([c.where(ERRORED) for c in calls], MODEL)),
             Recording(self.llm_error_ratio, ratio(self.llm_errors, self.llm_calls, (s, MODEL))),
             Recording(self.tokens, tokens),
             Recording(self.cost, n.sum_rate(Selector(prometheus_name(COST)), MODEL)),
@@ -274,7 +287,7 @@ class BreakdownRules:
             Recording(self.tool_calls, n.sum_rate(tool_count, TOOL)),
             Recording(self.tool_errors, n.sum_rate(tool_count.where(ERRORED), TOOL)),
             Recording(self.tool_error_ratio, ratio(self.tool_errors, self.tool_calls, (s, TOOL))),
-            Recording(self.retrievals, n.sum_rate(Selector(series(RETRIEVAL_DURATION, "_count")), SOURCE)),
+            Recording(self.retrievals, n.sum_rate(Selector(series(llm.retrieval_duration, "_count")), SOURCE)),
             Recording(self.db_operations, n.sum_rate(Selector(series(DB_DURATION, "_count")), DB_OPERATION)),
             Recording(self.cache_requests, n.sum_rate(Selector(prometheus_name(CACHE_REQUESTS)), CACHE, RESULT)),
             Recording(self.budget_exhausted, n.sum_rate(Selector(prometheus_name(BUDGET_EXHAUSTED)), LIMIT)),
@@ -287,7 +300,7 @@ class Rules:
 
     def __init__(self, config: MonitoringConfig) -> None:
         self.config = config
-        self.llm = llm_series(config.genai_names)
+        self.llm = genai_series(config.genai_names)
         self.fast = WindowRules(config, config.fast_window, self.llm)
         self.slow = WindowRules(config, config.rate_window, self.llm)
         self.breakdown = BreakdownRules(config, config.fast_window, self.llm)
@@ -352,7 +365,7 @@ class Rules:
             Alert("AgentLLMErrorRateHigh", slow.llm_error_ratio, f"> {c.llm_error_ratio:g}", "5m", "critical", "page",
                   "{{ $value | humanizePercentage }} of LLM calls of {{ $labels.job }} fail",
                   f"More than {c.llm_error_ratio:.0%} of LLM calls ended with an error over {window}.",
-                  inputs=(series(self.llm.duration, "_count"),)),
+                  inputs=tuple(series(metric, "_count") for metric in self.llm.call_durations)),
             Alert("AgentCostBurnHigh", f"{slow.cost_rate} * 3600", f"> {c.hourly_budget_usd:g}", c.slow_for,
                   "warning", "degrade",
                   f"{{{{ $labels.job }}}} spends ${{{{ $value | printf \"%.2f\" }}}}/h on LLM calls "

@@ -53,7 +53,8 @@ class Page:
     def _variables(self, with_model: bool) -> list[g.Template]:
         variables = [self._variable("service", "Service", series(TASK_DURATION, "_count"), self.service)]
         if with_model:
-            variables.append(self._variable("model", "Model", series(self.rules.llm.duration, "_count"), MODEL))
+            calls = series(self.rules.llm.inference_duration, "_count")
+            variables.append(self._variable("model", "Model", calls, MODEL))
         return variables
 
     def _variable(self, name: str, label: str, metric: str, value_label: str) -> g.Template:

@@ -23,7 +23,7 @@ def llm(config: MonitoringConfig, rules: Rules) -> dict[str, Any]:
     by_model = rules.breakdown
     w = config.fast_window
     chat = eq(prometheus_label(GEN_AI_OPERATION_NAME), "chat")
-    durations = page.pick(series(rules.llm.duration, "_bucket"), page.of_model, chat)
+    durations = page.pick(series(rules.llm.inference_duration, "_bucket"), page.of_model, chat)
 
     page.board.row(8, *(
         timeseries(f"LLM call p{round(q * 100)} by model (chat)",

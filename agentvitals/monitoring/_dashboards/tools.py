@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentvitals.metrics import DB_DURATION, RETRIEVAL_DURATION, TOOL_DURATION
+from agentvitals.metrics import DB_DURATION
 from agentvitals.monitoring._config import MonitoringConfig
 from agentvitals.monitoring._dashboards._common import PER_SECOND, RATE, TIMES, Page
 from agentvitals.monitoring._grafana import Query, timeseries
@@ -19,7 +19,7 @@ def tools(config: MonitoringConfig, rules: Rules) -> dict[str, Any]:
     page = Page(config, rules)
     by = rules.breakdown
     w = config.fast_window
-    tool_buckets = page.pick(series(TOOL_DURATION, "_bucket"))
+    tool_buckets = page.pick(series(rules.llm.tool_duration, "_bucket"))
 
     page.board.row(8, *(
         timeseries(f"Tool p{round(q * 100)} by tool",
@@ -35,7 +35,7 @@ def tools(config: MonitoringConfig, rules: Rules) -> dict[str, Any]:
                    [Query(aggregate("max", page.pick(by.tool_error_ratio), (TOOL,)), legend(TOOL))],
                    width=12, unit="percentunit", max_value=1),
     )
-    retrieval_buckets = page.pick(series(RETRIEVAL_DURATION, "_bucket"))
+    retrieval_buckets = page.pick(series(rules.llm.retrieval_duration, "_bucket"))
     page.board.row(
         8,
         timeseries("Retrieval p95 / p99 by source",
