@@ -279,13 +279,15 @@ class BreakdownRules:
         self.recordings: list[Recording] = [
             Recording(self.tasks_cost_by_outcome, n.sum_rate(Selector(prometheus_name(TASK_COST)), OUTCOME)),
             Recording(self.llm_calls, n.sum_rates(calls, MODEL)),
-            Recording(self.llm_errors, n.sum_rates([c.where(ERRORED) for c in calls], MODEL)),
+            # No errors yet is 0 errors/s, not no data.
+            Recording(self.llm_errors, f"{n.sum_rates([c.where(ERRORED) for c in calls], MODEL)}\nor\n"
+                                       f"{self.llm_calls} * 0"),
             Recording(self.llm_error_ratio, ratio(self.llm_errors, self.llm_calls, (s, MODEL))),
             Recording(self.tokens, tokens),
             Recording(self.cost, n.sum_rate(Selector(prometheus_name(COST)), MODEL)),
             Recording(self.unpriced, n.sum_rate(Selector(prometheus_name(UNPRICED_CALLS)), MODEL)),
             Recording(self.tool_calls, n.sum_rate(tool_count, TOOL)),
-            Recording(self.tool_errors, n.sum_rate(tool_count.where(ERRORED), TOOL)),
+            Recording(self.tool_errors, f"{n.sum_rate(tool_count.where(ERRORED), TOOL)}\nor\n{self.tool_calls} * 0"),
             Recording(self.tool_error_ratio, ratio(self.tool_errors, self.tool_calls, (s, TOOL))),
             Recording(self.retrievals, n.sum_rate(Selector(series(llm.retrieval_duration, "_count")), SOURCE)),
             Recording(self.db_operations, n.sum_rate(Selector(series(DB_DURATION, "_count")), DB_OPERATION)),
