@@ -78,9 +78,9 @@ def series_name(metric: Metric) -> str:
 
 @pytest.mark.parametrize("metric", METRICS, ids=lambda m: m.name)
 def test_every_registry_metric_has_its_predicted_name_and_labels(run: Run, metric: Metric) -> None:
-    series = run.prometheus.series(f'{series_name(metric)}{{job="{SERVICE}"}}')
-    assert series, f"{series_name(metric)} missing from Prometheus"
-    seen_labels = set().union(*(s.keys() for s in series))
+    found = run.prometheus.series(f'{series_name(metric)}{{job="{SERVICE}"}}')
+    assert found, f"{series_name(metric)} missing from Prometheus"
+    seen_labels = set().union(*(s.keys() for s in found))
     expected = {prometheus_label(label) for label in metric.labels
                 if label not in CONDITIONAL_LABELS and label not in metric.conditional_labels}
     assert expected <= seen_labels, f"{metric.name}: missing labels {expected - seen_labels}"
