@@ -233,3 +233,33 @@ def test_grafana_foundation_sdk_loads_every_dashboard_without_dropping_a_field(s
     model = Dashboard.from_json(committed)  # the classic schema, which Grafana 13 provisions as it is
     loaded = json.loads(json.dumps(model, cls=JSONEncoder))
     assert not _without_defaults(committed, loaded)
+
+
+def test_grafanalib_stays_behind_the_builder_module() -> None:
+    importers = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "agentvitals").rglob("*.py")
+                       if re.search(r"^\s*(from|import) grafanalib", path.read_text(), flags=re.M))
+    assert importers == ["agentvitals/monitoring/_grafana.py"]
+
+
+def test_promql_builders() -> None:
+    from agentvitals.monitoring._promql import Selector, aggregate, counted_rate, eq, legend, quantile, ratio
+
+    tasks = Selector("tasks_total").where(eq("job", "a"), "")
+    assert str(tasks) == 'tasks_total{job="a"}' and str(Selector("up")) == "up"
+    assert aggregate("sum", tasks, ("job",)) == 'sum by (job) (tasks_total{job="a"})'
+    assert aggregate("max", "x") == "max(x)"
+    assert quantile(0.95, Selector("d_bucket"), "1m", ("job",)) == \
+        "histogram_quantile(0.95, sum by (le, job) (rate(d_bucket[1m])))"
+    assert ratio("a", "b", ("job",)) == "(\nsum by (job) (a)\nor\nsum by (job) (b) * 0\n)\n/\nsum by (job) (b)"
+    assert counted_rate(tasks, "1m", 60, "1h") == (
+        '(\nlast_over_time(tasks_total{job="a"}[1m])\nunless\npresent_over_time(tasks_total{job="a"}[1h] offset 1m)'
+        '\n) / 60\nor\nrate(tasks_total{job="a"}[1m])')
+    assert legend("job", prefix="p95") == "p95 {{job}}" and legend("a", "b") == "{{a}} {{b}}"
+
+
+def test_a_row_must_fill_the_grid() -> None:
+    from agentvitals.monitoring._grafana import Board, Query, stat
+
+    board = Board(datasource={"type": "prometheus", "uid": "p"}, plugin_version=CONFIG.grafana_version)
+    with pytest.raises(ValueError, match="must fill 24 columns"):
+        board.row(4, stat("a", Query("up"), width=12, unit="short"))

@@ -35,7 +35,9 @@ __all__ = [
     "Query",
     "Threshold",
     "bar_gauge",
+    "dashboards_link",
     "gauge",
+    "query_variable",
     "state_timeline",
     "stat",
     "table",
@@ -287,6 +289,18 @@ def bar_gauge(title: str, query: Query, *, width: int, unit: str, description: s
     return PanelSpec(width, build)
 
 
+def query_variable(name: str, label: str, query: str, datasource: dict[str, str]) -> Any:
+    """A multi-value variable of a Prometheus query's label values, "All" by default."""
+    return g.Template(name=name, label=label, dataSource=datasource, type="query", query=query, includeAll=True,
+                      multi=True, default="$__all", refresh=2, allValue=".*", hide=0, sort=1)
+
+
+def dashboards_link(title: str, tag: str) -> Any:
+    """A dropdown of the dashboards tagged ``tag``, keeping the time range and variables."""
+    return g.DashboardLink(title=title, type="dashboards", tags=[tag], asDropdown=True, includeVars=True,
+                           keepTime=True)
+
+
 class Board:
     """One dashboard: panels placed row by row on the 24-column grid, then written as current JSON."""
 
@@ -307,8 +321,10 @@ class Board:
             x += panel.width
         self._y += height
 
-    def render(self, *, uid: str, title: str, description: str, tags: Sequence[str], variables: Sequence[g.Template],
-               annotations: Sequence[dict[str, Any]], links: Sequence[g.DashboardLink]) -> dict[str, Any]:
+    def render(self, *, uid: str, title: str, description: str, tags: Sequence[str], variables: Sequence[Any],
+               annotations: Sequence[dict[str, Any]], links: Sequence[Any]) -> dict[str, Any]:
+        """The dashboard as current JSON; ``variables`` and ``links`` from :func:`query_variable` and
+        :func:`dashboards_link`."""
         dashboard = g.Dashboard(
             title=title, uid=uid, description=description, tags=list(tags), timezone="browser", refresh="10s",
             time=g.Time("now-30m", "now"), graphTooltip=g.GRAPH_TOOLTIP_MODE_SHARED_CROSSHAIR,

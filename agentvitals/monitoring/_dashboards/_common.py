@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from grafanalib import core as g
-
 from agentvitals.metrics import TASK_DURATION
 from agentvitals.monitoring._config import MonitoringConfig
-from agentvitals.monitoring._grafana import Board
+from agentvitals.monitoring._grafana import Board, dashboards_link, query_variable
 from agentvitals.monitoring._promql import Selector, matches
 from agentvitals.monitoring._rules import MODEL, Rules
 from agentvitals.monitoring.series import series
@@ -46,21 +44,18 @@ class Page:
         return self.board.render(
             uid=uid, title=title, description=description, tags=["agentvitals", "generated"],
             variables=self._variables(with_model), annotations=self._annotations(),
-            links=[g.DashboardLink(title="agentvitals", type="dashboards", tags=["agentvitals"], asDropdown=True,
-                                   includeVars=True, keepTime=True)],
+            links=[dashboards_link("agentvitals", "agentvitals")],
         )
 
-    def _variables(self, with_model: bool) -> list[g.Template]:
+    def _variables(self, with_model: bool) -> list[Any]:
         variables = [self._variable("service", "Service", series(TASK_DURATION, "_count"), self.service)]
         if with_model:
             calls = series(self.rules.llm.inference_duration, "_count")
             variables.append(self._variable("model", "Model", calls, MODEL))
         return variables
 
-    def _variable(self, name: str, label: str, metric: str, value_label: str) -> g.Template:
-        return g.Template(name=name, label=label, dataSource=self.datasource, type="query",
-                          query=f"label_values({metric}, {value_label})", includeAll=True, multi=True,
-                          default="$__all", refresh=2, allValue=".*", hide=0, sort=1)
+    def _variable(self, name: str, label: str, metric: str, value_label: str) -> Any:
+        return query_variable(name, label, f"label_values({metric}, {value_label})", self.datasource)
 
     def _annotations(self) -> list[dict[str, Any]]:
         """Grafana's own annotations, and every alert as a region while it fired: after an incident the
