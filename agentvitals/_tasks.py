@@ -17,7 +17,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from agentvitals._handler import Handler, current
-from agentvitals._lifecycle import Invocation
+from agentvitals._lifecycle import Invocation, error_type
 from agentvitals._scope import Scope, decorate
 from agentvitals._taskrun import TASK_KEY, Budget, BudgetExhausted, TaskRun, current_task
 from agentvitals._timesplit import split_time
@@ -41,7 +41,7 @@ from agentvitals.attributes import (
     Outcome,
     task_idle_time,
 )
-from agentvitals.semconv import GEN_AI_AGENT_NAME, GEN_AI_OPERATION_NAME, Operation, span_name
+from agentvitals.semconv import ERROR_TYPE, GEN_AI_AGENT_NAME, GEN_AI_OPERATION_NAME, Operation, span_name
 
 _logger = logging.getLogger("agentvitals")
 
@@ -118,6 +118,12 @@ class TaskInvocation(Invocation):
             instruments.task_idle.add(seconds, {**labels, WAIT_KIND: kind.value}, context=context)
         if run.exhausted is not None:
             instruments.budget_exhausted.add(1, {**labels, BUDGET_LIMIT: run.exhausted.limit}, context=context)
+        agent_duration = instruments.genai.agent_duration  # the latest GenAI names only
+        if agent_duration is not None:
+            agent_labels = {GEN_AI_OPERATION_NAME: Operation.INVOKE_AGENT.value, GEN_AI_AGENT_NAME: run.name}
+            if outcome is Outcome.ERROR and exc is not None:
+                agent_labels[ERROR_TYPE] = error_type(exc)
+            agent_duration.record(split.wall, agent_labels, context=context)
         return end_ns
 
 

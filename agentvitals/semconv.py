@@ -80,6 +80,7 @@ __all__ = [
     "DB_SYSTEM_NAME",
     "ERROR_TYPE",
     "GEN_AI_AGENT_NAME",
+    "GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS",
     "GEN_AI_DATA_SOURCE_ID",
     "GEN_AI_EMBEDDINGS_DIMENSION_COUNT",
     "GEN_AI_INPUT_MESSAGES",
@@ -159,6 +160,8 @@ GEN_AI_TOKEN_MODALITY: Final = "gen_ai.token.modality"
 """v0.1.0: the modality (a :class:`TokenModality`) of the tokens a usage counter counts (PR #374)."""
 GEN_AI_RETRIEVAL_TOP_K: Final = "gen_ai.retrieval.top_k"
 """v0.1.0: how many documents a retrieval asked for."""
+GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS: Final = "gen_ai.client.inference.operation.details"
+"""The event carrying an inference's content (v1.41 and v0.1.0; the package publishes no event names)."""
 
 GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: Final[str] = getattr(
     gen_ai, "GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK", "gen_ai.response.time_to_first_chunk"

@@ -69,7 +69,8 @@ def test_content_capture_is_off_by_default_and_bounded_when_on(fake_llm: FakeLLM
             pass
         captured = on.span("chat ").attributes[GEN_AI_INPUT_MESSAGES]
         assert captured.startswith('[{"role": "user"') and len(captured) <= 200 + len("…[truncated]")
-        assert on.span("chat ").attributes[GEN_AI_OUTPUT_MESSAGES] == "hello"
+        assert json.loads(on.span("chat ").attributes[GEN_AI_OUTPUT_MESSAGES]) == [  # the conventions' form
+            {"role": "assistant", "parts": [{"type": "text", "content": "hello"}], "finish_reason": "stop"}]
         assert len(on.span("execute_tool").attributes[GEN_AI_TOOL_CALL_ARGUMENTS]) <= 200 + len("…[truncated]")
     finally:
         agentvitals.shutdown()

@@ -39,7 +39,7 @@ from agentvitals._sdk._export import BatchExportProcessor, ExporterLogFilter
 from agentvitals._sdk._providers import RecordEverythingSampler, meter_provider, tracer_provider
 from agentvitals._version import __version__
 from agentvitals.attributes import INSTRUMENTATION_SCOPE, TELEMETRY_SIGNAL
-from agentvitals.metrics import TELEMETRY_DROPPED, create_instrument
+from agentvitals.metrics import TELEMETRY_DROPPED, create_instrument, genai_conventions
 from agentvitals.semconv import ERROR_TYPE, SCHEMA_URL
 
 _logger = logging.getLogger("agentvitals")
@@ -85,6 +85,7 @@ def init(
     pricing: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
     instrumentations: Sequence[str] | None = None,
     shutdown_timeout: float | None = None,
+    genai_names: str | None = None,
     tracer_provider: trace.TracerProvider | None = None,
     meter_provider: metrics.MeterProvider | None = None,
     span_exporter: SpanExporter | None = None,
@@ -113,6 +114,9 @@ def init(
             ``pymysql``, ``redis``, ``chromadb``, ``qdrant``, ``langchain``, ``mcp``, ``threading``, and ``gpu``
             (NVML gauges, when NVML loads).
         shutdown_timeout: Seconds the final export at exit or ``shutdown()`` may take (default 3).
+        genai_names: ``current`` (semantic conventions v1.41, the default) or ``latest``
+            (semantic-conventions-genai v0.1.0, as ``OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental``
+            selects): the GenAI span attribute and metric names emitted.
         tracer_provider, meter_provider: Use these instead of creating (or reusing global) ones.
         span_exporter: Export spans here instead of OTLP (e.g. an in-memory exporter in tests).
         span_processors: Extra span processors, added after the exporter's (they see every span).
@@ -131,7 +135,7 @@ def init(
             resource_attributes=resource_attributes, sample_ratio=sample_ratio,
             metric_export_interval=metric_export_interval, capture_content=capture_content,
             content_max_length=content_max_length, instrumentations=instrumentations,
-            shutdown_timeout=shutdown_timeout,
+            shutdown_timeout=shutdown_timeout, genai_names=genai_names,
         )
         prices = load_price_table(pricing, os.environ.get(env.AGENTVITALS_PRICES) or None)
         if _runtime is not None:
@@ -170,9 +174,9 @@ def _start(settings: Settings, prices: Any, explicit_tracer_provider: Any, expli
 
     runtime = _Runtime(settings, tracers.provider, meters.provider, tracers.owned, meters.owned, span_export,
                        metric_exporter)
-    content = ContentPolicy(settings.capture_content, settings.content_max_length)
+    content = ContentPolicy(settings.capture_content, settings.content_max_length, settings.content_events)
     handler = Handler.create(tracer_provider=tracers.provider, meter_provider=meters.provider, pricing=prices,
-                             content=content)
+                             content=content, conventions=genai_conventions(settings.genai_names))
     activate(handler)
     if span_export is not None or metric_exporter is not None:
         _observe_drops(meters.provider, lambda: _drops(runtime))
