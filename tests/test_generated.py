@@ -46,6 +46,20 @@ def test_generate_cli_writes_user_settings(tmp_path: Path) -> None:
     assert check.returncode == 1 and "out of date" in check.stderr  # defaults differ from what was written
 
 
+def test_generate_for_the_latest_genai_names(tmp_path: Path) -> None:
+    result = subprocess.run([BIN / "agentvitals", "generate", "--output-dir", str(tmp_path), "--genai-names", "latest"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    rules = (tmp_path / "alerts" / "rules" / "agentvitals.rules.yml").read_text()
+    llm = (tmp_path / "dashboards" / "llm.json").read_text()
+    for text in (rules, llm):
+        assert "gen_ai_client_inference_duration_seconds" in text and "gen_ai_client_operation_duration" not in text
+    assert "gen_ai_client_inference_usage_cache_read_input_tokens_total" in rules
+    assert "gen_ai_execute_tool_duration_seconds_bucket" in (tmp_path / "dashboards" / "tools.json").read_text()
+    overview = (tmp_path / "dashboards" / "overview.json").read_text()
+    assert overview == (ROOT / "dashboards" / "overview.json").read_text()  # nothing on it is a GenAI name
+
+
 def test_bad_settings_are_one_clear_error() -> None:
     with pytest.raises(ValueError, match="must be a bucket edge"):
         MonitoringConfig(latency_threshold_s=2.2)
