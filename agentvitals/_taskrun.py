@@ -37,6 +37,10 @@ class BudgetExhausted(Exception):
         self.maximum = maximum
 
 
+_LIMIT_NAMES = {"max_cost_usd": "cost", "max_llm_calls": "llm_calls", "max_tool_calls": "tool_calls",
+                "max_wall_time_s": "wall_time"}
+
+
 @dataclass(frozen=True)
 class Budget:
     """Per-task limits, checked before each LLM call and tool call. ``None`` means unlimited."""
@@ -45,6 +49,10 @@ class Budget:
     max_llm_calls: int | None = None
     max_tool_calls: int | None = None
     max_wall_time_s: float | None = None
+
+    def limits(self) -> tuple[str, ...]:
+        """The limits set, by the name an exhaustion reports (``cost``, ``llm_calls``, ...)."""
+        return tuple(limit for field_name, limit in _LIMIT_NAMES.items() if getattr(self, field_name) is not None)
 
     def __post_init__(self) -> None:
         for field_name in ("max_cost_usd", "max_llm_calls", "max_tool_calls", "max_wall_time_s"):

@@ -142,6 +142,13 @@ def start_task(handler: Handler, name: str, *, budget: Budget | None, attributes
     The span starts in a context that already carries the new :class:`TaskRun`, so the accounting span
     processor sees which task the span is the root of."""
     run = TaskRun(name, budget, current_task())
+    if budget is not None:
+        # Budget exhaustions are rare: each (task, limit) series exists from the start, at 0, so a dashboard
+        # shows "none" rather than no data, and rate() does not lose the first one (its first sample).
+        # Outside any span: a zero is no example of anything (no exemplar).
+        no_span = trace.set_span_in_context(trace.INVALID_SPAN)
+        for limit in budget.limits():
+            handler.instruments.budget_exhausted.add(0, {TASK_NAME: name, BUDGET_LIMIT: limit}, context=no_span)
     context = otel_context.set_value(TASK_KEY, run)
     span_attributes = {
         GEN_AI_OPERATION_NAME: Operation.INVOKE_AGENT.value,

@@ -9,6 +9,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from agentvitals._version import __version__
+from agentvitals.semconv import Generation
 
 __all__ = ["COMMANDS_GROUP", "build_parser", "main", "positive"]
 
@@ -51,17 +52,23 @@ def positive(kind: type = float) -> Any:
 def _generate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from agentvitals.monitoring import MonitoringConfig, write_files
+    try:  # the generators import grafanalib and PyYAML
+        from agentvitals.monitoring import MonitoringConfig, write_files
+    except ImportError as exc:
+        print(f"agentvitals generate needs the monitoring extra: pip install 'agentvitals[monitoring]' ({exc})",
+              file=sys.stderr)
+        return 2
 
     # Options left out keep MonitoringConfig's defaults (the values the committed files use).
     chosen = {"prometheus_uid": args.prometheus_uid, "tempo_uid": args.tempo_uid,
               "latency_threshold_s": args.latency_threshold, "hourly_budget_usd": args.hourly_budget,
-              "slo_success_target": args.slo_target}
+              "slo_success_target": args.slo_target,
+              "genai_names": Generation(args.genai_names) if args.genai_names else None}
     try:
         config = MonitoringConfig(**{field: value for field, value in chosen.items() if value is not None})
+        changed = write_files(Path(args.output_dir), config, check=args.check)
     except ValueError as exc:
         args.parser.error(str(exc))
-    changed = write_files(Path(args.output_dir), config, check=args.check)
     if args.check:
         if changed:
             print("agentvitals generate --check: out of date (run `agentvitals generate`):\n  " + "\n  ".join(changed),
@@ -99,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="task p95 alert threshold in seconds (a bucket edge; default 2)")
     generate.add_argument("--hourly-budget", type=positive(), help="LLM spend budget in $/h (default 5)")
     generate.add_argument("--slo-target", type=positive(), help="task success SLO (default 0.99)")
+    generate.add_argument("--genai-names", choices=[generation.value for generation in Generation],
+                          help="the generation of GenAI metric names your application emits: current (semantic "
+                               "conventions v1.41, the default) or latest (v0.1.0, "
+                               "OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental)")
     generate.add_argument("--check", action="store_true", help="only check the files are up to date (exit 1 if not)")
     generate.set_defaults(run=_generate, parser=generate)
 

@@ -77,6 +77,10 @@ class PhaseStats:
     name: str
     tasks: int
     p95_s: float
+    start: float = math.nan
+    """Seconds since the epoch when the phase's arrivals began."""
+    end: float = math.nan
+    """When the next phase began (the last phase: when arrivals stopped)."""
 
 
 @dataclass
@@ -159,7 +163,8 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 def build_report(tasks: Iterable[TaskRecord], reader: InMemoryMetricReader, *,
                  degraded_periods: list[tuple[float, float]],
-                 phase_starts: Sequence[tuple[str, float]] = (), workers_max: int = 0, shed: int = 0) -> Report:
+                 phase_starts: Sequence[tuple[str, float]] = (), load_ended: float = math.inf, workers_max: int = 0,
+                 shed: int = 0) -> Report:
     records = list(tasks)
     outcomes: dict[str, int] = {}
     for record in records:
@@ -180,9 +185,9 @@ def build_report(tasks: Iterable[TaskRecord], reader: InMemoryMetricReader, *,
 
     phases: list[PhaseStats] = []
     for index, (name, start) in enumerate(phase_starts):
-        end = phase_starts[index + 1][1] if index + 1 < len(phase_starts) else math.inf
+        end = phase_starts[index + 1][1] if index + 1 < len(phase_starts) else load_ended
         in_phase = [float(r.attributes[TASK_WALL_TIME]) for r in records if start <= r.start < end]
-        phases.append(PhaseStats(name, len(in_phase), percentile(in_phase, 95)))
+        phases.append(PhaseStats(name, len(in_phase), percentile(in_phase, 95), start, end))
 
     hits = _total(reader, CACHE_REQUESTS.name, **{CACHE_RESULT: "hit"})
     lookups = _total(reader, CACHE_REQUESTS.name)

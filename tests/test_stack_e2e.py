@@ -25,6 +25,7 @@ from agentvitals.metrics import (
     Instrument,
     Metric,
 )
+from agentvitals.monitoring._promql import Selector, counted_rate
 from agentvitals.monitoring.series import (
     COLLECTOR_ACCEPTED_SPANS,
     collector_counter,
@@ -109,6 +110,15 @@ def test_values_match_what_the_program_did(run: Run) -> None:
     embeddings_cost = 8 * 0.02 / 1e6
     assert value(f'sum({prometheus_name(COST)}{{{job}}})') == pytest.approx(
         7 * priced_chat_cost + 3 * embeddings_cost, rel=1e-9)
+
+
+def test_counted_rate_counts_what_a_series_counted_before_its_first_sample(run: Run) -> None:
+    # The program's calls all happened within the window; rate() would only see what changed after each
+    # series' first sample (little or nothing here), the rules' counted_rate sees all ten chat calls.
+    chat = Selector(series(OPERATION_DURATION, "_count"), (f'job="{SERVICE}"', 'gen_ai_operation_name="chat"'))
+    window, seconds = "10m", 600
+    result = run.prometheus.query(f"sum({counted_rate(chat, window, seconds, '1h')}) * {seconds}")
+    assert float(result[0]["value"][1]) == pytest.approx(10)
 
 
 def test_span_metrics_for_tool_spans(run: Run) -> None:
