@@ -1,8 +1,9 @@
 """Recording rules and alerts, from the name registry and one :class:`MonitoringConfig`.
 
 Recording rules follow ``level:metric:operations`` and are shared by the dashboards and the alerts,
-so a panel and the alert about it cannot drift apart. Every alert names the action it requests in
-its ``action`` label (``scale_out``, ``degrade`` or ``page``); Alertmanager routes on it.
+so a panel and the alert about it cannot drift apart. Every alert names the actions it requests in
+its ``action`` label (``scale_out``, ``degrade`` or ``page``; comma-separated when several); Alertmanager
+routes on it. Alert names are unique.
 The service is the ``job`` label (the SDK's ``service.name`` after the Collector's translation).
 """
 
@@ -178,15 +179,15 @@ class Rules:
     def _alerts(self) -> list[Alert]:
         c = self.config
         threshold = c.latency_threshold_s
-        latency = [
-            Alert("AgentTaskLatencyHigh", self.task_p[95], f"> {threshold:g}", c.latency_for, "warning", action,
-                  f"Task p95 latency of {{{{ $labels.job }}}} is {{{{ $value | humanizeDuration }}}} "
-                  f"(threshold {threshold:g}s)",
-                  f"{what} P95 of task wall time over {self.window} is above {threshold:g}s.",
-                  keep_firing_for=c.keep_firing_for)
-            for action, what in (("scale_out", "Scale out the agent workers:"),
-                                 ("degrade", "Route to the small model with fewer tokens:"))
-        ]
+        # One alert, two actions: the action label lists both, and Alertmanager fans it out to one receiver per
+        # action (alerts/alertmanager.yml); the routers' Alertmanager pull matches "degrade" in the list.
+        latency = Alert("AgentTaskLatencyHigh", self.task_p[95], f"> {threshold:g}", c.latency_for, "warning",
+                        "scale_out,degrade",
+                        f"Task p95 latency of {{{{ $labels.job }}}} is {{{{ $value | humanizeDuration }}}} "
+                        f"(threshold {threshold:g}s)",
+                        f"Scale out the agent workers and route non-critical calls to the small model: P95 of task "
+                        f"wall time over {self.window} is above {threshold:g}s.",
+                        keep_firing_for=c.keep_firing_for)
         budget = c.error_budget
         fast_long, fast_short = c.slo_fast_windows
         slow_long, slow_short = c.slo_slow_windows
@@ -197,7 +198,7 @@ class Rules:
                             COLLECTOR_SEND_FAILED_SPANS, COLLECTOR_SEND_FAILED_METRIC_POINTS)
         )
         return [
-            *latency,
+            latency,
             Alert("AgentLLMErrorRateHigh", self.llm_error_ratio, f"> {c.llm_error_ratio:g}", "5m", "critical", "page",
                   "{{ $value | humanizePercentage }} of LLM calls of {{ $labels.job }} fail",
                   f"More than {c.llm_error_ratio:.0%} of LLM calls ended with an error over {self.window}."),
