@@ -221,7 +221,8 @@ def test_alert_names_are_unique_and_actions_are_known() -> None:
     from agentvitals.control import ACTIONS
     from agentvitals.control._webhook import requested_actions
 
-    rules = [rule for group in yaml.safe_load(RULES.read_text())["groups"] for rule in group["rules"] if "alert" in rule]
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    rules = [rule for group in groups for rule in group["rules"] if "alert" in rule]
     names = [rule["alert"] for rule in rules]
     assert len(names) == len(set(names)), sorted(name for name in names if names.count(name) > 1)
     for rule in rules:

@@ -269,7 +269,8 @@ def test_alertmanager_config_passes_amtool_and_routes_by_action() -> None:
     # action name reaches none of them.
     for labels, receivers in (('action="scale_out,degrade"', "control-scale-out,control-degrade"),
                               ("action=scale_out", "control-scale-out"), ("action=degrade", "control-degrade"),
-                              ("action=page", "control-page"), ('action="degrade,page"', "control-degrade,control-page"),
+                              ("action=page", "control-page"),
+                              ('action="degrade,page"', "control-degrade,control-page"),
                               ("action=degraded", "log-only"), ("severity=info", "log-only")):
         routed = subprocess.run([amtool, "config", "routes", "test", f"--config.file={config}", labels],
                                 capture_output=True, text=True, timeout=60)
