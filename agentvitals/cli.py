@@ -69,6 +69,13 @@ def _demo(args: argparse.Namespace) -> int:
             args.parser.error(f"--control-secret-file: {exc}")
         if len(secret) < 16:
             args.parser.error("--control-secret-file: the secret must be at least 16 characters")
+    if args.alertmanager_url:
+        from agentvitals.routing._alertmanager import check_urls
+
+        try:
+            check_urls(args.alertmanager_url)
+        except ValueError as exc:
+            args.parser.error(f"--alertmanager-url: {exc}")
     config = DemoConfig(
         control_port=args.control_port, control_host=args.control_host, control_secret=secret,
         control_cooldown_s=args.control_cooldown,
@@ -77,6 +84,7 @@ def _demo(args: argparse.Namespace) -> int:
         otlp_endpoint=args.otlp_endpoint, db_url=args.db_url, seed=args.seed, max_tasks=args.max_tasks,
         metrics_port=args.metrics_port or None, model_url=args.model_url, tools_url=args.tools_url,
         progress=not args.no_progress, service_name=args.service_name,
+        alertmanager_urls=tuple(args.alertmanager_url or ()),
     )
     import asyncio
     import json
@@ -188,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="shared secret Alertmanager sends as a bearer token")
     demo.add_argument("--control-cooldown", type=_positive(), default=60.0,
                       help="seconds after an alert resolves before undoing its action (default 60)")
+    demo.add_argument("--alertmanager-url", action="append", default=None, metavar="URL",
+                      help="poll this Alertmanager's API for degrade alerts (the router's pull source, as each of "
+                           "many replicas does; repeat for an HA cluster)")
     demo.set_defaults(run=_demo, parser=demo)
 
     generate = commands.add_parser(
