@@ -1,5 +1,5 @@
 """Every replica obeys the alert: agent processes each with its own ModelRouter on Alertmanager pull, with real
-Prometheus 2.42 and Alertmanager 0.25 (Debian) and the built Collector.
+Prometheus 2.42 and Alertmanager 0.25 (Debian) and the built Collector. And A/B variants, measured the same way.
 
 Three replicas (``tests/programs/router_replica.py``) export metrics through the Collector into Prometheus,
 which evaluates the generated latency alert (windows shrunk to seconds) and sends it to Alertmanager, which
@@ -13,11 +13,16 @@ hold time and return to normal. Each transition is read back from Prometheus (th
 Timing bounds name their parts: the brief's "one poll interval plus Alertmanager's group wait", plus the
 metric pipeline that makes a switch visible in Prometheus (the replica's 0.5 s export, the Collector's
 200 ms batch, the 1 s scrape), plus 2 s for scheduling on a loaded machine.
+
+Variants: 2,000 simulated tasks with a 10% candidate share (``tests/programs/variant_tasks.py``) through the
+Collector into Prometheus; the split, cost per task and success rate by variant, queried in PromQL, equal what
+the tasks recorded on their spans.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import threading
 import time
@@ -31,7 +36,7 @@ from typing import Any
 import pytest
 import yaml
 
-from agentvitals.attributes import TASK_MODE
+from agentvitals.attributes import TASK_MODE, TASK_OUTCOME, TASK_VARIANT
 from agentvitals.control.metrics import (
     ROUTER_DECISIONS,
     ROUTER_DEGRADED,
@@ -40,10 +45,11 @@ from agentvitals.control.metrics import (
     ROUTER_SWITCH_REASON,
     ROUTER_SWITCHES,
 )
-from agentvitals.metrics import TASK_DURATION
+from agentvitals.metrics import TASK_COST, TASK_DURATION
 from agentvitals.monitoring import MonitoringConfig, build_rules
 from agentvitals.monitoring.series import prometheus_label, prometheus_name, series
 from agentvitals.semconv import GEN_AI_REQUEST_MODEL
+from tests.conftest import subprocess_environ
 from tests.stack import ROOT, Alertmanager, Collector, Prometheus, free_port, http_get, process, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
@@ -282,3 +288,44 @@ def test_with_alertmanager_stopped_the_replicas_hold_the_mode_then_return_to_nor
         f'{prometheus_label(ROUTER_SWITCH_REASON)}="alertmanager_unreachable"}})')
     assert all(unreachable.get((i,)) == 1 for i in stack.replicas), unreachable
     stack.spike(False)
+
+
+# --- A/B variants: the split, and cost per task and success rate by variant from Prometheus --------------------
+VARIANT_TASKS, CANDIDATE_SHARE = 2000, 0.10
+
+
+def test_variant_split_and_cost_and_success_by_variant_come_out_of_prometheus(tmp_path: Path) -> None:
+    with Collector(tmp_path).running() as collector:
+        prometheus = Prometheus(tmp_path, collector)
+        with prometheus.running():
+            ran = subprocess.run([sys.executable, str(ROOT / "tests" / "programs" / "variant_tasks.py"),
+                                  collector.otlp_http_url, str(VARIANT_TASKS), str(CANDIDATE_SHARE), "11"],
+                                 capture_output=True, text=True, timeout=300,
+                                 env=subprocess_environ(OTEL_TRACES_EXPORTER="none"))
+            assert ran.returncode == 0, ran.stderr[-3000:]
+            recorded = json.loads(ran.stdout)
+            job = 'job="variant-agent"'
+            count, cost = f"{series(TASK_DURATION, '_count')}{{{job}}}", f"{prometheus_name(TASK_COST)}{{{job}}}"
+            wait_until(lambda: prometheus.query(f"sum({count}) == {VARIANT_TASKS}"), timeout=60,
+                       what="every task in Prometheus")
+            variant = prometheus_label(TASK_VARIANT)
+
+            def by_variant(expr: str) -> dict[str, float]:
+                return {r["metric"][variant]: float(r["value"][1]) for r in prometheus.query(expr)}
+
+            tasks = by_variant(f"sum by ({variant}) ({count})")
+            cost_per_task = by_variant(f"sum by ({variant}) ({cost}) / sum by ({variant}) ({count})")
+            succeeded = f'{series(TASK_DURATION, "_count")}{{{job}, {prometheus_label(TASK_OUTCOME)}="success"}}'
+            success_rate = by_variant(f"sum by ({variant}) ({succeeded}) / sum by ({variant}) ({count})")
+            p95 = by_variant(f"histogram_quantile(0.95, sum by ({variant}, le) "
+                             f"({series(TASK_DURATION, '_bucket')}{{{job}}}))")
+
+    assert set(tasks) == set(recorded) == {"control", "candidate"}
+    assert abs(tasks["candidate"] / VARIANT_TASKS - CANDIDATE_SHARE) <= 0.02, tasks
+    for name, seen in recorded.items():
+        assert tasks[name] == seen["tasks"]
+        assert cost_per_task[name] == pytest.approx(seen["cost"] / seen["tasks"], rel=1e-9)
+        assert success_rate[name] == pytest.approx(seen["successes"] / seen["tasks"], rel=1e-12)
+    assert cost_per_task["candidate"] > cost_per_task["control"]  # the comparison the experiment is for
+    assert set(p95) == {"control", "candidate"}  # latency splits by variant too
+    print(f"variants: {tasks}; cost per task {cost_per_task}; success rate {success_rate}")
