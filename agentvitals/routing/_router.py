@@ -57,22 +57,47 @@ LAST_DECISION: ContextVar[Decision | None] = ContextVar("agentvitals_router_deci
 _Forced = tuple[Mode, float | None]
 
 
+class _Counts:
+    """Cumulative counts by a precomputed attribute set: an increment per call, reported when metrics are
+    collected (an observable counter), so a choice costs a dict update, not a synchronous ``add``."""
+
+    def __init__(self) -> None:
+        self._counts: dict[Any, list[Any]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, key: Any, attributes: Mapping[str, str]) -> None:
+        with self._lock:
+            entry = self._counts.get(key)
+            if entry is None:
+                self._counts[key] = [1, dict(attributes)]
+            else:
+                entry[0] += 1
+
+    def observations(self) -> list[metrics.Observation]:
+        with self._lock:
+            return [metrics.Observation(count, attributes) for count, attributes in self._counts.values()]
+
+
 class _Instruments:
-    """The router metrics of one meter provider, shared by the routers on it (one gauge, one series each)."""
+    """The router metrics of one meter provider, shared by the routers on it (one series set per router)."""
 
     def __init__(self, provider: metrics.MeterProvider | None) -> None:
         meter = metrics.get_meter("agentvitals.routing", meter_provider=provider)
         self.routers: weakref.WeakSet[ModelRouter] = weakref.WeakSet()
-        create_instrument(meter, ROUTER_DEGRADED, [self._observe])
+        create_instrument(meter, ROUTER_DEGRADED, [self._observe_mode])
+        create_instrument(meter, ROUTER_DECISIONS, [lambda options: self._observe(lambda r: r._decision_counts)])
+        create_instrument(meter, ROUTER_ADMISSIONS, [lambda options: self._observe(lambda r: r._admission_counts)])
         self.switches = create_instrument(meter, ROUTER_SWITCHES)
-        self.decisions = create_instrument(meter, ROUTER_DECISIONS)
-        self.admissions = create_instrument(meter, ROUTER_ADMISSIONS)
 
-    def _observe(self, options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
+    def _observe_mode(self, options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
         for router in list(self.routers):
             mode = router.reported_mode()
             if mode is not None:
                 yield metrics.Observation(int(mode is Mode.DEGRADED), {ROUTER_NAME: router.name})
+
+    def _observe(self, counts: Callable[[ModelRouter], _Counts]) -> Iterable[metrics.Observation]:
+        for router in list(self.routers):
+            yield from counts(router).observations()
 
 
 _instruments: weakref.WeakKeyDictionary[Any, _Instruments] = weakref.WeakKeyDictionary()
@@ -162,6 +187,8 @@ class ModelRouter:
         self._decisions: dict[tuple[str, str | None, Mode, Priority], tuple[Decision, dict[str, str]]] = {}
         self.transitions: deque[tuple[float, Mode, str]] = deque(maxlen=max(1, history_size))
         """``(time, mode, reason)`` of the last mode changes, oldest first."""
+        self._decision_counts = _Counts()
+        self._admission_counts = _Counts()
         self._metrics = _instruments_for(meter_provider)
         for other in self._metrics.routers:
             if other.name == self.name:
@@ -203,7 +230,7 @@ class ModelRouter:
         decision, labels = cached
         mark_tasks(run, variant_name, served)
         LAST_DECISION.set(decision)
-        self._metrics.decisions.add(1, labels)
+        self._decision_counts.add(key, labels)
         return decision
 
     def _decide(self, config: Route, key: tuple[str, str | None, Mode, Priority],
@@ -226,8 +253,8 @@ class ModelRouter:
         answer = Admission.ADMIT
         if level is Priority.BACKGROUND and self._refresh() is Mode.DEGRADED:
             answer = self.background
-        self._metrics.admissions.add(1, {ROUTER_NAME: self.name, ROUTER_PRIORITY: level.value,
-                                         ROUTER_ADMISSION: answer.value})
+        self._admission_counts.add((level, answer), {ROUTER_NAME: self.name, ROUTER_PRIORITY: level.value,
+                                                       ROUTER_ADMISSION: answer.value})
         return answer
 
     # --- mode ---------------------------------------------------------------------------------------------------
