@@ -1,6 +1,6 @@
 """The demo's routes for :class:`agentvitals.ModelRouter`: the planner on the small model; answers on the large
 model in normal mode and on the small one, with fewer tokens, in degraded mode (trading quality for latency
-and cost under load); a canary of the large model on 5% of the tasks; the answer check is background work."""
+and cost under load); a canary of the large model on 5% of the tasks; the answer check on the small model."""
 
 from __future__ import annotations
 

@@ -112,7 +112,8 @@ def parse_notification(payload: Any, action: str | None = None) -> tuple[list[Al
     alerts = payload.get("alerts")
     if not isinstance(alerts, list) or not alerts:
         raise PayloadError("alerts must be a non-empty list")
-    events, unknown = [], []
+    events: list[AlertEvent] = []
+    unknown: list[str] = []
     for index, alert in enumerate(alerts):
         where = f"alerts[{index}]"
         if not isinstance(alert, dict):
