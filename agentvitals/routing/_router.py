@@ -43,7 +43,17 @@ from agentvitals.control.metrics import (
 from agentvitals.metrics import create_instrument
 from agentvitals.routing import _default
 from agentvitals.routing._alertmanager import AlertmanagerSource, SourceState
-from agentvitals.routing._model import CONTROL, Admission, Choice, Decision, Mode, Priority, Route, label_value
+from agentvitals.routing._model import (
+    CONTROL,
+    Admission,
+    Choice,
+    Decision,
+    Mode,
+    Priority,
+    Route,
+    Variant,
+    label_value,
+)
 from agentvitals.routing._tasks import mark_tasks, register_variant_names, task_draw
 from agentvitals.semconv import GEN_AI_REQUEST_MODEL
 
@@ -234,7 +244,7 @@ class ModelRouter:
         return decision
 
     def _decide(self, config: Route, key: tuple[str, str | None, Mode, Priority],
-                variant: Any) -> tuple[Decision, dict[str, str]]:
+                variant: Variant | None) -> tuple[Decision, dict[str, str]]:
         route, variant_name, served, level = key
         choice: Choice = variant.normal if variant is not None else config.normal
         if served is Mode.DEGRADED:
