@@ -12,7 +12,7 @@ hold time and return to normal. Each transition is read back from Prometheus (th
 
 Timing bounds name their parts: the brief's "one poll interval plus Alertmanager's group wait", plus the
 metric pipeline that makes a switch visible in Prometheus (the replica's 0.5 s export, the Collector's
-200 ms batch, the 1 s scrape), plus 2 s for scheduling on a loaded machine.
+200 ms batch, the 1 s scrape), plus 3 s for scheduling on a loaded machine.
 
 Variants: 2,000 simulated tasks with a 10% candidate share (``tests/programs/variant_tasks.py``) through the
 Collector into Prometheus; the split, cost per task and success rate by variant, queried in PromQL, equal what
@@ -60,7 +60,7 @@ POLL_S, COOLDOWN_S, HOLD_S = 1.0, 6.0, 8.0
 POLL_MAX_S = POLL_S * 1.1  # the source's jitter
 GROUP_WAIT_S = 1.0  # tests.stack.Alertmanager sets every route's group_wait to 1 s
 PIPELINE_S = 0.5 + 0.2 + 1.0  # export interval + Collector batch + scrape interval
-SCHEDULING_S = 2.0
+SCHEDULING_S = 3.0
 RULES = MonitoringConfig(rate_window="10s", latency_for="2s", keep_firing_for="2s")
 GAUGE = prometheus_name(ROUTER_DEGRADED)
 PROGRAM = ROOT / "tests" / "programs" / "router_replica.py"
