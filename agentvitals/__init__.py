@@ -26,6 +26,7 @@ from agentvitals._taskrun import Budget, BudgetExhausted, TaskRun, current_task
 from agentvitals._tasks import task
 from agentvitals._version import __version__
 from agentvitals.attributes import Outcome, WaitKind
+from agentvitals.routing import ModelRouter
 
 if _TYPE_CHECKING:
     from agentvitals._sdk import export_stats, force_flush, init, shutdown
@@ -46,6 +47,7 @@ __all__ = [
     "BudgetExhausted",
     "ConfigError",
     "LLMCache",
+    "ModelRouter",
     "Outcome",
     "Settings",
     "TaskRun",

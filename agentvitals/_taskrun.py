@@ -66,7 +66,8 @@ class TaskRun:
 
     __slots__ = (
         "name", "task_id", "parent", "budget", "start_ns", "waits", "cost_usd", "unpriced_calls",
-        "input_tokens", "output_tokens", "llm_calls", "tool_calls", "exhausted", "_lock",
+        "input_tokens", "output_tokens", "llm_calls", "tool_calls", "exhausted", "variant_draw", "variant", "mode",
+        "_lock",
     )
 
     def __init__(self, name: str, budget: Budget | None, parent: TaskRun | None) -> None:
@@ -83,6 +84,11 @@ class TaskRun:
         self.llm_calls = 0
         self.tool_calls = 0
         self.exhausted: BudgetExhausted | None = None
+        # Model routing (agentvitals.routing): the task's A/B draw, pinned so its choices keep one variant, and
+        # the variant and mode it was served. Written only by the router, read (bounded) when the task ends.
+        self.variant_draw: float | None = None
+        self.variant: str | None = None
+        self.mode: str | None = None
         self._lock = threading.Lock()
 
     def lineage(self) -> list[TaskRun]:

@@ -41,6 +41,7 @@ from agentvitals.attributes import (
     Outcome,
     task_idle_time,
 )
+from agentvitals.routing._tasks import task_labels
 from agentvitals.semconv import ERROR_TYPE, GEN_AI_AGENT_NAME, GEN_AI_OPERATION_NAME, Operation, span_name
 
 _logger = logging.getLogger("agentvitals")
@@ -86,12 +87,14 @@ def finish_task(handler: Handler, run: TaskRun, span: trace.Span, outcome: Outco
         attributes[TASK_CPU_TIME] = cpu_time
     if run.exhausted is not None:
         attributes[BUDGET_LIMIT] = run.exhausted.limit
+    routed = task_labels(run)  # the variant and mode a ModelRouter served the task (bounded label values)
+    attributes.update(routed)
 
     # Every measurement of the task links to the task's span (when sampled), not to whatever is current now.
     context = trace.set_span_in_context(span)
     instruments = handler.instruments
     labels = {TASK_NAME: run.name}
-    outcome_labels = {**labels, TASK_OUTCOME: outcome.value}
+    outcome_labels = {**labels, TASK_OUTCOME: outcome.value, **routed}
     instruments.task_duration.record(split.wall, outcome_labels, context=context)
     instruments.task_cost.add(run.cost_usd, outcome_labels, context=context)
     instruments.task_active.add(split.active, labels, context=context)

@@ -33,11 +33,13 @@ __all__ = [
     "TASK_IDLE_TIME",
     "TASK_INPUT_TOKENS",
     "TASK_LLM_CALLS",
+    "TASK_MODE",
     "TASK_NAME",
     "TASK_OUTCOME",
     "TASK_OUTPUT_TOKENS",
     "TASK_TOOL_CALLS",
     "TASK_UNPRICED_CALLS",
+    "TASK_VARIANT",
     "TASK_WALL_TIME",
     "TELEMETRY_SIGNAL",
     "TOKEN_TYPE",
@@ -88,6 +90,15 @@ BUDGET_LIMIT: Final = "agentvitals.budget.limit"
 """*label*: which limit ran out (``cost``, ``llm_calls``, ``tool_calls``, ``wall_time``)."""
 WAIT_KIND: Final = "agentvitals.wait.kind"
 """*label*: a :class:`WaitKind`."""
+
+
+# --- model routing (agentvitals.ModelRouter): set on a task by the router's choices ----------------------
+TASK_VARIANT: Final = "agentvitals.task.variant"
+"""*label*: the A/B variant the task was served: ``control`` or a variant name a router was configured with
+(at most :data:`agentvitals.routing.MAX_VARIANT_NAMES` per process). Absent when no route with variants was used."""
+TASK_MODE: Final = "agentvitals.task.mode"
+"""*label*: ``degraded`` when any model choice of the task was a route's degraded choice, else ``normal``.
+Absent when the task made no choice through a router."""
 
 
 def task_idle_time(kind: WaitKind | str) -> str:

@@ -63,3 +63,7 @@ make it is counted and logged once. Default: 3."""
 
 AGENTVITALS_INSTRUMENTATIONS: Final = "AGENTVITALS_INSTRUMENTATIONS"
 """Comma-separated instrumentations to enable (default: every one whose library is installed)."""
+
+AGENTVITALS_ALERTMANAGER_URLS: Final = "AGENTVITALS_ALERTMANAGER_URLS"
+"""Comma-separated Alertmanager URLs (the members of an HA cluster): ``init()`` starts polling them for degrade
+alerts, the mode source of every :class:`agentvitals.ModelRouter` built without one (default: none, no polling)."""

@@ -323,16 +323,16 @@ TASK_DURATION: Final = Metric(
     "agentvitals.task.duration",
     Instrument.HISTOGRAM,
     "s",
-    "Wall time of tasks (one agent run each), by outcome.",
-    (av.TASK_NAME, av.TASK_OUTCOME),
+    "Wall time of tasks (one agent run each), by outcome, and by the variant and mode the model router served.",
+    (av.TASK_NAME, av.TASK_OUTCOME, av.TASK_VARIANT, av.TASK_MODE),
     TASK_DURATION_BUCKETS,
 )
 TASK_COST: Final = Metric(
     "agentvitals.task.cost.usd",
     Instrument.COUNTER,
     "{USD}",
-    "Cost of tasks in US dollars, by outcome (added when a task ends).",
-    (av.TASK_NAME, av.TASK_OUTCOME),
+    "Cost of tasks in US dollars, by outcome and by the router's variant and mode (added when a task ends).",
+    (av.TASK_NAME, av.TASK_OUTCOME, av.TASK_VARIANT, av.TASK_MODE),
 )
 TASK_ACTIVE: Final = Metric(
     "agentvitals.task.active_time",

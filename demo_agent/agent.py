@@ -24,7 +24,6 @@ import openai
 import agentvitals
 
 from .knowledge import VectorIndex
-from .router import ModelRouter
 from .store import ORDERS, Store
 from .tool_server import TOOLS
 
@@ -93,7 +92,7 @@ def parse_plan(content: str | None) -> tuple[list[str], bool]:
 
 class SupportAgent:
     def __init__(self, *, llm: openai.AsyncOpenAI, http: httpx.AsyncClient, tools_url: str, store: Store,
-                 index: VectorIndex, cache: agentvitals.LLMCache[str], router: ModelRouter,
+                 index: VectorIndex, cache: agentvitals.LLMCache[str], router: agentvitals.ModelRouter,
                  budget: agentvitals.Budget, tool_timeout_s: float = 2.0) -> None:
         self.llm = llm
         self.http = http
@@ -122,9 +121,9 @@ class SupportAgent:
             return cached
 
         order = await self.store.order(question.order_id)
-        plan = self.router.plan()
+        plan = self.router.choose("plan")
         reply = await self.llm.chat.completions.create(
-            model=plan.model, max_tokens=plan.max_tokens,
+            **plan.kwargs(),
             messages=[{"role": "system", "content": PLANNER_PROMPT}, {"role": "user", "content": question.text}],
         )
         tools, needs_context = parse_plan(reply.choices[0].message.content)
@@ -138,9 +137,9 @@ class SupportAgent:
                 context = self.index.search(query, 3)
                 found.set_results(len(context))
 
-        choice = self.router.answer()
+        choice = self.router.choose("answer", priority="standard")
         stream = await self.llm.chat.completions.create(
-            model=choice.model, max_tokens=choice.max_tokens, stream=True, stream_options={"include_usage": True},
+            **choice.kwargs(), stream=True, stream_options={"include_usage": True},
             messages=[
                 {"role": "system", "content": ANSWER_PROMPT},
                 {"role": "user", "content": json.dumps({"order": order, "tools": results, "policy": context,
@@ -154,9 +153,9 @@ class SupportAgent:
                 and order["total"] > 200):
             # Large refunds on returned orders get a second look: the longest path, and the one that can
             # run out of LLM-call budget (the task then ends as budget_exhausted with the answer so far).
-            check = self.router.plan()
+            check = self.router.choose("verify", priority="background")
             await self.llm.chat.completions.create(
-                model=check.model, max_tokens=32,
+                **check.kwargs(),
                 messages=[{"role": "system", "content": VERIFIER_PROMPT}, {"role": "user", "content": answer}],
             )
         await self.store.save_conversation(question.order_id, question.text, answer, choice.model)

@@ -281,10 +281,11 @@ class Prometheus:
 
 
 class Alertmanager:
-    """Debian's Alertmanager with ``alerts/alertmanager.yml``: only the webhook URL, the secret's
-    path and the grouping intervals (seconds instead of minutes) are rewritten."""
+    """Debian's Alertmanager with ``alerts/alertmanager.yml``: only the webhook URLs' scheme, host and port
+    (``control_url``; their paths, one per action, are kept), the secret's path and the grouping intervals
+    (seconds instead of minutes) are rewritten."""
 
-    def __init__(self, tmp: Path, webhook_url: str, secret_file: Path) -> None:
+    def __init__(self, tmp: Path, control_url: str, secret_file: Path) -> None:
         self.binary = require_binary("prometheus-alertmanager")
         self.port = free_port()
         self.tmp = tmp
@@ -294,7 +295,8 @@ class Alertmanager:
             route.update(group_wait="1s", group_interval="2s", repeat_interval="1m")
         for receiver in config["receivers"]:
             for webhook in receiver.get("webhook_configs", []):
-                webhook["url"] = webhook_url
+                committed = urllib.parse.urlsplit(webhook["url"])
+                webhook["url"] = control_url.rstrip("/") + committed.path
                 webhook["http_config"]["authorization"]["credentials_file"] = str(secret_file)
         self.config = tmp / "alertmanager.yml"
         self.config.write_text(yaml.safe_dump(config))
@@ -302,6 +304,10 @@ class Alertmanager:
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
 
     @contextmanager
     def running(self) -> Iterator[Alertmanager]:

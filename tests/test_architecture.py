@@ -15,8 +15,9 @@ PACKAGE = ROOT / "agentvitals"
 # The documented home of incubating semantic conventions (GenAI and hardware names), used by OpenTelemetry's own
 # GenAI instrumentations: the one underscore path we accept (see agentvitals/semconv.py).
 ALLOWED_PRIVATE = {"opentelemetry.semconv._incubating"}
-# Only these configure the SDK: instrumentation code uses the API.
-SDK_USERS = {"agentvitals._sdk", "agentvitals._accounting"}
+# Only these use the SDK: the bootstrap, and the span processors it adds (task accounting, router decisions on
+# model-call spans). Instrumentation code uses the API.
+SDK_USERS = {"agentvitals._sdk", "agentvitals._accounting", "agentvitals.routing._spans"}
 
 
 def modules() -> Iterator[tuple[str, Path, ast.Module]]:

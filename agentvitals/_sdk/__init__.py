@@ -30,7 +30,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from agentvitals import environment_variables as env
 from agentvitals import instrumentation
 from agentvitals._accounting import AccountingProcessor
-from agentvitals._config import Settings, resolve_settings
+from agentvitals._config import ConfigError, Settings, resolve_settings
 from agentvitals._content import ContentPolicy
 from agentvitals._handler import Handler, activate, current, deactivate
 from agentvitals._pricing import load_price_table
@@ -40,6 +40,9 @@ from agentvitals._sdk._providers import RecordEverythingSampler, meter_provider,
 from agentvitals._version import __version__
 from agentvitals.attributes import INSTRUMENTATION_SCOPE, TELEMETRY_SIGNAL
 from agentvitals.metrics import TELEMETRY_DROPPED, create_instrument, genai_conventions
+from agentvitals.routing import AlertmanagerSource
+from agentvitals.routing import _default as mode_source
+from agentvitals.routing._spans import RoutingSpanProcessor
 from agentvitals.semconv import ERROR_TYPE, SCHEMA_URL
 
 _logger = logging.getLogger("agentvitals")
@@ -93,8 +96,10 @@ def init(
     span_exporter: SpanExporter | None = None,
     span_processors: Sequence[SpanProcessor] = (),
     metric_readers: Sequence[MetricReader] = (),
+    alertmanager: str | Sequence[str] | AlertmanagerSource | bool | None = None,
 ) -> Settings:
-    """Set up tracing, metrics and auto-instrumentation in one call. Idempotent; never touches the network.
+    """Set up tracing, metrics and auto-instrumentation in one call. Idempotent; never touches the network
+    (export and, when configured, the Alertmanager polls run on their own threads).
 
     Every argument is optional; an explicit argument beats the matching ``OTEL_*``/``AGENTVITALS_*``
     variable, which beats the default (see :mod:`agentvitals.environment_variables`).
@@ -123,6 +128,10 @@ def init(
         span_exporter: Export spans here instead of OTLP (e.g. an in-memory exporter in tests).
         span_processors: Extra span processors, added after the exporter's (they see every span).
         metric_readers: Extra metric readers (e.g. an in-memory reader in tests).
+        alertmanager: Alertmanager URL(s) (an HA cluster's members) or an
+            :class:`~agentvitals.routing.AlertmanagerSource`: poll it for degrade alerts, the mode source of every
+            :class:`~agentvitals.ModelRouter` built without one. Default: ``AGENTVITALS_ALERTMANAGER_URLS``, else
+            none (no polling); ``False``: none whatever the environment. The only network besides OTLP export.
 
     Returns:
         The resolved settings.
@@ -140,6 +149,7 @@ def init(
             shutdown_timeout=shutdown_timeout, genai_names=genai_names,
         )
         prices = load_price_table(pricing, os.environ.get(env.AGENTVITALS_PRICES) or None)
+        _check_alertmanager(alertmanager)
         if _runtime is not None:
             _logger.warning("agentvitals: init() called again; keeping the first configuration "
                             "(call agentvitals.shutdown() first to re-initialise)")
@@ -149,6 +159,8 @@ def init(
             return settings
         _runtime = _start(settings, prices, tracer_provider, meter_provider, span_exporter, span_processors,
                           metric_readers)
+        # Model routing's Alertmanager pull source: started only when configured (its polls are its network).
+        mode_source.start(mode_source.resolve(alertmanager, _runtime.meter_provider))
         _register_exit_handler()
         _logger.debug("agentvitals: initialised %s", settings)
         return settings
@@ -161,7 +173,7 @@ def _start(settings: Settings, prices: Any, explicit_tracer_provider: Any, expli
     meters, metric_exporter = meter_provider(settings, resource, explicit=explicit_meter_provider,
                                              metric_readers=metric_readers, previous=_ours)
     accounting = AccountingProcessor(current)
-    ours: list[SpanProcessor] = [accounting]
+    ours: list[SpanProcessor] = [accounting, RoutingSpanProcessor()]
     if not contrib_records_db_metrics():
         meter = metrics.get_meter(INSTRUMENTATION_SCOPE, __version__, meters.provider, schema_url=SCHEMA_URL)
         ours.append(DatabaseMetricsProcessor(meter))
@@ -198,6 +210,14 @@ def _start(settings: Settings, prices: Any, explicit_tracer_provider: Any, expli
     instrumentation.enable(libraries, handler=handler, tracer_provider=tracers.provider,
                            meter_provider=meters.provider)
     return runtime
+
+
+def _check_alertmanager(setting: object) -> None:
+    """A bad ``alertmanager`` argument is a ConfigError before anything starts."""
+    try:
+        mode_source.check(setting)
+    except ValueError as exc:
+        raise ConfigError(f"alertmanager: {exc}") from None
 
 
 def _exported_as(accounting: AccountingProcessor) -> Callable[[ReadableSpan], ReadableSpan | None]:
@@ -279,6 +299,7 @@ def shutdown(timeout_s: float | None = None) -> None:
     global _runtime, _final_stats
     with _lock:
         runtime, _runtime = _runtime, None
+        mode_source.stop()
         instrumentation.disable_all()
         deactivate()
         if runtime is None:

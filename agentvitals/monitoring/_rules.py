@@ -5,10 +5,11 @@ so a panel and the alert about it cannot drift apart. They exist at two windows:
 (``fast_window``, 1m) the dashboards read during an incident, and the alerts' (``rate_window``, 5m).
 Counts are taken with :func:`counted_rate`, so the first event of a new series is not lost.
 
-Every alert names the action it requests in its ``action`` label (``scale_out``, ``degrade`` or
-``page``); Alertmanager routes on it. Every alert on an application metric has a ``...NoData`` partner
-that pages when the metric it reads disappears while its service still reports (a rename, an
-instrumentation that stopped), so an alert cannot go quiet by losing its input.
+Every alert names the actions it requests in its ``action`` label (``scale_out``, ``degrade`` or ``page``;
+comma-separated when several); Alertmanager routes on it (one receiver per action). Alert names are unique.
+Every alert on an application metric has a ``...NoData`` partner that pages when the metric it reads
+disappears while its service still reports (a rename, an instrumentation that stopped), so an alert cannot
+go quiet by losing its input.
 The service is the ``job`` label (the SDK's ``service.name`` after the Collector's translation).
 """
 
@@ -343,15 +344,15 @@ class Rules:
         window = c.rate_window
         threshold = c.latency_threshold_s
         task_count = series(TASK_DURATION, "_count")
-        latency = [
-            Alert("AgentTaskLatencyHigh", slow.task_p[95], f"> {threshold:g}", c.latency_for, "warning", action,
-                  f"Task p95 latency of {{{{ $labels.job }}}} is {{{{ $value | humanizeDuration }}}} "
-                  f"(threshold {threshold:g}s)",
-                  f"{what} P95 of task wall time over {window} is above {threshold:g}s.",
-                  keep_firing_for=c.keep_firing_for, inputs=(task_count,))
-            for action, what in (("scale_out", "Scale out the agent workers:"),
-                                 ("degrade", "Route to the small model with fewer tokens:"))
-        ]
+        # One alert, two actions: the action label lists both, and Alertmanager fans it out to one receiver per
+        # action (alerts/alertmanager.yml); the routers' Alertmanager pull matches "degrade" in the list.
+        latency = Alert("AgentTaskLatencyHigh", slow.task_p[95], f"> {threshold:g}", c.latency_for, "warning",
+                        "scale_out,degrade",
+                        f"Task p95 latency of {{{{ $labels.job }}}} is {{{{ $value | humanizeDuration }}}} "
+                        f"(threshold {threshold:g}s)",
+                        f"Scale out the agent workers and route non-critical calls to the small model: P95 of task "
+                        f"wall time over {window} is above {threshold:g}s.",
+                        keep_firing_for=c.keep_firing_for, inputs=(task_count,))
         budget = c.error_budget
         fast_long, fast_short = c.slo_fast_windows
         slow_long, slow_short = c.slo_slow_windows
@@ -363,7 +364,7 @@ class Rules:
         )
         kv_cache = aggregate("max", MODEL_SERVER_KV_CACHE_USAGE, (MODEL_NAME_LABEL,))
         return [
-            *latency,
+            latency,
             Alert("AgentLLMErrorRateHigh", slow.llm_error_ratio, f"> {c.llm_error_ratio:g}", "5m", "critical", "page",
                   "{{ $value | humanizePercentage }} of LLM calls of {{ $labels.job }} fail",
                   f"More than {c.llm_error_ratio:.0%} of LLM calls ended with an error over {window}.",
