@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from agentvitals import environment_variables as env
+from agentvitals._explain._thresholds import THRESHOLD_VARIABLES, Thresholds
 
 _logger = logging.getLogger("agentvitals")
 
@@ -60,6 +61,10 @@ class Settings:
     """Seconds the final flush at exit (or ``shutdown()``) may take, whatever the Collector does."""
     traces_export: bool = True
     metrics_export: bool = True
+    finding_thresholds: Thresholds = field(default_factory=Thresholds)
+    """When the findings of each task's analysis fire."""
+    trace_file: str | None = None
+    """Also write exported spans here as OTLP JSON lines (for ``agentvitals explain`` without a stack)."""
 
 
 def _env(name: str) -> str | None:
@@ -220,6 +225,60 @@ def _instrumentations(argument: object, problems: list[str]) -> tuple[str, ...] 
     return tuple(name.strip() for name in raw.split(",") if name.strip()) if raw else None
 
 
+def _finding_thresholds(argument: object, problems: list[str]) -> Thresholds:
+    """Each threshold: from ``init(finding_thresholds={name: value})``, else its variable, else the default."""
+    chosen: dict[str, float] = {}
+    if argument is not None:
+        if not isinstance(argument, Mapping) or not all(isinstance(k, str) for k in argument):
+            problems.append("finding_thresholds must be a mapping of threshold names to positive numbers")
+            argument = {}
+        for name, value in argument.items():  # type: ignore[union-attr]
+            if name not in THRESHOLD_VARIABLES:
+                problems.append(f"finding_thresholds: unknown threshold {name!r} (known: "
+                                f"{', '.join(Thresholds.names())})")
+            elif not (_is_number(value) and value > 0):
+                problems.append(f"finding_thresholds: {name} must be a positive number, got {value!r}")
+            else:
+                chosen[name] = float(value)
+    defaults = Thresholds()
+    for name, variable in THRESHOLD_VARIABLES.items():
+        if name not in chosen:
+            default = getattr(defaults, name)
+            chosen[name] = _env_float(variable, default, low=math.ulp(0.0))
+    return Thresholds(**chosen)
+
+
+def _trace_file(argument: object, problems: list[str]) -> str | None:
+    """A path whose directory exists (the file is created on the first export, appended to after)."""
+    if argument is not None and argument is not False:
+        if not isinstance(argument, (str, os.PathLike)) or not os.fspath(argument):
+            problems.append(f"trace_file must be a file path, got {argument!r}")
+            return None
+        path = os.fspath(argument)
+        if problem := _trace_file_problem(path):
+            problems.append(problem)
+            return None
+        return str(path)
+    if argument is False:
+        return None
+    raw = _env(env.AGENTVITALS_TRACE_FILE)
+    if raw is None:
+        return None
+    if problem := _trace_file_problem(raw):
+        _logger.warning("agentvitals: ignoring %s: %s", env.AGENTVITALS_TRACE_FILE, problem)
+        return None
+    return raw
+
+
+def _trace_file_problem(path: str) -> str | None:
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        return f"trace_file {path!r} is a directory"
+    if not os.path.isdir(directory):
+        return f"trace_file {path!r}: directory {directory!r} does not exist"
+    return None
+
+
 def _export_enabled(variable: str) -> bool:
     return (_env(variable) or "otlp").lower() != "none"
 
@@ -237,6 +296,8 @@ def resolve_settings(
     content_max_length: object = None,
     instrumentations: object = None,
     shutdown_timeout: object = None,
+    finding_thresholds: object = None,
+    trace_file: object = None,
 ) -> Settings:
     """Explicit argument > environment > default. Raises :class:`ConfigError` for bad arguments."""
     problems: list[str] = []
@@ -272,6 +333,8 @@ def resolve_settings(
             lambda: _env_float(env.AGENTVITALS_SHUTDOWN_TIMEOUT, _DEFAULT_SHUTDOWN_TIMEOUT, low=0.0)),
         traces_export=traces_export and resolved_endpoint is not None,
         metrics_export=metrics_export and resolved_endpoint is not None,
+        finding_thresholds=_finding_thresholds(finding_thresholds, problems),
+        trace_file=_trace_file(trace_file, problems),
     )
     if problems:
         raise ConfigError("agentvitals.init(): " + "; ".join(problems))

@@ -16,6 +16,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
+from agentvitals._explain._summary import budget_error, explain_task
 from agentvitals._handler import Handler, current
 from agentvitals._lifecycle import Invocation
 from agentvitals._scope import Scope, decorate
@@ -23,6 +24,10 @@ from agentvitals._taskrun import TASK_KEY, Budget, BudgetExhausted, TaskRun, cur
 from agentvitals._timesplit import split_time
 from agentvitals.attributes import (
     BUDGET_LIMIT,
+    BUDGET_MAX_COST,
+    BUDGET_MAX_LLM_CALLS,
+    BUDGET_MAX_TOOL_CALLS,
+    BUDGET_MAX_WALL_TIME,
     TASK_ACTIVE_TIME,
     TASK_CHILD_TIME,
     TASK_COST_AMOUNT,
@@ -86,6 +91,7 @@ def finish_task(handler: Handler, run: TaskRun, span: trace.Span, outcome: Outco
         attributes[TASK_CPU_TIME] = cpu_time
     if run.exhausted is not None:
         attributes[BUDGET_LIMIT] = run.exhausted.limit
+    _explain(handler, run, span, end_ns, attributes)
 
     # Every measurement of the task links to the task's span (when sampled), not to whatever is current now.
     context = trace.set_span_in_context(span)
@@ -101,6 +107,28 @@ def finish_task(handler: Handler, run: TaskRun, span: trace.Span, outcome: Outco
     if run.exhausted is not None:
         instruments.budget_exhausted.add(1, {**labels, BUDGET_LIMIT: run.exhausted.limit}, context=context)
     return attributes
+
+
+def _explain(handler: Handler, run: TaskRun, span: trace.Span, end_ns: int, attributes: dict[str, Any]) -> None:
+    """The task's critical path, parallelizable time, findings and errors (see :mod:`agentvitals._explain`); a
+    budget exhaustion is a cognitive error (a loop, when the task repeated identical tool calls)."""
+    analysis = None
+    if run.spans is not None:
+        try:
+            explained, analysis = explain_task(handler, run.spans, run.name, run.start_ns, end_ns, span)
+            attributes.update(explained)
+        except Exception:  # deliberate: the analysis must never cost the task its results
+            _logger.debug("agentvitals: could not analyse task %s", run.name, exc_info=True)
+    if run.exhausted is not None:
+        attributes.update(budget_error(run.exhausted, analysis))
+
+
+def _budget_attributes(budget: Budget | None) -> dict[str, Any]:
+    if budget is None:
+        return {}
+    limits = ((BUDGET_MAX_COST, budget.max_cost_usd), (BUDGET_MAX_LLM_CALLS, budget.max_llm_calls),
+              (BUDGET_MAX_TOOL_CALLS, budget.max_tool_calls), (BUDGET_MAX_WALL_TIME, budget.max_wall_time_s))
+    return {key: value for key, value in limits if value is not None}
 
 
 class TaskInvocation(Invocation):
@@ -141,6 +169,7 @@ def start_task(handler: Handler, name: str, *, budget: Budget | None, attributes
         GEN_AI_AGENT_NAME: name,
         TASK_NAME: name,
         TASK_ID: run.task_id,
+        **_budget_attributes(budget),
         **attributes,
     }
     span = handler.tracer.start_span(span_name(Operation.INVOKE_AGENT.value, name), context=context,

@@ -1,0 +1,426 @@
+"""The analysis of one task from its spans: critical path, parallelizable sequences, findings, errors, profile.
+
+Pure and O(n log n) in the task's spans (a sort of each span's children by end time; every other step is one
+pass). The same code runs in-process at task end and in ``agentvitals explain``.
+
+* **Critical path**: walking back from the task's end, the child that finished last is on the path, then, from
+  where it started, the child that finished last before that, and so on, recursively inside each child; time
+  no child covers is the span's own. Its time by kind (the kind of the outermost external call a stretch is in,
+  or ``compute`` for the task's own work) sums to the task's wall time.
+* **Parallelizable sequences**: sibling external calls (not LLM calls) made one after another, where no LLM call
+  finished between the first one's start and the next one's start (so no model output could have made the next
+  call depend on the previous). Run concurrently they would take as long as their longest member: that is the
+  saving.
+* **Findings**: slow LLM, slow tool, many calls of one kind, expensive call, prompt-heavy, parallelizable
+  sequence, repeated identical tool call; each with its subject, measured value, threshold and a suggestion.
+* **Errors**: each error once, where it first surfaced (:func:`agentvitals._errors.counts`), plus the cognitive
+  errors the application reported.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentvitals._errors import counts
+from agentvitals._explain._records import SpanRecord
+from agentvitals._explain._thresholds import Thresholds
+from agentvitals._timesplit import TimeSplit, split_time
+from agentvitals.attributes import WaitKind
+
+__all__ = ["COMPUTE", "Call", "CountedError", "Finding", "ParallelGroup", "TaskAnalysis", "analyse"]
+
+COMPUTE = "compute"
+"""The critical-path kind of the task's own work (time no external call covers)."""
+
+# The order findings are listed in: what saves the most wall time or stops waste first.
+FINDING_KINDS = ("parallelizable", "repeated_tool_call", "slow_llm", "slow_tool", "many_calls", "expensive_call",
+                 "prompt_heavy")
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    subject: str
+    value: float
+    threshold: float
+    suggestion: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "subject": self.subject, "value": round(self.value, 6),
+                "threshold": round(self.threshold, 6), "suggestion": self.suggestion}
+
+
+@dataclass(frozen=True)
+class ParallelGroup:
+    """Sibling external calls made one after another that could have run concurrently."""
+
+    members: tuple[SpanRecord, ...]
+
+    @property
+    def total_s(self) -> float:
+        return sum(m.duration_s for m in self.members)
+
+    @property
+    def longest_s(self) -> float:
+        return max(m.duration_s for m in self.members)
+
+    @property
+    def saving_s(self) -> float:
+        return self.total_s - self.longest_s
+
+    @property
+    def subject(self) -> str:
+        return _join(m.subject for m in self.members)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One model call (all spans tracing it) or one tool call."""
+
+    record: SpanRecord
+    """Its outermost span."""
+    subject: str
+    operation: str
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+    args_hash: str | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return self.record.duration_s
+
+    @property
+    def failed(self) -> bool:
+        return self.record.error_type is not None
+
+
+@dataclass(frozen=True)
+class CountedError:
+    source: str
+    error_type: str
+    error_class: str
+    cause: str
+    record: SpanRecord | None = None
+
+
+@dataclass
+class TaskAnalysis:
+    start_ns: int
+    end_ns: int
+    split: TimeSplit
+    critical_path: dict[str, float]
+    """Seconds on the critical path by kind (wait kinds and ``compute``); sums to the wall time."""
+    critical_ids: frozenset[int]
+    groups: list[ParallelGroup]
+    findings: list[Finding]
+    llm_calls: list[Call]
+    tool_calls: list[Call]
+    errors: list[CountedError]
+    records: list[SpanRecord]
+    """The task's spans, in tree order (a parent before its children, siblings by start)."""
+    depth: dict[int, int]
+    gaps: list[tuple[int, int]]
+    """Stretches of the critical path that are the task's own work (no span covers them)."""
+    truncated: bool = False
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    @property
+    def wall_s(self) -> float:
+        return (self.end_ns - self.start_ns) / 1e9
+
+    @property
+    def parallelizable_s(self) -> float:
+        return sum(g.total_s for g in self.groups)
+
+    @property
+    def saveable_s(self) -> float:
+        return sum(g.saving_s for g in self.groups)
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(c.cost_usd or 0.0 for c in self.llm_calls)
+
+    def error_counts(self) -> dict[str, int]:
+        totals = {"cognitive": 0, "system": 0}
+        for error in self.errors:
+            totals[error.error_class] = totals.get(error.error_class, 0) + 1
+        return totals
+
+
+def _join(names: Iterable[str], limit: int = 80) -> str:
+    unique = list(dict.fromkeys(names))
+    text = ", ".join(unique)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _Tree:
+    """Parent/child links from the root, walked breadth-first once."""
+
+    def __init__(self, root_id: int, records: Sequence[SpanRecord]) -> None:
+        by_id = {r.span_id: r for r in records if r.span_id != root_id}
+        self.children: dict[int, list[SpanRecord]] = {}
+        for record in by_id.values():
+            parent = record.parent_id
+            # A span whose parent is not among the task's (not kept, or another process's) hangs from the root.
+            key = parent if parent is not None and (parent in by_id or parent == root_id) else root_id
+            self.children.setdefault(key, []).append(record)
+        for kids in self.children.values():
+            kids.sort(key=lambda r: (r.start_ns, r.end_ns))
+        self.parent: dict[int, int] = {}
+        self.depth: dict[int, int] = {root_id: 0}
+        self.wait: dict[int, WaitKind | None] = {root_id: None}
+        """The kind of the outermost external call a span is in (itself included), if any."""
+        self.llm_nest: dict[int, int | None] = {root_id: None}
+        self.tool_nest: dict[int, int | None] = {root_id: None}
+        self.order: list[SpanRecord] = []
+        frontier = [root_id]
+        while frontier:
+            following: list[int] = []
+            for node in frontier:
+                for kid in self.children.get(node, ()):
+                    if kid.span_id in self.depth:  # a cycle in malformed input
+                        continue
+                    kid_id = kid.span_id
+                    self.parent[kid_id] = node
+                    self.depth[kid_id] = self.depth[node] + 1
+                    outer_wait = self.wait[node]
+                    self.wait[kid_id] = outer_wait if outer_wait is not None else kid.kind
+                    llm_nest, tool_nest = self.llm_nest[node], self.tool_nest[node]
+                    self.llm_nest[kid_id] = llm_nest if llm_nest is not None else (kid_id if kid.llm else None)
+                    self.tool_nest[kid_id] = tool_nest if tool_nest is not None else (kid_id if kid.tool else None)
+                    self.order.append(kid)
+                    following.append(kid_id)
+            frontier = following
+
+
+def analyse(root_id: int, start_ns: int, end_ns: int, records: Sequence[SpanRecord], thresholds: Thresholds, *,
+            reported: Sequence[str] = (), truncated: bool = False) -> TaskAnalysis:
+    """Analyse one task (its span ``root_id`` over ``[start_ns, end_ns]``) from its descendant spans."""
+    end_ns = max(end_ns, start_ns)
+    tree = _Tree(root_id, records)
+    llm_calls = _llm_calls(tree)
+    tool_calls = _tool_calls(tree)
+    waits = [r for r in tree.order if r.kind is not None and tree.wait[tree.parent[r.span_id]] is None]
+    split = split_time(start_ns, end_ns, [(r.start_ns, r.end_ns, r.kind) for r in waits if r.kind is not None])
+    by_kind, critical_ids, gaps = _critical_path(tree, root_id, start_ns, end_ns)
+    groups = _parallel_groups(tree, root_id, llm_calls)
+    analysis = TaskAnalysis(
+        start_ns=start_ns, end_ns=end_ns, split=split, critical_path=by_kind, critical_ids=critical_ids,
+        groups=[g for g in groups if g.saving_s > thresholds.parallel_min_saving_s],
+        findings=[], llm_calls=llm_calls, tool_calls=tool_calls, errors=_errors(tree, reported),
+        records=_tree_order(tree, root_id), depth=tree.depth, gaps=gaps, truncated=truncated, thresholds=thresholds,
+    )
+    analysis.findings = _findings(analysis, waits, thresholds)
+    return analysis
+
+
+def _tree_order(tree: _Tree, root_id: int) -> list[SpanRecord]:
+    ordered: list[SpanRecord] = []
+    stack = list(reversed(tree.children.get(root_id, ())))
+    while stack:
+        record = stack.pop()
+        if record.span_id not in tree.parent:  # not reached from the root (a cycle)
+            continue
+        ordered.append(record)
+        stack.extend(reversed([k for k in tree.children.get(record.span_id, ()) if tree.parent.get(k.span_id)
+                               == record.span_id]))
+    return ordered
+
+
+# --- calls -------------------------------------------------------------------------------------------------------
+def _llm_calls(tree: _Tree) -> list[Call]:
+    """One call per nest of inference spans; its facts from our span if it priced the call, else from the innermost
+    span that reported usage (as the accounting processor credits it)."""
+    members: dict[int, list[SpanRecord]] = {}
+    for record in tree.order:
+        nest = tree.llm_nest[record.span_id]
+        if nest is not None and record.llm:
+            members.setdefault(nest, []).append(record)
+    calls = []
+    for nest, spans in members.items():
+        root = spans[0] if spans[0].span_id == nest else next(s for s in spans if s.span_id == nest)
+        best = next((s for s in spans if s.ours and s.cost_usd is not None), None)
+        if best is None:
+            with_usage = [s for s in spans if s.input_tokens is not None or s.output_tokens is not None]
+            best = max(with_usage, key=lambda s: tree.depth[s.span_id]) if with_usage else root
+        calls.append(Call(root, best.subject, best.operation, best.input_tokens, best.output_tokens, best.cost_usd))
+    calls.sort(key=lambda c: c.record.start_ns)
+    return calls
+
+
+def _tool_calls(tree: _Tree) -> list[Call]:
+    members: dict[int, list[SpanRecord]] = {}
+    for record in tree.order:
+        nest = tree.tool_nest[record.span_id]
+        if nest is not None and record.tool:
+            members.setdefault(nest, []).append(record)
+    calls = []
+    for nest, spans in members.items():
+        root = next(s for s in spans if s.span_id == nest)
+        hashed = next((s.args_hash for s in sorted(spans, key=lambda s: not s.ours) if s.args_hash), None)
+        calls.append(Call(root, root.subject, root.operation, args_hash=hashed))
+    calls.sort(key=lambda c: c.record.start_ns)
+    return calls
+
+
+# --- critical path -------------------------------------------------------------------------------------------------
+def _critical_path(tree: _Tree, root_id: int, start_ns: int, end_ns: int
+                   ) -> tuple[dict[str, float], frozenset[int], list[tuple[int, int]]]:
+    by_end = {node: sorted(kids, key=lambda r: r.end_ns, reverse=True) for node, kids in tree.children.items()}
+    totals: dict[str, int] = {}
+    on_path: set[int] = set()
+    gaps: list[tuple[int, int]] = []
+
+    def own(node: int, lo: int, hi: int) -> None:
+        if hi <= lo:
+            return
+        kind = tree.wait.get(node)
+        key = kind.value if kind is not None else COMPUTE
+        totals[key] = totals.get(key, 0) + hi - lo
+        if node == root_id:
+            gaps.append((lo, hi))
+
+    stack = [(root_id, start_ns, end_ns)]
+    while stack:
+        node, lo, hi = stack.pop()
+        cursor = hi
+        for kid in by_end.get(node, ()):
+            if cursor <= lo:
+                break
+            if kid.start_ns >= cursor or kid.span_id not in tree.parent:
+                continue  # started after the path's next step: it ran alongside, off the path
+            kid_end, kid_start = min(kid.end_ns, cursor), max(kid.start_ns, lo)
+            if kid_end <= kid_start:
+                continue
+            own(node, kid_end, cursor)
+            on_path.add(kid.span_id)
+            stack.append((kid.span_id, kid_start, kid_end))
+            cursor = kid_start
+        own(node, lo, cursor)
+    gaps.sort()
+    return {kind: ns / 1e9 for kind, ns in totals.items()}, frozenset(on_path), gaps
+
+
+# --- parallelizable sequences ------------------------------------------------------------------------------------
+def _parallel_groups(tree: _Tree, root_id: int, llm_calls: Sequence[Call]) -> list[ParallelGroup]:
+    llm_ends = sorted(c.record.end_ns for c in llm_calls)
+    groups: list[ParallelGroup] = []
+    for parent, kids in tree.children.items():
+        if parent != root_id and (parent not in tree.parent or tree.wait.get(parent) is not None):
+            continue  # calls inside an external call are that call's business
+        external = [k for k in kids if k.kind is not None and k.kind is not WaitKind.LLM and not k.llm
+                    and k.span_id in tree.parent]
+        current: list[SpanRecord] = []
+        for call in external:  # sorted by start
+            if current and call.start_ns >= current[-1].end_ns and not _llm_ended_between(
+                    llm_ends, current[0].start_ns, call.start_ns):
+                current.append(call)
+                continue
+            if len(current) > 1:
+                groups.append(ParallelGroup(tuple(current)))
+            current = [call]
+        if len(current) > 1:
+            groups.append(ParallelGroup(tuple(current)))
+    groups.sort(key=lambda g: g.members[0].start_ns)
+    return groups
+
+
+def _llm_ended_between(llm_ends: Sequence[int], after: int, until: int) -> bool:
+    """Whether a model call finished in ``(after, until]``: its output may have shaped the next call."""
+    index = bisect.bisect_right(llm_ends, after)
+    return index < len(llm_ends) and llm_ends[index] <= until
+
+
+# --- errors --------------------------------------------------------------------------------------------------------
+def _errors(tree: _Tree, reported: Sequence[str]) -> list[CountedError]:
+    counted: list[CountedError] = []
+    below: dict[int, set[str]] = {}
+    for record in sorted(tree.order, key=lambda r: r.end_ns):
+        for cause in record.reported:
+            counted.append(CountedError("application", "cognitive_error", "cognitive", cause, record))
+        if record.error_type is None:
+            continue
+        here, up = counts(record.error_type, countable=record.llm or record.tool or record.agent,
+                          nest_like=record.llm or record.tool, counted_below=below.pop(record.span_id, None))
+        if here:
+            source = "llm" if record.llm else "tool" if record.tool else "task"
+            counted.append(CountedError(source, record.error_type, record.error_class or "system",
+                                        record.error_cause or "other", record))
+        if up:
+            below.setdefault(tree.parent[record.span_id], set()).add(record.error_type)
+    counted.extend(CountedError("application", "cognitive_error", "cognitive", cause) for cause in reported)
+    return counted
+
+
+# --- findings ------------------------------------------------------------------------------------------------------
+def _by_subject(calls: Iterable[Call]) -> dict[str, list[Call]]:
+    grouped: dict[str, list[Call]] = {}
+    for call in calls:
+        grouped.setdefault(call.subject, []).append(call)
+    return grouped
+
+
+def _findings(analysis: TaskAnalysis, waits: Sequence[SpanRecord], t: Thresholds) -> list[Finding]:
+    found: list[Finding] = []
+    for group in analysis.groups:
+        found.append(Finding(
+            "parallelizable", group.subject, group.saving_s, t.parallel_min_saving_s,
+            f"{len(group.members)} independent calls ran one after another ({group.total_s:.2f}s); run them "
+            f"concurrently (asyncio.gather, a thread pool) to take {group.longest_s:.2f}s"))
+    for (subject, _hash), repeats in _repeats(analysis.tool_calls).items():
+        if repeats > t.repeated_tool_calls:
+            found.append(Finding(
+                "repeated_tool_call", subject, repeats, t.repeated_tool_calls,
+                f"{repeats} calls with the same arguments: the agent may be looping; reuse the first result or "
+                "stop on no progress"))
+    for subject, calls in _by_subject(analysis.llm_calls).items():
+        average = sum(c.duration_s for c in calls) / len(calls)
+        if average > t.slow_llm_s:
+            found.append(Finding("slow_llm", subject, average, t.slow_llm_s,
+                                 "use a faster or smaller model for this step, cap output tokens, or stream"))
+    for subject, calls in _by_subject(analysis.tool_calls).items():
+        average = sum(c.duration_s for c in calls) / len(calls)
+        if average > t.slow_tool_s:
+            found.append(Finding("slow_tool", subject, average, t.slow_tool_s,
+                                 "cache its results, set a tighter timeout, or start it earlier alongside other "
+                                 "work"))
+    categories: dict[str, int] = {"llm": len(analysis.llm_calls), "tool": len(analysis.tool_calls)}
+    for wait in waits:
+        if wait.kind not in (None, WaitKind.LLM, WaitKind.TOOL) and not wait.llm and not wait.tool:
+            categories[wait.kind.value] = categories.get(wait.kind.value, 0) + 1  # type: ignore[union-attr]
+    for category, count in categories.items():
+        if count > t.many_calls:
+            found.append(Finding("many_calls", category, count, t.many_calls,
+                                 "batch these calls, cache their results, or check the agent is not looping"))
+    for subject, calls in _by_subject(analysis.llm_calls).items():
+        costs = [c.cost_usd for c in calls if c.cost_usd is not None]
+        if costs and max(costs) > t.expensive_call_usd:
+            found.append(Finding("expensive_call", subject, max(costs), t.expensive_call_usd,
+                                 "route this step to a cheaper model, or trim its prompt and output"))
+        input_tokens = sum(c.input_tokens or 0 for c in calls)
+        total = input_tokens + sum(c.output_tokens or 0 for c in calls)
+        if total >= t.prompt_heavy_min_tokens and input_tokens / total > t.prompt_heavy_share:
+            found.append(Finding("prompt_heavy", subject, input_tokens / total, t.prompt_heavy_share,
+                                 "summarise or trim the context sent each call; cache the shared prompt prefix"))
+    priority = {kind: index for index, kind in enumerate(FINDING_KINDS)}
+    found.sort(key=lambda f: (priority[f.kind], -f.value / (f.threshold or 1)))
+    return found
+
+
+def _repeats(tool_calls: Sequence[Call]) -> dict[tuple[str, str], int]:
+    """Identical calls (tool and arguments hash) per pair; a call right after a failed identical one is a retry,
+    not a repeat."""
+    repeats: dict[tuple[str, str], int] = {}
+    last_failed: dict[tuple[str, str], bool] = {}
+    for call in tool_calls:
+        if call.args_hash is None:
+            continue
+        key = (call.subject, call.args_hash)
+        if not last_failed.get(key, False):
+            repeats[key] = repeats.get(key, 0) + 1
+        last_failed[key] = call.failed
+    return repeats
