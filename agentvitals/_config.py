@@ -20,7 +20,7 @@ from agentvitals._explain._thresholds import THRESHOLD_VARIABLES, Thresholds
 
 _logger = logging.getLogger("agentvitals")
 
-__all__ = ["ConfigError", "Settings", "resolve_settings"]
+__all__ = ["ConfigError", "Settings", "resolve_finding_thresholds", "resolve_settings"]
 
 PROTOCOLS = ("http/protobuf", "grpc")
 _DEFAULT_SERVICE_NAME = "unknown_service"
@@ -246,6 +246,11 @@ def _finding_thresholds(argument: object, problems: list[str]) -> Thresholds:
             default = getattr(defaults, name)
             chosen[name] = _env_float(variable, default, low=math.ulp(0.0))
     return Thresholds(**chosen)
+
+
+def resolve_finding_thresholds() -> Thresholds:
+    """The thresholds from the environment (``agentvitals explain`` uses the ones the application would)."""
+    return _finding_thresholds(None, [])
 
 
 def _trace_file(argument: object, problems: list[str]) -> str | None:

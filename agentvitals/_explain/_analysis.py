@@ -297,7 +297,8 @@ def _critical_path(tree: _Tree, root_id: int, start_ns: int, end_ns: int
             if kid_end <= kid_start:
                 continue
             own(node, kid_end, cursor)
-            on_path.add(kid.span_id)
+            if kid_end - kid_start >= min(1_000_000, (kid.end_ns - kid.start_ns) // 10):
+                on_path.add(kid.span_id)  # not a sibling that merely started a moment before the path's next step
             stack.append((kid.span_id, kid_start, kid_end))
             cursor = kid_start
         own(node, lo, cursor)
@@ -307,7 +308,9 @@ def _critical_path(tree: _Tree, root_id: int, start_ns: int, end_ns: int
 
 # --- parallelizable sequences ------------------------------------------------------------------------------------
 def _parallel_groups(tree: _Tree, root_id: int, llm_calls: Sequence[Call]) -> list[ParallelGroup]:
-    llm_ends = sorted(c.record.end_ns for c in llm_calls)
+    # The agent's own model calls (not those inside a tool or a retrieval: their output reaches the agent through
+    # that call's result).
+    llm_ends = sorted(c.record.end_ns for c in llm_calls if tree.wait[tree.parent[c.record.span_id]] is None)
     groups: list[ParallelGroup] = []
     for parent, kids in tree.children.items():
         if parent != root_id and (parent not in tree.parent or tree.wait.get(parent) is not None):
