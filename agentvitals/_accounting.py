@@ -45,7 +45,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode
 
 from agentvitals._errors import ErrorSource, classify_type, counts
-from agentvitals._explain._records import build_record
+from agentvitals._explain._records import exception_type, is_ours, record_from_span
 from agentvitals._explain._summary import TaskSpans
 from agentvitals._explain._thresholds import Thresholds
 from agentvitals._handler import Handler
@@ -65,7 +65,6 @@ from agentvitals.attributes import (
     ERROR_CAUSE,
     ERROR_CLASS,
     ERROR_SOURCE,
-    INSTRUMENTATION_SCOPE,
     TASK_ID,
     Outcome,
     WaitKind,
@@ -120,18 +119,7 @@ class _Entry:
         """Error types counted in descendants (see :func:`agentvitals._errors.counts`)."""
 
 
-def _exception_type(span: ReadableSpan) -> str | None:
-    for event in span.events:
-        if event.name == "exception" and event.attributes:
-            found = event.attributes.get("exception.type")
-            if isinstance(found, str):
-                return found
-    return None
-
-
-def _ours(span: ReadableSpan) -> bool:
-    scope = span.instrumentation_scope
-    return scope is not None and scope.name == INSTRUMENTATION_SCOPE
+_ours = is_ours
 
 
 class AccountingProcessor(SpanProcessor):
@@ -323,14 +311,8 @@ class AccountingProcessor(SpanProcessor):
         runs = [r for r in (run.lineage()[1:] if entry.task_root else run.lineage()) if r.spans is not None]
         if not runs or span.context is None:
             return
-        attributes = span.attributes or {}
-        ours = _ours(span)
-        failed = span.status.status_code is StatusCode.ERROR
-        record = build_record(
-            span.context.span_id, span.parent.span_id if span.parent is not None else None, span.name, span.kind,
-            span.start_time or 0, span.end_time or time.time_ns(), attributes, ours=ours, failed=failed,
-            exception_type=_exception_type(span) if failed else None,
-            pricing=self._handler().pricing if not ours and entry.llm_nest is not None else None)
+        pricing = self._handler().pricing if entry.llm_nest is not None and not _ours(span) else None
+        record = record_from_span(span, pricing)
         for enclosing in runs:
             enclosing.spans.add(record)  # type: ignore[union-attr]
 
@@ -343,7 +325,7 @@ class AccountingProcessor(SpanProcessor):
         if not failed and ERROR_CLASS not in attributes:
             return
         found = attributes.get(ERROR_TYPE)
-        error_type = str(found) if found is not None else (_exception_type(span) or "error")
+        error_type = str(found) if found is not None else (exception_type(span) or "error")
         llm = entry.llm_nest is not None and is_inference(attributes)
         tool = entry.tool_nest is not None and not llm and is_tool(attributes)
         counted, passes_up = counts(error_type, countable=llm or tool or entry.task_root, nest_like=llm or tool,

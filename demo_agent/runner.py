@@ -228,6 +228,7 @@ async def run_demo(config: DemoConfig,
             phase_starts=phase_starts,
             workers_max=max(size for _, size in pool.size_history),
             shed=pool.shed,
+            slowest_task=collector.slowest_task(),
         )
         return DemoRun(report, router, pool, controller, collector, reader, model_server)
     finally:

@@ -13,14 +13,22 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATUS_CODE
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 
 from agentvitals._errors import ErrorSource, classify_type
 from agentvitals._pricing import PriceTable
 from agentvitals._records import non_empty_str
 from agentvitals._spans import CallFacts, is_agent, is_inference, is_tool, server_address, tool_name, wait_kind
-from agentvitals.attributes import ERROR_CAUSE, ERROR_CLASS, TASK_ID, TOOL_ARGUMENTS_HASH, WaitKind
+from agentvitals.attributes import (
+    ERROR_CAUSE,
+    ERROR_CLASS,
+    INSTRUMENTATION_SCOPE,
+    TASK_ID,
+    TOOL_ARGUMENTS_HASH,
+    WaitKind,
+)
 from agentvitals.semconv import (
     DB_SYSTEM_LEGACY,
     DB_SYSTEM_NAME,
@@ -30,7 +38,7 @@ from agentvitals.semconv import (
     GEN_AI_TOOL_CALL_ARGUMENTS,
 )
 
-__all__ = ["SpanRecord", "arguments_hash", "build_record"]
+__all__ = ["SpanRecord", "arguments_hash", "build_record", "exception_type", "is_ours", "record_from_span"]
 
 _OI_INPUT = "input.value"  # OpenInference: a tool span's input (its arguments)
 # One key per process: equal arguments hash equally within the process that made the calls (where a task's
@@ -160,3 +168,28 @@ def build_record(span_id: int, parent_id: int | None, name: str, span_kind: Span
             classified = classify_type(record.error_type, _status_code(attributes), source)
             record.error_class, record.error_cause = classified.error_class.value, classified.cause.value
     return record
+
+
+def is_ours(span: ReadableSpan) -> bool:
+    scope = span.instrumentation_scope
+    return scope is not None and scope.name == INSTRUMENTATION_SCOPE
+
+
+def exception_type(span: ReadableSpan) -> str | None:
+    """The type of the exception a span recorded (instrumentations that set no ``error.type`` record one)."""
+    for event in span.events:
+        if event.name == "exception" and event.attributes:
+            found = event.attributes.get("exception.type")
+            if isinstance(found, str):
+                return found
+    return None
+
+
+def record_from_span(span: ReadableSpan, pricing: PriceTable | None = None) -> SpanRecord:
+    """The record of an ended SDK span (``pricing``: for model calls of other instrumentations)."""
+    failed = span.status.status_code is StatusCode.ERROR
+    context = span.context
+    return build_record(
+        context.span_id if context is not None else 0, span.parent.span_id if span.parent is not None else None,
+        span.name, span.kind, span.start_time or 0, span.end_time or span.start_time or 0, span.attributes or {},
+        ours=is_ours(span), failed=failed, exception_type=exception_type(span) if failed else None, pricing=pricing)

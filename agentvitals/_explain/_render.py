@@ -181,13 +181,13 @@ def render_task(analysis: TaskAnalysis, *, title: str, attributes: Mapping[str, 
     lines.append("  * critical path (█ on it, ░ off it, · the task's own work)")
     lines.append("")
     idle_kinds = ", ".join(f"{kind.value} {_s(seconds)}" for kind, seconds in
-                           sorted(split.idle_by_kind.items(), key=lambda item: -item[1]))
+                           sorted(split.idle_by_kind.items(), key=lambda item: -item[1]) if seconds >= 0.0005)
     parallelism = f"{split.child / split.idle:.2f}x" if split.idle > 0 else "-"
     lines.append(f"time split     active {_s(split.active)} ({_pct(split.active, wall)})   idle {_s(split.idle)} "
                  f"({_pct(split.idle, wall)}){': ' + idle_kinds if idle_kinds else ''}   parallelism {parallelism}")
     path = sorted(analysis.critical_path.items(), key=lambda item: (item[0] == COMPUTE, -item[1]))
     lines.append("critical path  " + "   ".join(f"{kind} {_s(seconds)} ({_pct(seconds, wall)})"
-                                                for kind, seconds in path))
+                                                for kind, seconds in path if seconds >= 0.0005))
     if analysis.groups:
         lines.append(f"parallelizable {_s(analysis.parallelizable_s)} in {len(analysis.groups)} sequence(s) of "
                      f"independent calls; run concurrently: saves {_s(analysis.saveable_s)} "
