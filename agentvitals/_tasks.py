@@ -151,8 +151,8 @@ class TaskInvocation(Invocation):
         attributes = finish_task(self.handler, self.run, self.span, outcome, end_ns, cpu_time)
         if self.span.is_recording():
             self.span.set_attributes(attributes)
-        if outcome is Outcome.ERROR and exc is not None:
-            self.mark_failed(exc)
+        if outcome in (Outcome.ERROR, Outcome.TIMEOUT) and exc is not None:
+            self.mark_failed(exc)  # error.type, class and cause (a timeout is a system error)
         return end_ns
 
 

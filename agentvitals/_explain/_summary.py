@@ -50,14 +50,14 @@ class TaskSpans:
 
     __slots__ = ("root_id", "records", "truncated", "reported", "thresholds", "limit")
 
-    def __init__(self, root_id: int, thresholds: Thresholds, limit: int = MAX_SPANS) -> None:
+    def __init__(self, root_id: int, thresholds: Thresholds, limit: int | None = None) -> None:
         self.root_id = root_id
         self.records: list[SpanRecord] = []
         self.truncated = False
         self.reported: list[str] = []
         """Causes of cognitive errors the application reported while the task ran."""
         self.thresholds = thresholds
-        self.limit = limit
+        self.limit = MAX_SPANS if limit is None else limit
 
     def add(self, record: SpanRecord) -> None:
         if len(self.records) < self.limit:
