@@ -53,24 +53,17 @@ class Finding:
                 "threshold": round(self.threshold, 6), "suggestion": self.suggestion}
 
 
-@dataclass(frozen=True)
 class ParallelGroup:
     """Sibling external calls made one after another that could have run concurrently."""
 
-    members: tuple[SpanRecord, ...]
+    __slots__ = ("members", "total_s", "longest_s", "saving_s")
 
-    @property
-    def total_s(self) -> float:
-        return sum(m.end_ns - m.start_ns for m in self.members) / 1e9
-
-    @property
-    def longest_s(self) -> float:
-        return max(m.end_ns - m.start_ns for m in self.members) / 1e9
-
-    @property
-    def saving_s(self) -> float:
-        durations = [m.end_ns - m.start_ns for m in self.members]  # in ns: exact at the threshold
-        return (sum(durations) - max(durations)) / 1e9
+    def __init__(self, members: tuple[SpanRecord, ...]) -> None:
+        self.members = members
+        durations = [m.end_ns - m.start_ns for m in members]  # in ns: exact at the threshold
+        self.total_s = sum(durations) / 1e9
+        self.longest_s = max(durations) / 1e9
+        self.saving_s = (sum(durations) - max(durations)) / 1e9
 
     @property
     def subject(self) -> str:
@@ -112,7 +105,8 @@ class CountedError:
 class TaskAnalysis:
     start_ns: int
     end_ns: int
-    split: TimeSplit
+    waits: list[SpanRecord]
+    """The task's outermost external calls (its waits)."""
     critical_path: dict[str, float]
     """Seconds on the critical path by kind (wait kinds and ``compute``); sums to the wall time."""
     critical_ids: frozenset[int]
@@ -132,6 +126,12 @@ class TaskAnalysis:
     @property
     def wall_s(self) -> float:
         return (self.end_ns - self.start_ns) / 1e9
+
+    @property
+    def split(self) -> TimeSplit:
+        """Active and idle time (computed when asked: in-process, the task's own accounting has it already)."""
+        return split_time(self.start_ns, self.end_ns,
+                          [(r.start_ns, r.end_ns, r.kind) for r in self.waits if r.kind is not None])
 
     @property
     def parallelizable_s(self) -> float:
@@ -159,18 +159,19 @@ def _join(names: Iterable[str], limit: int = 80) -> str:
 
 
 class _Tree:
-    """Parent/child links from the root, walked breadth-first once."""
+    """Parent/child links from the root, walked once, depth first (a parent before its children, siblings by
+    start). Every span is in its parent's list only, so the walk from the root reaches each span once."""
 
     def __init__(self, root_id: int, records: Sequence[SpanRecord]) -> None:
         by_id = {r.span_id: r for r in records if r.span_id != root_id}
-        self.children: dict[int, list[SpanRecord]] = {}
+        children: dict[int, list[SpanRecord]] = {}
         for record in by_id.values():
             parent = record.parent_id
             # A span whose parent is not among the task's (not kept, or another process's) hangs from the root.
             key = parent if parent is not None and (parent in by_id or parent == root_id) else root_id
-            self.children.setdefault(key, []).append(record)
-        for kids in self.children.values():
-            kids.sort(key=lambda r: (r.start_ns, r.end_ns))
+            children.setdefault(key, []).append(record)
+        self.children: dict[int, list[SpanRecord]] = {}
+        """The reachable spans' children, by start."""
         self.parent: dict[int, int] = {}
         self.depth: dict[int, int] = {root_id: 0}
         self.wait: dict[int, WaitKind | None] = {root_id: None}
@@ -178,24 +179,38 @@ class _Tree:
         self.llm_nest: dict[int, int | None] = {root_id: None}
         self.tool_nest: dict[int, int | None] = {root_id: None}
         self.order: list[SpanRecord] = []
-        frontier = [root_id]
-        while frontier:
-            following: list[int] = []
-            for node in frontier:
-                for kid in self.children.get(node, ()):
-                    if kid.span_id in self.depth:  # a cycle in malformed input
-                        continue
-                    kid_id = kid.span_id
-                    self.parent[kid_id] = node
-                    self.depth[kid_id] = self.depth[node] + 1
-                    outer_wait = self.wait[node]
-                    self.wait[kid_id] = outer_wait if outer_wait is not None else kid.kind
-                    llm_nest, tool_nest = self.llm_nest[node], self.tool_nest[node]
-                    self.llm_nest[kid_id] = llm_nest if llm_nest is not None else (kid_id if kid.llm else None)
-                    self.tool_nest[kid_id] = tool_nest if tool_nest is not None else (kid_id if kid.tool else None)
-                    self.order.append(kid)
-                    following.append(kid_id)
-            frontier = following
+        parent_of, depth, wait, llm_nest, tool_nest = self.parent, self.depth, self.wait, self.llm_nest, self.tool_nest
+        stack: list[SpanRecord] = []
+
+        def expand(node: int) -> None:
+            kids = children.get(node)
+            if not kids:
+                return
+            kids.sort(key=_by_start)
+            self.children[node] = kids
+            kid_depth, outer_wait, llm, tool = depth[node] + 1, wait[node], llm_nest[node], tool_nest[node]
+            for kid in kids:
+                kid_id = kid.span_id
+                parent_of[kid_id] = node
+                depth[kid_id] = kid_depth
+                wait[kid_id] = outer_wait if outer_wait is not None else kid.kind
+                llm_nest[kid_id] = llm if llm is not None else (kid_id if kid.llm else None)
+                tool_nest[kid_id] = tool if tool is not None else (kid_id if kid.tool else None)
+            stack.extend(reversed(kids))
+
+        expand(root_id)
+        while stack:
+            record = stack.pop()
+            self.order.append(record)
+            expand(record.span_id)
+
+
+def _by_start(record: SpanRecord) -> tuple[int, int]:
+    return record.start_ns, record.end_ns
+
+
+def _by_end(record: SpanRecord) -> int:
+    return record.end_ns
 
 
 def analyse(root_id: int, start_ns: int, end_ns: int, records: Sequence[SpanRecord], thresholds: Thresholds, *,
@@ -206,30 +221,16 @@ def analyse(root_id: int, start_ns: int, end_ns: int, records: Sequence[SpanReco
     llm_calls = _llm_calls(tree)
     tool_calls = _tool_calls(tree)
     waits = [r for r in tree.order if r.kind is not None and tree.wait[tree.parent[r.span_id]] is None]
-    split = split_time(start_ns, end_ns, [(r.start_ns, r.end_ns, r.kind) for r in waits if r.kind is not None])
     by_kind, critical_ids, gaps = _critical_path(tree, root_id, start_ns, end_ns)
     groups = _parallel_groups(tree, root_id, llm_calls)
     analysis = TaskAnalysis(
-        start_ns=start_ns, end_ns=end_ns, split=split, critical_path=by_kind, critical_ids=critical_ids,
+        start_ns=start_ns, end_ns=end_ns, waits=waits, critical_path=by_kind, critical_ids=critical_ids,
         groups=[g for g in groups if g.saving_s > thresholds.parallel_min_saving_s],
         findings=[], llm_calls=llm_calls, tool_calls=tool_calls, errors=_errors(tree, reported),
-        records=_tree_order(tree, root_id), depth=tree.depth, gaps=gaps, truncated=truncated, thresholds=thresholds,
+        records=tree.order, depth=tree.depth, gaps=gaps, truncated=truncated, thresholds=thresholds,
     )
     analysis.findings = _findings(analysis, waits, thresholds)
     return analysis
-
-
-def _tree_order(tree: _Tree, root_id: int) -> list[SpanRecord]:
-    ordered: list[SpanRecord] = []
-    stack = list(reversed(tree.children.get(root_id, ())))
-    while stack:
-        record = stack.pop()
-        if record.span_id not in tree.parent:  # not reached from the root (a cycle)
-            continue
-        ordered.append(record)
-        stack.extend(reversed([k for k in tree.children.get(record.span_id, ()) if tree.parent.get(k.span_id)
-                               == record.span_id]))
-    return ordered
 
 
 # --- calls -------------------------------------------------------------------------------------------------------
@@ -242,9 +243,9 @@ def _llm_calls(tree: _Tree) -> list[Call]:
         if nest is not None and record.llm:
             members.setdefault(nest, []).append(record)
     calls = []
-    for nest, spans in members.items():
-        root = spans[0] if spans[0].span_id == nest else next(s for s in spans if s.span_id == nest)
-        best = next((s for s in spans if s.ours and s.cost_usd is not None), None)
+    for spans in members.values():
+        root = spans[0]  # tree order: the nest's outermost span comes first
+        best = root if len(spans) == 1 else next((s for s in spans if s.ours and s.cost_usd is not None), None)
         if best is None:
             with_usage = [s for s in spans if s.input_tokens is not None or s.output_tokens is not None]
             best = max(with_usage, key=lambda s: tree.depth[s.span_id]) if with_usage else root
@@ -260,9 +261,10 @@ def _tool_calls(tree: _Tree) -> list[Call]:
         if nest is not None and record.tool:
             members.setdefault(nest, []).append(record)
     calls = []
-    for nest, spans in members.items():
-        root = next(s for s in spans if s.span_id == nest)
-        hashed = next((s.args_hash for s in sorted(spans, key=lambda s: not s.ours) if s.args_hash), None)
+    for spans in members.values():
+        root = spans[0]  # tree order: the nest's outermost span comes first
+        hashed = root.args_hash if len(spans) == 1 else next(
+            (s.args_hash for s in sorted(spans, key=lambda s: not s.ours) if s.args_hash), None)
         calls.append(Call(root, root.subject, root.operation, args_hash=hashed))
     calls.sort(key=lambda c: c.record.start_ns)
     return calls
@@ -271,38 +273,47 @@ def _tool_calls(tree: _Tree) -> list[Call]:
 # --- critical path -------------------------------------------------------------------------------------------------
 def _critical_path(tree: _Tree, root_id: int, start_ns: int, end_ns: int
                    ) -> tuple[dict[str, float], frozenset[int], list[tuple[int, int]]]:
-    by_end = {node: sorted(kids, key=lambda r: r.end_ns, reverse=True) for node, kids in tree.children.items()}
     totals: dict[str, int] = {}
     on_path: set[int] = set()
     gaps: list[tuple[int, int]] = []
-
-    def own(node: int, lo: int, hi: int) -> None:
-        if hi <= lo:
-            return
-        kind = tree.wait.get(node)
-        key = kind.value if kind is not None else COMPUTE
-        totals[key] = totals.get(key, 0) + hi - lo
-        if node == root_id:
-            gaps.append((lo, hi))
-
+    wait, children = tree.wait, tree.children
     stack = [(root_id, start_ns, end_ns)]
+    owns: dict[WaitKind | None, int] = {}
     while stack:
         node, lo, hi = stack.pop()
+        own = 0
         cursor = hi
-        for kid in by_end.get(node, ()):
-            if cursor <= lo:
-                break
-            if kid.start_ns >= cursor or kid.span_id not in tree.parent:
-                continue  # started after the path's next step: it ran alongside, off the path
-            kid_end, kid_start = min(kid.end_ns, cursor), max(kid.start_ns, lo)
-            if kid_end <= kid_start:
-                continue
-            own(node, kid_end, cursor)
-            if kid_end - kid_start >= min(1_000_000, (kid.end_ns - kid.start_ns) // 10):
-                on_path.add(kid.span_id)  # not a sibling that merely started a moment before the path's next step
-            stack.append((kid.span_id, kid_start, kid_end))
-            cursor = kid_start
-        own(node, lo, cursor)
+        kids = children.get(node)
+        if kids:
+            # Only the spans on the path get their children sorted by end.
+            for kid in (sorted(kids, key=_by_end, reverse=True) if len(kids) > 1 else kids):
+                if cursor <= lo:
+                    break
+                if kid.start_ns >= cursor:
+                    continue  # started after the path's next step: it ran alongside, off the path
+                kid_end = kid.end_ns if kid.end_ns < cursor else cursor
+                kid_start = kid.start_ns if kid.start_ns > lo else lo
+                if kid_end <= kid_start:
+                    continue
+                if kid_end < cursor:
+                    own += cursor - kid_end
+                    if node == root_id:
+                        gaps.append((kid_end, cursor))
+                window = kid_end - kid_start
+                if window >= 1_000_000 or window >= (kid.end_ns - kid.start_ns) // 10:
+                    on_path.add(kid.span_id)  # not a sibling that merely started a moment before the path's next step
+                stack.append((kid.span_id, kid_start, kid_end))
+                cursor = kid_start
+        if cursor > lo:
+            own += cursor - lo
+            if node == root_id:
+                gaps.append((lo, cursor))
+        if own:
+            kind = wait[node]
+            owns[kind] = owns.get(kind, 0) + own
+    for kind, ns in owns.items():
+        key = kind.value if kind is not None else COMPUTE
+        totals[key] = totals.get(key, 0) + ns
     gaps.sort()
     return {kind: ns / 1e9 for kind, ns in totals.items()}, frozenset(on_path), gaps
 
@@ -314,10 +325,9 @@ def _parallel_groups(tree: _Tree, root_id: int, llm_calls: Sequence[Call]) -> li
     llm_ends = sorted(c.record.end_ns for c in llm_calls if tree.wait[tree.parent[c.record.span_id]] is None)
     groups: list[ParallelGroup] = []
     for parent, kids in tree.children.items():
-        if parent != root_id and (parent not in tree.parent or tree.wait.get(parent) is not None):
+        if tree.wait[parent] is not None:
             continue  # calls inside an external call are that call's business
-        external = [k for k in kids if k.kind is not None and k.kind is not WaitKind.LLM and not k.llm
-                    and k.span_id in tree.parent]
+        external = [k for k in kids if k.kind is not None and k.kind is not WaitKind.LLM and not k.llm]
         current: list[SpanRecord] = []
         for call in external:  # sorted by start
             if current and call.start_ns >= current[-1].end_ns and not _llm_ended_between(

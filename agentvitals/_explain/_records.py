@@ -189,7 +189,9 @@ def record_from_span(span: ReadableSpan, pricing: PriceTable | None = None) -> S
     """The record of an ended SDK span (``pricing``: for model calls of other instrumentations)."""
     failed = span.status.status_code is StatusCode.ERROR
     context = span.context
+    # One copy into a plain dict: a span's attribute mapping answers each lookup in Python, a dict in C.
+    attributes = dict(span.attributes) if span.attributes else {}
     return build_record(
         context.span_id if context is not None else 0, span.parent.span_id if span.parent is not None else None,
-        span.name, span.kind, span.start_time or 0, span.end_time or span.start_time or 0, span.attributes or {},
+        span.name, span.kind, span.start_time or 0, span.end_time or span.start_time or 0, attributes,
         ours=is_ours(span), failed=failed, exception_type=exception_type(span) if failed else None, pricing=pricing)

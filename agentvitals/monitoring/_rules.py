@@ -10,17 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agentvitals.attributes import CACHE_RESULT, TASK_OUTCOME, TOKEN_TYPE, Outcome, TokenType
+from agentvitals.attributes import CACHE_RESULT, ERROR_CAUSE, ERROR_CLASS, TASK_OUTCOME, TOKEN_TYPE, Outcome, TokenType
 from agentvitals.metrics import (
     BUDGET_EXHAUSTED,
     CACHE_REQUESTS,
     COST,
+    ERRORS,
     GPU_UTILIZATION,
     OPERATION_DURATION,
     TASK_CHILD,
     TASK_COST,
     TASK_DURATION,
     TASK_IDLE,
+    TASK_SAVEABLE,
     TOKEN_USAGE,
     TOKENS,
 )
@@ -173,7 +175,41 @@ class Rules:
                                               _rate(prometheus_name(CACHE_REQUESTS), w))),
             Recording(self.budget_ratio, ratio(_rate(prometheus_name(BUDGET_EXHAUSTED), w), _rate(count, w))),
         ]
-        self.alerts = self._alerts()
+        self._explain_rules()
+        self.alerts = self._alerts() + self._explain_alerts()
+
+    # --- explain (issue 14): errors by class, time parallelism would save ------------------------------------
+    def _explain_rules(self) -> None:
+        w = self.window
+        errors, error_class = prometheus_name(ERRORS), label(ERROR_CLASS)
+        self.errors_by_cause = f"{SERVICE}_class_cause:{errors.removesuffix('_total')}:rate{w}"
+        self.cognitive_ratio = f"{SERVICE}:agentvitals_cognitive_errors_per_task:ratio_rate{w}"
+        self.saveable_ratio = f"{SERVICE}:agentvitals_task_saveable_per_wall_time:ratio_rate{w}"
+        self.recordings += [
+            Recording(self.errors_by_cause,
+                      f"sum by ({SERVICE}, {error_class}, {label(ERROR_CAUSE)}) ({_rate(errors, w)})"),
+            Recording(self.cognitive_ratio, ratio(_rate(errors, w, eq(error_class, "cognitive")),
+                                                  _rate(series(TASK_DURATION, "_count"), w))),
+            Recording(self.saveable_ratio, ratio(_rate(prometheus_name(TASK_SAVEABLE), w),
+                                                 _rate(series(TASK_DURATION, "_sum"), w))),
+        ]
+
+    def _explain_alerts(self) -> list[Alert]:
+        c = self.config
+        return [
+            Alert("AgentCognitiveErrorsHigh", self.cognitive_ratio, f"> {c.cognitive_errors_per_task:g}", c.slow_for,
+                  "warning", "page",
+                  "{{ $labels.job }} makes {{ $value | printf \"%.2f\" }} cognitive errors per task",
+                  f"More than {c.cognitive_errors_per_task:g} cognitive errors per task over {self.window} (tools "
+                  "that do not exist, output that does not parse, loops, step limits): the model or the prompt "
+                  "went wrong, not the infrastructure."),
+            Alert("AgentSaveableTimeHigh", self.saveable_ratio, f"> {c.saveable_time_ratio:g}", c.slow_for, "info",
+                  "page",
+                  "{{ $value | humanizePercentage }} of the task time of {{ $labels.job }} is independent calls "
+                  "waiting for each other",
+                  f"Running the independent calls tasks make one after another concurrently would save more than "
+                  f"{c.saveable_time_ratio:.0%} of task time over {self.window}: agentvitals explain shows which."),
+        ]
 
     def _alerts(self) -> list[Alert]:
         c = self.config
