@@ -11,7 +11,7 @@ import pytest
 import agentvitals._sdk
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import explain  # noqa: E402, F401 - benchmarks/explain.py
+import explain  # noqa: E402
 import overhead  # noqa: E402
 
 
@@ -31,8 +31,6 @@ def test_overhead_measures_every_configuration_and_unpatches(stream: bool) -> No
 
 
 def test_explain_benchmark_measures_every_row() -> None:
-    import explain
-
     results = explain.measure(repeats=2)
     assert set(results) == {"analysis", "at task end", "per span"}
     assert set(results["analysis"]) == set(results["at task end"]) == set(explain.SIZES)
