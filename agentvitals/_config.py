@@ -232,7 +232,7 @@ def _finding_thresholds(argument: object, problems: list[str]) -> Thresholds:
         if not isinstance(argument, Mapping) or not all(isinstance(k, str) for k in argument):
             problems.append("finding_thresholds must be a mapping of threshold names to positive numbers")
             argument = {}
-        for name, value in argument.items():  # type: ignore[union-attr]
+        for name, value in argument.items():
             if name not in THRESHOLD_VARIABLES:
                 problems.append(f"finding_thresholds: unknown threshold {name!r} (known: "
                                 f"{', '.join(Thresholds.names())})")

@@ -258,9 +258,10 @@ def _errors(reader: InMemoryMetricReader) -> dict[str, dict[str, float]]:
                 if found.name != ERRORS.name:
                     continue
                 for point in found.data.data_points:
-                    causes = errors.setdefault(str(point.attributes.get(ERROR_CLASS)), {})
-                    cause = str(point.attributes.get(ERROR_CAUSE))
-                    causes[cause] = causes.get(cause, 0) + point.value
+                    attributes = point.attributes or {}
+                    causes = errors.setdefault(str(attributes.get(ERROR_CLASS)), {})
+                    cause = str(attributes.get(ERROR_CAUSE))
+                    causes[cause] = causes.get(cause, 0) + getattr(point, "value", 0)
     return errors
 
 

@@ -404,8 +404,9 @@ def _findings(analysis: TaskAnalysis, waits: Sequence[SpanRecord], t: Thresholds
                                  "work"))
     categories: dict[str, int] = {"llm": len(analysis.llm_calls), "tool": len(analysis.tool_calls)}
     for wait in waits:
-        if wait.kind not in (None, WaitKind.LLM, WaitKind.TOOL) and not wait.llm and not wait.tool:
-            categories[wait.kind.value] = categories.get(wait.kind.value, 0) + 1  # type: ignore[union-attr]
+        kind = wait.kind
+        if kind is not None and kind not in (WaitKind.LLM, WaitKind.TOOL) and not wait.llm and not wait.tool:
+            categories[kind.value] = categories.get(kind.value, 0) + 1
     for category, count in categories.items():
         if count > t.many_calls:
             found.append(Finding("many_calls", category, count, t.many_calls,
