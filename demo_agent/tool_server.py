@@ -37,8 +37,8 @@ TOOLS: dict[str, ToolProfile] = {
     "customer_profile": ToolProfile(0.06, 0.3, 0.01, 0.002),
 }
 ACCOUNT_TOOLS: dict[str, ToolProfile] = {
-    "payment_status": ToolProfile(0.15, 0.35, 0.005, 0.0),
-    "loyalty_tier": ToolProfile(0.12, 0.35, 0.005, 0.0),
+    "payment_status": ToolProfile(0.10, 0.35, 0.005, 0.0),
+    "loyalty_tier": ToolProfile(0.08, 0.35, 0.005, 0.0),
 }
 """Tools the agent calls itself for account questions (the planner is not offered them)."""
 HANG_S = 8.0

@@ -300,8 +300,10 @@ def _critical_path(tree: _Tree, root_id: int, start_ns: int, end_ns: int
                     if node == root_id:
                         gaps.append((kid_end, cursor))
                 window = kid_end - kid_start
-                if window >= 1_000_000 or window >= (kid.end_ns - kid.start_ns) // 10:
-                    on_path.add(kid.span_id)  # not a sibling that merely started a moment before the path's next step
+                # Marked when a real part of it is on the path (10%, or 100 ms): not a sibling that merely started a
+                # moment before the path's next step. Its time counts either way.
+                if 10 * window >= kid.end_ns - kid.start_ns or window >= 100_000_000:
+                    on_path.add(kid.span_id)
                 stack.append((kid.span_id, kid_start, kid_end))
                 cursor = kid_start
         if cursor > lo:

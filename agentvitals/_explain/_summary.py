@@ -109,7 +109,7 @@ def _record_metrics(handler: Handler, analysis: TaskAnalysis, labels: Mapping[st
     instruments = handler.instruments
     for kind, seconds in analysis.critical_path.items():
         instruments.task_critical_path.add(seconds, {**labels, CRITICAL_PATH_KIND: kind}, context=context)
-    # Added even when zero: a series from the first task on, so ratios over it are never empty.
+    # Added even when zero: the series exist from the first task on, so their panels never say "No data".
     instruments.task_parallelizable.add(analysis.parallelizable_s, labels, context=context)
     instruments.task_saveable.add(analysis.saveable_s, labels, context=context)
     for finding in analysis.findings:
