@@ -113,9 +113,10 @@ def _explain(handler: Handler, run: TaskRun, span: trace.Span, end_ns: int, attr
     """The task's critical path, parallelizable time, findings and errors (see :mod:`agentvitals._explain`); a
     budget exhaustion is a cognitive error (a loop, when the task repeated identical tool calls)."""
     analysis = None
-    if run.spans is not None:
+    spans, run.spans = run.spans, None  # analysed once; the records go with it (a kept task object keeps none)
+    if spans is not None:
         try:
-            explained, analysis = explain_task(handler, run.spans, run.name, run.start_ns, end_ns, span)
+            explained, analysis = explain_task(handler, spans, run.name, run.start_ns, end_ns, span)
             attributes.update(explained)
         except Exception:  # deliberate: the analysis must never cost the task its results
             _logger.debug("agentvitals: could not analyse task %s", run.name, exc_info=True)

@@ -21,6 +21,7 @@ from demo_agent.load import WorkerPool, make_phases
 from demo_agent.model_server import LARGE, ModelServer
 from demo_agent.report import percentile
 from demo_agent.runner import DemoConfig, DemoRun, run_demo
+from tests.conftest import make_telemetry
 
 BIN = Path(sys.executable).parent
 
@@ -216,10 +217,9 @@ async def _agent_task(question_text: str, *, status: str | None = None, hallucin
     from demo_agent.store import ORDERS, Store
     from demo_agent.tool_server import ToolServer
 
-    exporter = InMemorySpanExporter()
-    agentvitals.init("agent-test", endpoint=False, span_exporter=exporter,
-                     pricing={"openai": {**PRICES_USD_PER_MILLION, **EMBEDDING_PRICE}},
-                     finding_thresholds={"parallel_min_saving_s": 0.01})
+    telemetry = make_telemetry(pricing={"openai": {**PRICES_USD_PER_MILLION, **EMBEDDING_PRICE}},
+                               finding_thresholds={"parallel_min_saving_s": 0.01})
+    exporter = telemetry.exporter
     model = ModelServer(malformed_rate=0.0, hallucination_rate=1.0 if hallucinate else 0.0)
     tools = ToolServer(error_scale=0.0)
     store = Store()
