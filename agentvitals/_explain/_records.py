@@ -11,9 +11,8 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATUS_CODE
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -37,6 +36,9 @@ from agentvitals.semconv import (
     GEN_AI_OPERATION_NAME,
     GEN_AI_TOOL_CALL_ARGUMENTS,
 )
+
+if TYPE_CHECKING:  # the SDK is not imported with agentvitals (only init() loads it)
+    from opentelemetry.sdk.trace import ReadableSpan
 
 __all__ = ["SpanRecord", "arguments_hash", "build_record", "exception_type", "is_ours", "record_from_span"]
 
