@@ -13,7 +13,7 @@ import binascii
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.trace import SpanKind
@@ -219,7 +219,7 @@ class Explained:
     root: TaskRoot
     analysis: TaskAnalysis
     trace_spans: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    """Spans of the task's trace that were read."""
 
 
 def explain_root(root: TaskRoot, trace_spans: Iterable[RawSpan], thresholds: Thresholds,
