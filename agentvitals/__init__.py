@@ -22,6 +22,7 @@ from typing import Any as _Any
 from agentvitals._api import llm_call, record_cache_lookup, retrieval, tool
 from agentvitals._cache import LLMCache
 from agentvitals._config import ConfigError, Settings
+from agentvitals._errors import cognitive_error
 from agentvitals._taskrun import Budget, BudgetExhausted, TaskRun, current_task
 from agentvitals._tasks import task
 from agentvitals._version import __version__
@@ -53,6 +54,7 @@ __all__ = [
     "TaskRun",
     "WaitKind",
     "__version__",
+    "cognitive_error",
     "current_task",
     "export_stats",
     "force_flush",

@@ -41,6 +41,12 @@ class Instruments:
     budget_exhausted: Counter
     cache_requests: Counter
     cache_saved: Counter
+    # explain (issue 14)
+    errors: Counter
+    task_critical_path: Counter
+    task_parallelizable: Counter
+    task_saveable: Counter
+    task_findings: Counter
 
     @property
     def tool_duration(self) -> Histogram:
@@ -64,6 +70,11 @@ class Instruments:
             "budget_exhausted": registry.BUDGET_EXHAUSTED,
             "cache_requests": registry.CACHE_REQUESTS,
             "cache_saved": registry.CACHE_SAVED,
+            "errors": registry.ERRORS,
+            "task_critical_path": registry.TASK_CRITICAL_PATH,
+            "task_parallelizable": registry.TASK_PARALLELIZABLE,
+            "task_saveable": registry.TASK_SAVEABLE,
+            "task_findings": registry.TASK_FINDINGS,
         }
         return cls(GenAIInstruments(meter, conventions or genai_conventions()),
                    **{field_name: registry.create_instrument(meter, metric) for field_name, metric in made.items()})

@@ -23,10 +23,12 @@ from opentelemetry.metrics import Histogram
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from agentvitals import _messages as structured
+from agentvitals._errors import ErrorSource, classify
+from agentvitals._explain._records import arguments_hash
 from agentvitals._handler import Handler
 from agentvitals._messages import bounded_json
 from agentvitals._records import LLMResponse, Usage
-from agentvitals._spans import is_inference, is_tool
+from agentvitals._spans import is_agent, is_inference, is_tool
 from agentvitals._taskrun import current_task
 from agentvitals.attributes import (
     COST_AMOUNT,
@@ -35,6 +37,7 @@ from agentvitals.attributes import (
     COST_SOURCE,
     RETRIEVAL_OPERATION,
     RETRIEVAL_TOP_K,
+    TOOL_ARGUMENTS_HASH,
     USAGE_REPORTED,
 )
 from agentvitals.metrics import GENAI_METRIC_LABELS
@@ -94,6 +97,18 @@ def _check_budget(step: str, nested_in: Callable[[Mapping[str, Any]], bool]) -> 
     if isinstance(attributes, Mapping) and nested_in(attributes):
         return
     run.check_step(step)
+
+
+def _error_source(span: trace.Span) -> ErrorSource | None:
+    """What kind of operation a span of ours is, from its attributes (an SDK span's, when recording)."""
+    attributes = getattr(span, "attributes", None)
+    if not isinstance(attributes, Mapping):
+        return None
+    if is_inference(attributes):
+        return ErrorSource.LLM
+    if is_tool(attributes):
+        return ErrorSource.TOOL
+    return ErrorSource.TASK if is_agent(attributes) else None
 
 
 class Invocation:
@@ -166,8 +181,9 @@ class Invocation:
         self.end(exc)
 
     def mark_failed(self, exc: BaseException) -> None:
-        """``error.type`` and an ERROR status; the message only when content capture is on."""
-        self.span.set_attribute(ERROR_TYPE, error_type(exc))
+        """``error.type``, the error's class and cause, and an ERROR status; the message only when content capture
+        is on."""
+        self.span.set_attributes({ERROR_TYPE: error_type(exc), **classify(exc, _error_source(self.span)).attributes()})
         self.span.set_status(Status(StatusCode.ERROR, self.handler.content.error_description(exc)))
 
     def _record(self, exc: BaseException | None, elapsed: float) -> int | None:
@@ -399,12 +415,15 @@ def start_tool(
     attributes: Mapping[str, Any] | None = None,
 ) -> Invocation:
     """Start an ``execute_tool {name}`` span, counted against the task's tool budget (raises BudgetExhausted).
-    ``arguments`` are recorded only when content capture is on."""
+    ``arguments`` are recorded only when content capture is on; a keyed hash of them always (repeated identical
+    calls are a finding)."""
     span_attributes: dict[str, Any] = {GEN_AI_TOOL_TYPE: tool_type, **(attributes or {})}
     if call_id:
         span_attributes[GEN_AI_TOOL_CALL_ID] = call_id
-    if arguments is not None and handler.content.capture:
-        span_attributes[GEN_AI_TOOL_CALL_ARGUMENTS] = handler.content.clip(str(arguments))
+    if arguments is not None:
+        span_attributes[TOOL_ARGUMENTS_HASH] = arguments_hash(arguments)
+        if handler.content.capture:
+            span_attributes[GEN_AI_TOOL_CALL_ARGUMENTS] = handler.content.clip(str(arguments))
     # v0.1.0's gen_ai.execute_tool.duration is by tool type too; v1.41's (our own) duration is not.
     labels = {GEN_AI_TOOL_TYPE: tool_type} if GEN_AI_TOOL_TYPE in handler.conventions.tool_duration.labels else None
     return start_operation(

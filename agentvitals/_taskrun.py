@@ -12,10 +12,14 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from opentelemetry import context as otel_context
 
 from agentvitals.attributes import WaitKind
+
+if TYPE_CHECKING:
+    from agentvitals._explain._summary import TaskSpans
 
 __all__ = ["TASK_KEY", "Budget", "BudgetExhausted", "TaskRun", "current_task"]
 
@@ -67,7 +71,7 @@ class TaskRun:
     __slots__ = (
         "name", "task_id", "parent", "budget", "start_ns", "waits", "cost_usd", "unpriced_calls",
         "input_tokens", "output_tokens", "llm_calls", "tool_calls", "exhausted", "variant_draw", "variant", "mode",
-        "_lock",
+        "_lock", "spans",
     )
 
     def __init__(self, name: str, budget: Budget | None, parent: TaskRun | None) -> None:
@@ -90,6 +94,9 @@ class TaskRun:
         self.variant: str | None = None
         self.mode: str | None = None
         self._lock = threading.Lock()
+        self.spans: TaskSpans | None = None
+        """The bounded summary of the task's spans the accounting processor keeps for its analysis at task end
+        (``None`` when no processor of ours sees the task's spans)."""
 
     def lineage(self) -> list[TaskRun]:
         """This task and the tasks enclosing it, innermost first."""

@@ -16,6 +16,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
+from agentvitals._explain._summary import budget_error, explain_task
 from agentvitals._handler import Handler, current
 from agentvitals._lifecycle import Invocation, error_type
 from agentvitals._scope import Scope, decorate
@@ -23,6 +24,10 @@ from agentvitals._taskrun import TASK_KEY, Budget, BudgetExhausted, TaskRun, cur
 from agentvitals._timesplit import split_time
 from agentvitals.attributes import (
     BUDGET_LIMIT,
+    BUDGET_MAX_COST,
+    BUDGET_MAX_LLM_CALLS,
+    BUDGET_MAX_TOOL_CALLS,
+    BUDGET_MAX_WALL_TIME,
     TASK_ACTIVE_TIME,
     TASK_CHILD_TIME,
     TASK_COST_AMOUNT,
@@ -89,6 +94,7 @@ def finish_task(handler: Handler, run: TaskRun, span: trace.Span, outcome: Outco
         attributes[BUDGET_LIMIT] = run.exhausted.limit
     routed = task_labels(run)  # the variant and mode a ModelRouter served the task (bounded label values)
     attributes.update(routed)
+    _explain(handler, run, span, end_ns, attributes)
 
     # Every measurement of the task links to the task's span (when sampled), not to whatever is current now.
     context = trace.set_span_in_context(span)
@@ -112,6 +118,29 @@ def finish_task(handler: Handler, run: TaskRun, span: trace.Span, outcome: Outco
     return attributes
 
 
+def _explain(handler: Handler, run: TaskRun, span: trace.Span, end_ns: int, attributes: dict[str, Any]) -> None:
+    """The task's critical path, parallelizable time, findings and errors (see :mod:`agentvitals._explain`); a
+    budget exhaustion is a cognitive error (a loop, when the task repeated identical tool calls)."""
+    analysis = None
+    spans, run.spans = run.spans, None  # analysed once; the records go with it (a kept task object keeps none)
+    if spans is not None:
+        try:
+            explained, analysis = explain_task(handler, spans, run.name, run.start_ns, end_ns, span)
+            attributes.update(explained)
+        except Exception:  # deliberate: the analysis must never cost the task its results
+            _logger.debug("agentvitals: could not analyse task %s", run.name, exc_info=True)
+    if run.exhausted is not None:
+        attributes.update(budget_error(run.exhausted, analysis))
+
+
+def _budget_attributes(budget: Budget | None) -> dict[str, Any]:
+    if budget is None:
+        return {}
+    limits = ((BUDGET_MAX_COST, budget.max_cost_usd), (BUDGET_MAX_LLM_CALLS, budget.max_llm_calls),
+              (BUDGET_MAX_TOOL_CALLS, budget.max_tool_calls), (BUDGET_MAX_WALL_TIME, budget.max_wall_time_s))
+    return {key: value for key, value in limits if value is not None}
+
+
 class TaskInvocation(Invocation):
     """A task's span: ends with the outcome, cost, tokens and the active/idle split of its wall time."""
 
@@ -133,8 +162,8 @@ class TaskInvocation(Invocation):
         attributes = finish_task(self.handler, self.run, self.span, outcome, end_ns, cpu_time, error)
         if self.span.is_recording():
             self.span.set_attributes(attributes)
-        if outcome is Outcome.ERROR and exc is not None:
-            self.mark_failed(exc)
+        if outcome in (Outcome.ERROR, Outcome.TIMEOUT) and exc is not None:
+            self.mark_failed(exc)  # error.type, class and cause (a timeout is a system error)
         return end_ns
 
 
@@ -158,6 +187,7 @@ def start_task(handler: Handler, name: str, *, budget: Budget | None, attributes
         GEN_AI_AGENT_NAME: name,
         TASK_NAME: name,
         TASK_ID: run.task_id,
+        **_budget_attributes(budget),
         **attributes,
     }
     span = handler.tracer.start_span(span_name(Operation.INVOKE_AGENT.value, name), context=context,

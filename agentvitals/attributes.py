@@ -49,6 +49,28 @@ __all__ = [
     "TokenType",
     "WaitKind",
     "task_idle_time",
+    # explain (issue 14)
+    "BUDGET_MAX_COST",
+    "BUDGET_MAX_LLM_CALLS",
+    "BUDGET_MAX_TOOL_CALLS",
+    "BUDGET_MAX_WALL_TIME",
+    "COGNITIVE_ERROR_EVENT",
+    "CRITICAL_PATH_KIND",
+    "ERROR_CAUSE",
+    "ERROR_CLASS",
+    "ERROR_DETAIL",
+    "ERROR_SOURCE",
+    "FINDING_KIND",
+    "TASK_COGNITIVE_ERRORS",
+    "TASK_CRITICAL_PATH_TIME",
+    "TASK_FINDINGS",
+    "TASK_FINDINGS_COUNT",
+    "TASK_PARALLELIZABLE_TIME",
+    "TASK_SAVEABLE_TIME",
+    "TASK_SPANS_TRUNCATED",
+    "TASK_SYSTEM_ERRORS",
+    "TOOL_ARGUMENTS_HASH",
+    "task_critical_path_time",
 ]
 
 INSTRUMENTATION_SCOPE: Final = "agentvitals"
@@ -119,6 +141,52 @@ CACHE_RESULT: Final = "agentvitals.cache.result"
 # --- the pipeline itself ------------------------------------------------------------------------------
 TELEMETRY_SIGNAL: Final = "agentvitals.telemetry.signal"
 """*label*: ``spans`` or ``metrics``."""
+
+
+# --- explain: critical path, parallelizable time, findings, errors by class (issue 14) ---------------------
+TASK_CRITICAL_PATH_TIME: Final = "agentvitals.task.critical_path_time"
+"""Prefix: ``agentvitals.task.critical_path_time.<kind>`` holds the seconds of the task's critical path (the
+chain of spans and own-work gaps that determined its wall time) spent in one :data:`CRITICAL_PATH_KIND`."""
+CRITICAL_PATH_KIND: Final = "agentvitals.critical_path.kind"
+"""*label*: a :class:`WaitKind` value, or ``compute`` for the task's own work on the critical path."""
+TASK_PARALLELIZABLE_TIME: Final = "agentvitals.task.parallelizable_time"
+"""Seconds spent in sequences of independent external calls made one after another (summed durations)."""
+TASK_SAVEABLE_TIME: Final = "agentvitals.task.saveable_time"
+"""Seconds those sequences would have saved run concurrently (their durations minus their longest member)."""
+TASK_FINDINGS: Final = "agentvitals.task.findings"
+"""A small JSON list of the task's top findings: ``[{kind, subject, value, threshold, suggestion}, ...]``."""
+TASK_FINDINGS_COUNT: Final = "agentvitals.task.findings.count"
+TASK_SPANS_TRUNCATED: Final = "agentvitals.task.spans_truncated"
+"""``True`` when the task had more descendant spans than the per-task summary keeps: its analysis is partial."""
+TASK_COGNITIVE_ERRORS: Final = "agentvitals.task.errors.cognitive"
+TASK_SYSTEM_ERRORS: Final = "agentvitals.task.errors.system"
+FINDING_KIND: Final = "agentvitals.finding.kind"
+"""*label*: a finding kind (``slow_llm``, ``slow_tool``, ``many_calls``, ``expensive_call``, ``prompt_heavy``,
+``parallelizable``, ``repeated_tool_call``)."""
+ERROR_CLASS: Final = "agentvitals.error.class"
+"""*label*: ``system`` (the infrastructure failed) or ``cognitive`` (the model or the agent's reasoning did)."""
+ERROR_CAUSE: Final = "agentvitals.error.cause"
+"""*label*: a bounded cause (``timeout``, ``rate_limit``, ``tool_not_found``, ``output_parse``, ...)."""
+ERROR_SOURCE: Final = "agentvitals.error.source"
+"""*label*: where the error surfaced: ``llm``, ``tool``, ``task`` or ``application`` (reported through
+``agentvitals.cognitive_error``)."""
+ERROR_DETAIL: Final = "agentvitals.error.detail"
+"""Free text an application gave with a cognitive error; recorded only with content capture on."""
+COGNITIVE_ERROR_EVENT: Final = "agentvitals.cognitive_error"
+"""The span event ``agentvitals.cognitive_error(...)`` adds to the current span."""
+TOOL_ARGUMENTS_HASH: Final = "agentvitals.tool.arguments_hash"
+"""A keyed hash of a tool call's arguments (never the arguments): equal within one process for equal
+arguments, so repeated identical calls are visible with content capture off."""
+BUDGET_MAX_COST: Final = "agentvitals.budget.max_cost_usd"
+BUDGET_MAX_LLM_CALLS: Final = "agentvitals.budget.max_llm_calls"
+BUDGET_MAX_TOOL_CALLS: Final = "agentvitals.budget.max_tool_calls"
+BUDGET_MAX_WALL_TIME: Final = "agentvitals.budget.max_wall_time"
+"""A task's budget limits, on its span when it has a budget (seconds for the wall time)."""
+
+
+def task_critical_path_time(kind: str) -> str:
+    """The task span attribute holding the critical-path seconds of one kind (a wait kind or ``compute``)."""
+    return f"{TASK_CRITICAL_PATH_TIME}.{kind}"
 
 
 class Outcome(str, Enum):

@@ -90,6 +90,12 @@ __all__ = [
     "create_instrument",
     "genai_conventions",
     "metrics_for",
+    # explain (issue 14)
+    "ERRORS",
+    "TASK_CRITICAL_PATH",
+    "TASK_FINDINGS",
+    "TASK_PARALLELIZABLE",
+    "TASK_SAVEABLE",
 ]
 
 
@@ -389,6 +395,46 @@ TELEMETRY_DROPPED: Final = Metric(
     (av.TELEMETRY_SIGNAL, semconv.ERROR_TYPE),
 )
 
+# --- agentvitals: explain — critical path, parallelizable time, findings, errors by class (issue 14) -------
+TASK_CRITICAL_PATH: Final = Metric(
+    "agentvitals.task.critical_path_time",
+    Instrument.COUNTER,
+    "s",
+    "Task time on the critical path (the chain of calls that determined the wall time), by kind: a wait kind, "
+    "or compute for the task's own work. Sums to the tasks' wall time.",
+    (av.TASK_NAME, av.CRITICAL_PATH_KIND),
+)
+TASK_PARALLELIZABLE: Final = Metric(
+    "agentvitals.task.parallelizable_time",
+    Instrument.COUNTER,
+    "s",
+    "Summed durations of sequences of independent external calls a task made one after another.",
+    (av.TASK_NAME,),
+)
+TASK_SAVEABLE: Final = Metric(
+    "agentvitals.task.saveable_time",
+    Instrument.COUNTER,
+    "s",
+    "Time those sequences would have saved run concurrently (each sequence's durations minus its longest call).",
+    (av.TASK_NAME,),
+)
+TASK_FINDINGS: Final = Metric(
+    "agentvitals.task.findings",
+    Instrument.COUNTER,
+    "{finding}",
+    "Findings at task end (slow LLM or tool, many calls, expensive call, prompt-heavy, parallelizable "
+    "sequence, repeated identical tool call), by kind.",
+    (av.TASK_NAME, av.FINDING_KIND),
+)
+ERRORS: Final = Metric(
+    "agentvitals.errors",
+    Instrument.COUNTER,
+    "{error}",
+    "LLM, tool and task errors (each counted once, where it first surfaced) and cognitive errors the "
+    "application reported, by class (system or cognitive) and cause.",
+    (av.ERROR_CLASS, av.ERROR_CAUSE, av.ERROR_SOURCE),
+)
+
 # --- contrib instrumentations init() enables (we set their buckets) -------------------------------------
 DB_DURATION: Final = Metric(
     DB_CLIENT_OPERATION_DURATION,
@@ -439,6 +485,11 @@ METRICS: Final[tuple[Metric, ...]] = (
     CACHE_SAVED,
     TELEMETRY_DROPPED,
     DB_DURATION,
+    TASK_CRITICAL_PATH,
+    TASK_PARALLELIZABLE,
+    TASK_SAVEABLE,
+    TASK_FINDINGS,
+    ERRORS,
 )
 """Every metric ``init()`` makes a process emit (its own instruments and the contrib ones it enables), GPUs aside."""
 

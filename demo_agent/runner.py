@@ -143,7 +143,7 @@ async def run_demo(config: DemoConfig,
         **({"alertmanager": list(config.alertmanager_urls)} if config.alertmanager_urls else {}),
         **config.init_kwargs,
     }
-    agentvitals.init(config.service_name, **init_kwargs)
+    settings = agentvitals.init(config.service_name, **init_kwargs)
 
     model_server = tool_server = None
     store = Store(config.db_url)
@@ -234,6 +234,8 @@ async def run_demo(config: DemoConfig,
             load_ended=load_ended,
             workers_max=max(size for _, size in pool.size_history),
             shed=pool.shed,
+            slowest_task=collector.slowest_task(),
+            generation=settings.genai_names,
         )
         return DemoRun(report, router, pool, controller, collector, reader, model_server)
     finally:

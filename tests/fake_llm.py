@@ -1,8 +1,8 @@
 """A minimal OpenAI- and Anthropic-compatible HTTP server on 127.0.0.1 for SDK tests.
 
 Behaviour is chosen per request with the ``x-fake`` header: ``ok`` (default), ``no_usage``,
-``bad_json``, ``error_500``, ``wrong_types``, ``truncated`` (stream cut mid-event, ends cleanly),
-``abort`` (stream connection dropped mid-body: the client sees a protocol error).
+``bad_json``, ``error_500`` (or any ``error_<status>``), ``wrong_types``, ``truncated`` (stream cut mid-event,
+ends cleanly), ``abort`` (stream connection dropped mid-body: the client sees a protocol error).
 """
 
 from __future__ import annotations
@@ -139,8 +139,9 @@ class _Handler(BaseHTTPRequestHandler):
         request = json.loads(self.rfile.read(length) or b"{}")
         mode = self.headers.get("x-fake", "ok")
         model = request.get("model", "unknown")
-        if mode == "error_500":
-            self._send(500, json.dumps({"error": {"message": "boom", "type": "server_error"}}).encode())
+        if mode.startswith("error_"):  # error_500, error_429, ...: that status with an OpenAI-shaped error body
+            self._send(int(mode.removeprefix("error_")), json.dumps(
+                {"error": {"message": "boom", "type": "server_error"}}).encode())
             return
         if mode == "bad_json":
             self._send(200, b"{not json")

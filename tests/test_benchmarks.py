@@ -11,6 +11,7 @@ import pytest
 import agentvitals._sdk
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import explain  # noqa: E402
 import overhead  # noqa: E402
 
 
@@ -27,3 +28,12 @@ def test_overhead_measures_every_configuration_and_unpatches(stream: bool) -> No
     assert added["floor"] == [f - b for f, b in zip(results["floor"], results["baseline"], strict=True)]
     assert inspect.isfunction(Completions.create)  # every instrumentation undone
     assert agentvitals._sdk._runtime is None  # and agentvitals shut down
+
+
+def test_explain_benchmark_measures_every_row() -> None:
+    results = explain.measure(repeats=2)
+    assert set(results) == {"analysis", "at task end", "per span"}
+    assert set(results["analysis"]) == set(results["at task end"]) == set(explain.SIZES)
+    assert all(len(samples) == 2 and all(s > 0 for s in samples)
+               for by_size in results.values() for samples in by_size.values())
+    assert len(explain.agent_like_tree(50)) == 50

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -16,8 +19,9 @@ from agentvitals.demo.report import percentile
 from agentvitals.demo.runner import DemoConfig, DemoRun, run_demo
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from agentvitals.attributes import COST_AMOUNT, TASK_OUTCOME
+from agentvitals.attributes import COST_AMOUNT, TASK_FINDINGS, TASK_OUTCOME, TASK_SAVEABLE_TIME
 from agentvitals.semconv import GEN_AI_OPERATION_NAME, GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, GEN_AI_USAGE_INPUT_TOKENS
+from tests.conftest import make_telemetry
 
 BIN = Path(sys.executable).parent
 
@@ -146,6 +150,16 @@ def test_report_numbers_are_those_of_the_emitted_telemetry() -> None:
     assert report.prompt_cache_hit_ratio == pytest.approx(cached / inputs)
     assert 0 < report.idle_share <= 1 and report.active_share == pytest.approx(1 - report.idle_share)
     assert "agentvitals demo report" in report.render()
+    # Explain: the slowest task's waterfall and the findings across the run, from the task spans.
+    slowest = max(tasks, key=lambda t: t.end_time - t.start_time)
+    assert report.slowest_task.startswith(f"trace {slowest.context.trace_id:032x}")
+    assert "critical path" in report.slowest_task and "findings" in report.slowest_task
+    counted = Counter((f["kind"], f["subject"]) for t in tasks for f in json.loads(t.attributes[TASK_FINDINGS]))
+    assert report.findings and all(f["tasks"] == counted[(f["kind"], f["subject"])] for f in report.findings)
+    saveable = sum(t.attributes[TASK_SAVEABLE_TIME] for t in tasks) / sum(durations)
+    assert report.saveable_share == pytest.approx(saveable, rel=1e-6)
+    for section in ("cognitive errors", "system errors", "top findings across the run", "slowest task"):
+        assert section in report.render()
 
 
 @pytest.mark.slow
@@ -186,3 +200,85 @@ def test_cli_demo_prints_the_report() -> None:
     for line in ("agentvitals demo report", "success rate", "p95", "active", "per successful task",
                  "cache hit ratios", "degraded mode"):
         assert line in result.stdout
+
+
+# --- what the demo shows agentvitals explain: a parallelizable sequence, cognitive errors ------------------------
+async def _agent_task(question_text: str, *, status: str | None = None, hallucinate: bool = False
+                      ) -> tuple[list[Any], str | None]:
+    """One question through the real agent, servers and store; the spans it made and its answer."""
+    import httpx
+    from agentvitals.demo.agent import Question, SupportAgent
+    from agentvitals.demo.knowledge import DOCUMENTS, VectorIndex
+    from agentvitals.demo.model_server import PRICES_USD_PER_MILLION
+    from agentvitals.demo.routing import make_router
+    from agentvitals.demo.runner import EMBEDDING_PRICE
+    from agentvitals.demo.store import ORDERS, Store
+    from agentvitals.demo.tool_server import ToolServer
+
+    import agentvitals
+
+    telemetry = make_telemetry(pricing={"openai": {**PRICES_USD_PER_MILLION, **EMBEDDING_PRICE}},
+                               finding_thresholds={"parallel_min_saving_s": 0.01})
+    exporter = telemetry.exporter
+    model = ModelServer(malformed_rate=0.0, hallucination_rate=1.0 if hallucinate else 0.0)
+    tools = ToolServer(error_scale=0.0)
+    store = Store()
+    try:
+        model_url, tools_url = await model.start(), await tools.start()
+        await store.setup()
+        order_id = 0
+        if status is not None:
+            for order_id in range(ORDERS):
+                order = await store.order(order_id)
+                if order is not None and order["status"] == status:
+                    break
+        llm = openai.AsyncOpenAI(base_url=model_url + "/v1", api_key="x", max_retries=0)
+        async with httpx.AsyncClient() as http:
+            agent = SupportAgent(llm=llm, http=http, tools_url=tools_url, store=store,
+                                 index=VectorIndex(list(DOCUMENTS), [[1.0] + [0.0] * 63] * len(DOCUMENTS)),
+                                 cache=agentvitals.LLMCache("semantic", max_entries=8), router=make_router(),
+                                 budget=agentvitals.Budget(max_llm_calls=6, max_tool_calls=8))
+            answer = await agent.handle(Question(order_id, question_text.format(id=order_id)))
+        await llm.close()
+        agentvitals.force_flush()
+        return list(exporter.get_finished_spans()), answer
+    finally:
+        agentvitals.shutdown()
+        await model.stop()
+        await tools.stop()
+        store.close()
+
+
+def _task(spans: list[Any]) -> Any:
+    return next(s for s in spans if s.name == "invoke_agent support")
+
+
+async def test_the_agents_account_checks_are_a_parallelizable_sequence() -> None:
+    import json
+
+    from agentvitals.attributes import TASK_FINDINGS
+
+    spans, _ = await _agent_task("Can I get a refund for order {id}?")
+    findings = json.loads(_task(spans).attributes[TASK_FINDINGS])
+    assert any(f["kind"] == "parallelizable" and f["subject"].startswith("payment_status, loyalty_tier")
+               for f in findings), findings
+
+
+async def test_a_hallucinated_tool_is_reported_as_a_cognitive_error() -> None:
+    from agentvitals.attributes import COGNITIVE_ERROR_EVENT, ERROR_CAUSE, TASK_COGNITIVE_ERRORS
+
+    spans, answer = await _agent_task("Where is my order {id}?", hallucinate=True)
+    task = _task(spans)
+    assert answer and task.attributes[TASK_OUTCOME] == "success"  # the agent skipped the tool it does not have
+    assert task.attributes[TASK_COGNITIVE_ERRORS] == 1
+    assert [e.attributes[ERROR_CAUSE] for e in task.events if e.name == COGNITIVE_ERROR_EVENT] == ["tool_not_found"]
+
+
+async def test_polling_a_tool_that_never_changes_is_a_loop_its_budget_cuts_off() -> None:
+    from agentvitals.attributes import ERROR_CAUSE, ERROR_CLASS
+
+    spans, answer = await _agent_task("When will order {id} arrive?", status="processing")
+    task = _task(spans)
+    assert answer is not None and "looking into" in answer  # the partial result
+    assert task.attributes[TASK_OUTCOME] == "budget_exhausted"
+    assert (task.attributes[ERROR_CLASS], task.attributes[ERROR_CAUSE]) == ("cognitive", "loop_detected")

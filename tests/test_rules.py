@@ -12,7 +12,16 @@ import pytest
 import yaml
 
 from agentvitals.attributes import TASK_OUTCOME
-from agentvitals.metrics import BUDGET_EXHAUSTED, CACHE_REQUESTS, COST, OPERATION_DURATION, TASK_DURATION, TASK_IDLE
+from agentvitals.metrics import (
+    BUDGET_EXHAUSTED,
+    CACHE_REQUESTS,
+    COST,
+    ERRORS,
+    OPERATION_DURATION,
+    TASK_DURATION,
+    TASK_IDLE,
+    TASK_SAVEABLE,
+)
 from agentvitals.monitoring import MonitoringConfig, Rules
 from agentvitals.monitoring.series import (
     COLLECTOR_REFUSED_SPANS,
@@ -198,6 +207,38 @@ CASES: dict[str, dict[str, Any]] = {
         "AgentTaskSLOBurnSlow", "70m",
         [input_series(COUNT, "0+1x80", **{OUTCOME: "error"}),
          input_series(COUNT, "0+49x80", **{OUTCOME: "success"})], []),
+    # --- explain (issue 14) -------------------------------------------------------------------------------------
+    "AgentCognitiveErrorsHigh fires at 0.2 cognitive errors per task": case(
+        "AgentCognitiveErrorsHigh", "20m",
+        [input_series(prometheus_name(ERRORS), "0+12x30", agentvitals_error_class="cognitive",
+                      agentvitals_error_cause="tool_not_found", agentvitals_error_source="application"),
+         input_series(prometheus_name(ERRORS), "0+30x30", agentvitals_error_class="system",
+                      agentvitals_error_cause="timeout", agentvitals_error_source="tool"),
+         input_series(COUNT, "0+60x30")],
+        [alert("AgentCognitiveErrorsHigh", {"job": JOB, "severity": "warning", "action": "page"},
+               "support-agent makes 0.20 cognitive errors per task",
+               "More than 0.1 cognitive errors per task over 5m (tools that do not exist, output that does not "
+               "parse, loops, step limits): the model or the prompt went wrong, not the infrastructure.")]),
+    # Many system errors, few cognitive ones: the infrastructure's problem, not this alert's.
+    "AgentCognitiveErrorsHigh stays quiet at 0.05 per task, whatever the system errors": case(
+        "AgentCognitiveErrorsHigh", "20m",
+        [input_series(prometheus_name(ERRORS), "0+3x30", agentvitals_error_class="cognitive",
+                      agentvitals_error_cause="output_parse", agentvitals_error_source="task"),
+         input_series(prometheus_name(ERRORS), "0+60x30", agentvitals_error_class="system",
+                      agentvitals_error_cause="rate_limit", agentvitals_error_source="llm"),
+         input_series(COUNT, "0+60x30")], []),
+    "AgentSaveableTimeHigh fires when 30% of task time could be saved": case(
+        "AgentSaveableTimeHigh", "20m",
+        [input_series(prometheus_name(TASK_SAVEABLE), "0+18x30", agentvitals_task_name="support"),
+         input_series(prom_series(TASK_DURATION, "_sum"), "0+60x30")],
+        [alert("AgentSaveableTimeHigh", {"job": JOB, "severity": "info", "action": "page"},
+               "30% of the task time of support-agent is independent calls waiting for each other",
+               "Running the independent calls tasks make one after another concurrently would save more than 20% "
+               "of task time over 5m: agentvitals explain shows which.")]),
+    "AgentSaveableTimeHigh stays quiet at 10%": case(
+        "AgentSaveableTimeHigh", "20m",
+        [input_series(prometheus_name(TASK_SAVEABLE), "0+6x30", agentvitals_task_name="support"),
+         input_series(prom_series(TASK_DURATION, "_sum"), "0+60x30")], []),
 }
 
 

@@ -91,6 +91,8 @@ def init(
     instrumentations: Sequence[str] | None = None,
     shutdown_timeout: float | None = None,
     genai_names: str | None = None,
+    finding_thresholds: Mapping[str, float] | None = None,
+    trace_file: str | os.PathLike[str] | None = None,
     tracer_provider: trace.TracerProvider | None = None,
     meter_provider: metrics.MeterProvider | None = None,
     span_exporter: SpanExporter | None = None,
@@ -124,6 +126,11 @@ def init(
         genai_names: ``current`` (semantic conventions v1.41, the default) or ``latest``
             (semantic-conventions-genai v0.1.0, as ``OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental``
             selects): the GenAI span attribute and metric names emitted.
+        finding_thresholds: When the findings of each task's analysis fire, by name: ``slow_llm_s`` (3),
+            ``slow_tool_s`` (1), ``many_calls`` (20), ``expensive_call_usd`` (0.05), ``prompt_heavy_share`` (0.8),
+            ``prompt_heavy_min_tokens`` (1000), ``parallel_min_saving_s`` (0.1), ``repeated_tool_calls`` (1).
+        trace_file: Also write exported spans to this file as OTLP JSON lines (the Collector's file exporter
+            format), for ``agentvitals explain --file`` without a stack.
         tracer_provider, meter_provider: Use these instead of creating (or reusing global) ones.
         span_exporter: Export spans here instead of OTLP (e.g. an in-memory exporter in tests).
         span_processors: Extra span processors, added after the exporter's (they see every span).
@@ -146,7 +153,8 @@ def init(
             resource_attributes=resource_attributes, sample_ratio=sample_ratio,
             metric_export_interval=metric_export_interval, capture_content=capture_content,
             content_max_length=content_max_length, instrumentations=instrumentations,
-            shutdown_timeout=shutdown_timeout, genai_names=genai_names,
+            shutdown_timeout=shutdown_timeout, genai_names=genai_names, finding_thresholds=finding_thresholds,
+            trace_file=trace_file,
         )
         prices = load_price_table(pricing, os.environ.get(env.AGENTVITALS_PRICES) or None)
         _check_alertmanager(alertmanager)
@@ -172,7 +180,7 @@ def _start(settings: Settings, prices: Any, explicit_tracer_provider: Any, expli
     resource = Resource.create({"service.name": settings.service_name, **settings.resource_attributes})
     meters, metric_exporter = meter_provider(settings, resource, explicit=explicit_meter_provider,
                                              metric_readers=metric_readers, previous=_ours)
-    accounting = AccountingProcessor(current)
+    accounting = AccountingProcessor(current, settings.finding_thresholds)
     ours: list[SpanProcessor] = [accounting, RoutingSpanProcessor()]
     if not contrib_records_db_metrics():
         meter = metrics.get_meter(INSTRUMENTATION_SCOPE, __version__, meters.provider, schema_url=SCHEMA_URL)

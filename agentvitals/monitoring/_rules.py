@@ -22,6 +22,8 @@ from agentvitals.attributes import (
     BUDGET_LIMIT,
     CACHE_NAME,
     CACHE_RESULT,
+    ERROR_CAUSE,
+    ERROR_CLASS,
     TASK_OUTCOME,
     WAIT_KIND,
     Outcome,
@@ -32,12 +34,14 @@ from agentvitals.metrics import (
     CACHE_SAVED,
     COST,
     DB_DURATION,
+    ERRORS,
     GPU_UTILIZATION,
     TASK_ACTIVE,
     TASK_CHILD,
     TASK_COST,
     TASK_DURATION,
     TASK_IDLE,
+    TASK_SAVEABLE,
     UNPRICED_CALLS,
 )
 from agentvitals.monitoring._config import MonitoringConfig, seconds
@@ -83,6 +87,7 @@ __all__ = ["Alert", "BreakdownRules", "Recording", "Rules", "WindowRules", "buil
 OUTCOME = prometheus_label(TASK_OUTCOME)
 MODEL = prometheus_label(GEN_AI_REQUEST_MODEL)
 OPERATION = prometheus_label(GEN_AI_OPERATION_NAME)
+ERROR_CLASS_LABEL = prometheus_label(ERROR_CLASS)
 TOOL = prometheus_label(GEN_AI_TOOL_NAME)
 SOURCE = prometheus_label(GEN_AI_DATA_SOURCE_ID)
 DB_OPERATION = prometheus_label(DB_OPERATION_NAME)
@@ -216,10 +221,16 @@ class WindowRules:
         self.cache_requests = n.name("", _metric(prometheus_name(CACHE_REQUESTS)), "rate")
         self.cache_ratio = n.name("", "agentvitals_cache_hits_per_request", "ratio_rate")
         self.budget_ratio = n.name("", "agentvitals_budget_exhausted_per_task", "ratio_rate")
+        # Task analysis (agentvitals explain): errors by class and cause, and the time parallelism would save.
+        self.errors_by_cause = n.name("class_cause", _metric(prometheus_name(ERRORS)), "rate")
+        self.cognitive_ratio = n.name("", "agentvitals_cognitive_errors_per_task", "ratio_rate")
+        self.saveable_rate = n.name("", _metric(prometheus_name(TASK_SAVEABLE)), "rate")
+        self.saveable_ratio = n.name("", "agentvitals_task_saveable_per_wall_time", "ratio_rate")
 
         by_outcome = Selector(self.tasks_by_outcome)
         calls = [Selector(series(metric, "_count")) for metric in llm.call_durations]
         cache = Selector(prometheus_name(CACHE_REQUESTS))
+        errors = Selector(prometheus_name(ERRORS))
         self.recordings: list[Recording] = [
             Recording(self.tasks_by_outcome, n.sum_rate(count, OUTCOME)),
             Recording(self.tasks, aggregate("sum", self.tasks_by_outcome, (s,))),
@@ -243,6 +254,11 @@ class WindowRules:
             Recording(self.cache_requests, n.sum_rate(cache)),
             Recording(self.cache_ratio, ratio(n.rate(cache.where(eq(RESULT, "hit"))), self.cache_requests, (s,))),
             Recording(self.budget_ratio, ratio(n.rate(Selector(prometheus_name(BUDGET_EXHAUSTED))), self.tasks, (s,))),
+            Recording(self.errors_by_cause, n.sum_rate(errors, ERROR_CLASS_LABEL, prometheus_label(ERROR_CAUSE))),
+            Recording(self.cognitive_ratio, ratio(n.rate(errors.where(eq(ERROR_CLASS_LABEL, "cognitive"))),
+                                                  self.tasks, (s,))),
+            Recording(self.saveable_rate, n.sum_rate(Selector(prometheus_name(TASK_SAVEABLE)))),
+            Recording(self.saveable_ratio, ratio(self.saveable_rate, self.wall_rate, (s,))),
         ]
 
 
@@ -385,6 +401,20 @@ class Rules:
                   "Almost all task time is spent waiting on LLMs, tools, retrieval or the database: a dependency "
                   "is slow, or independent calls are not made in parallel (see parallelism on the dashboard).",
                   inputs=(prometheus_name(TASK_IDLE), series(TASK_DURATION, "_sum"))),
+            Alert("AgentCognitiveErrorsHigh", slow.cognitive_ratio, f"> {c.cognitive_errors_per_task:g}", c.slow_for,
+                  "warning", "page",
+                  "{{ $labels.job }} makes {{ $value | printf \"%.2f\" }} cognitive errors per task",
+                  f"More than {c.cognitive_errors_per_task:g} cognitive errors per task over {window} (tools that "
+                  "do not exist, output that does not parse, loops, step limits): the model or the prompt went "
+                  "wrong, not the infrastructure.",
+                  inputs=(task_count,)),
+            Alert("AgentSaveableTimeHigh", slow.saveable_ratio, f"> {c.saveable_time_ratio:g}", c.slow_for, "info",
+                  "page",
+                  "{{ $value | humanizePercentage }} of the task time of {{ $labels.job }} is independent calls "
+                  "waiting for each other",
+                  f"Running the independent calls tasks make one after another concurrently would save more than "
+                  f"{c.saveable_time_ratio:.0%} of task time over {window}: agentvitals explain shows which.",
+                  inputs=(prometheus_name(TASK_SAVEABLE), series(TASK_DURATION, "_sum"))),
             Alert("ModelServerGPUSaturated", gpu_utilization_percent(),
                   f"> {c.gpu_saturation_percent:g}", c.slow_for, "warning", "page",
                   "GPU {{ $labels.gpu }} is {{ $value | printf \"%.0f\" }}% busy",

@@ -30,6 +30,10 @@ async def main(llm_url: str) -> None:
                 await client.embeddings.create(model="text-embedding-3-small", input="where is my order")
                 found.set_results(3)
             await asyncio.gather(search("orders"), search("shipping"))
+            for name in ("payment", "loyalty"):  # independent, yet one after the other: a parallelizable finding
+                with agentvitals.tool(name, arguments={"order": 7}):
+                    await asyncio.sleep(0.11)
+            agentvitals.cognitive_error("tool_not_found")  # the model asked for a tool the agent does not have
             await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
             stream = await client.chat.completions.create(
                 model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True,
