@@ -1,15 +1,28 @@
-"""A minimal OpenAI- and Anthropic-compatible HTTP server on 127.0.0.1 for SDK tests.
+"""A local LLM backend on 127.0.0.1 for SDK and framework tests: the OpenAI (chat completions, embeddings,
+Responses), Anthropic (messages) and Gemini (generateContent, streamGenerateContent, embedContent,
+batchEmbedContents) wire formats, plain and streamed (SSE), each sending the usage constants below.
 
 Behaviour is chosen per request with the ``x-fake`` header: ``ok`` (default), ``no_usage``,
-``bad_json``, ``error_500``, ``wrong_types``, ``truncated`` (stream cut mid-event, ends cleanly),
-``abort`` (stream connection dropped mid-body: the client sees a protocol error).
+``bad_json``, ``error_500``, ``wrong_types``, ``incomplete`` (Responses: status ``incomplete``),
+``truncated`` (stream cut mid-event, ends cleanly), ``abort`` (stream connection dropped mid-body:
+the client sees a protocol error).
+
+The server records every request path it received (``requests``) and counts, per path, the LLM
+responses it answered in full (``answered``): a test asserts "LLM calls counted = requests answered".
+Routes match on the path's suffix, so any base URL prefix works (``/v1/chat/completions``,
+``/chat/completions``, ``/v1beta/models/gemini-2.5-flash:generateContent``, Vertex's
+``/v1beta1/projects/p/locations/l/publishers/google/models/m:generateContent``).
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
+from urllib.parse import urlsplit
 
 from tests.served import ServedHTTP
 
@@ -20,14 +33,34 @@ OPENAI_USAGE = {
     "prompt_tokens_details": {"cached_tokens": 1000},
     "completion_tokens_details": {"reasoning_tokens": 10},
 }
-ANTHROPIC_USAGE = {
+EMBEDDING_USAGE = {"prompt_tokens": 8, "total_tokens": 8}
+RESPONSES_USAGE = {  # openai.types.responses.ResponseUsage: inclusive like chat completions
+    "input_tokens": 1200,
+    "input_tokens_details": {"cached_tokens": 1000, "cache_write_tokens": 0},
+    "output_tokens": 50,
+    "output_tokens_details": {"reasoning_tokens": 10},
+    "total_tokens": 1250,
+}
+ANTHROPIC_USAGE = {  # additive: input_tokens excludes the cache reads and writes
     "input_tokens": 100,
     "output_tokens": 40,
     "cache_read_input_tokens": 1000,
     "cache_creation_input_tokens": 200,
 }
+GEMINI_USAGE = {  # prompt includes the cached tokens; candidates exclude the thoughts
+    "promptTokenCount": 1200,
+    "cachedContentTokenCount": 1000,
+    "candidatesTokenCount": 40,
+    "thoughtsTokenCount": 10,
+    "totalTokenCount": 1250,
+}
+GEMINI_EMBEDDING_USAGE = {"promptTokenCount": 8, "totalTokenCount": 8}
+
+Event = tuple[str | None, dict[str, Any]]
+"""One SSE event: (``event:`` name or ``None``, ``data:`` payload)."""
 
 
+# --- OpenAI chat completions and embeddings ---------------------------------------------------------
 def _chat(model: str, mode: str) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": "chatcmpl-1",
@@ -45,18 +78,77 @@ def _chat(model: str, mode: str) -> dict[str, Any]:
     return body
 
 
-def _chat_chunks(model: str, include_usage: bool) -> list[dict[str, Any]]:
+def _chat_chunks(model: str, include_usage: bool) -> list[Event]:
     base = {"id": "chatcmpl-2", "object": "chat.completion.chunk", "created": 0, "model": model + "-2024-07-18"}
     chunks = [
         {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]},
         *({**base, "choices": [{"index": 0, "delta": {"content": w}, "finish_reason": None}]} for w in "abcde"),
         {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
     ]
-    if include_usage:
+    if include_usage:  # the extra final chunk: empty choices, the usage of the whole call
         chunks.append({**base, "choices": [], "usage": OPENAI_USAGE})
-    return chunks
+    return [(None, chunk) for chunk in chunks]
 
 
+def _embeddings(model: str, mode: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"object": "list", "model": model,
+                            "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
+                            "usage": EMBEDDING_USAGE}
+    if mode == "no_usage":
+        del body["usage"]
+    return body
+
+
+# --- OpenAI Responses API -------------------------------------------------------------------------
+def _response(model: str, mode: str, request: dict[str, Any], *, text: str = "hello",
+              status: str = "completed") -> dict[str, Any]:
+    message = {"type": "message", "id": "msg_r1", "status": "completed", "role": "assistant",
+               "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]}
+    body: dict[str, Any] = {
+        "id": "resp_1", "object": "response", "created_at": 0, "status": status,
+        "model": model + "-2024-07-18", "output": [message] if status != "in_progress" else [],
+        "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "error": None,
+        "incomplete_details": None, "instructions": request.get("instructions"),
+        "max_output_tokens": request.get("max_output_tokens"), "temperature": request.get("temperature", 1.0),
+        "top_p": request.get("top_p", 1.0), "text": {"format": {"type": "text"}}, "truncation": "disabled",
+        "usage": RESPONSES_USAGE if status != "in_progress" else None,
+    }
+    if mode == "incomplete" and status != "in_progress":
+        body["status"] = "incomplete"
+        body["incomplete_details"] = {"reason": "max_output_tokens"}
+    if mode == "no_usage":
+        body["usage"] = None
+    if mode == "wrong_types":
+        body["usage"] = {"input_tokens": "many", "output_tokens": -3}
+        body["status"] = 12
+    return body
+
+
+def _response_events(model: str, mode: str, request: dict[str, Any]) -> list[Event]:
+    """The event sequence the Responses API streams for one text message."""
+    words = "abcde"
+    started = _response(model, mode, request, status="in_progress")
+    item = {"type": "message", "id": "msg_r1", "status": "in_progress", "role": "assistant", "content": []}
+    part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+    where = {"item_id": "msg_r1", "output_index": 0, "content_index": 0}
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": started},
+        {"type": "response.in_progress", "response": started},
+        {"type": "response.output_item.added", "output_index": 0, "item": item},
+        {"type": "response.content_part.added", **where, "part": part},
+        *({"type": "response.output_text.delta", **where, "delta": w, "logprobs": []} for w in words),
+        {"type": "response.output_text.done", **where, "text": words, "logprobs": []},
+        {"type": "response.content_part.done", **where, "part": {**part, "text": words}},
+        {"type": "response.output_item.done", "output_index": 0,
+         "item": {**item, "status": "completed", "content": [{**part, "text": words}]}},
+    ]
+    final = _response(model, mode, request, text=words)
+    done = "response.incomplete" if final["status"] == "incomplete" else "response.completed"
+    events.append({"type": done, "response": final})
+    return [(event["type"], {**event, "sequence_number": index}) for index, event in enumerate(events)]
+
+
+# --- Anthropic messages ---------------------------------------------------------------------------
 def _message(model: str, mode: str) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": "msg_1",
@@ -73,7 +165,7 @@ def _message(model: str, mode: str) -> dict[str, Any]:
     return body
 
 
-def _message_events(model: str) -> list[tuple[str, dict[str, Any]]]:
+def _message_events(model: str) -> list[Event]:
     start_usage = {**ANTHROPIC_USAGE, "output_tokens": 1}
     message = {**_message(model, "ok"), "content": [], "stop_reason": None, "usage": start_usage}
     return [
@@ -89,11 +181,56 @@ def _message_events(model: str) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
+# --- Gemini (Developer API and Vertex share the shapes) ----------------------------------------------
+def _gemini(model: str, mode: str, text: str = "hello", usage: dict[str, Any] | None = None,
+            finish: str | None = "STOP") -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
+    if finish:
+        candidate["finishReason"] = finish
+    body: dict[str, Any] = {"candidates": [candidate], "modelVersion": model, "responseId": "gemini-resp-1",
+                            "usageMetadata": GEMINI_USAGE if usage is None else usage}
+    if mode == "no_usage":
+        del body["usageMetadata"]
+    if mode == "wrong_types":
+        body["usageMetadata"] = {"promptTokenCount": "many", "candidatesTokenCount": -3}
+    return body
+
+
+def _gemini_chunks(model: str, mode: str) -> list[Event]:
+    # As the API streams: every chunk carries the usage so far; only the last one has the output counts.
+    prompt = GEMINI_USAGE["promptTokenCount"]
+    partial = {"promptTokenCount": prompt, "totalTokenCount": prompt}
+    chunks = [_gemini(model, mode, w, partial, None) for w in "abcd"]
+    chunks.append(_gemini(model, mode, "e"))
+    return [(None, chunk) for chunk in chunks]
+
+
+def _gemini_embeddings(path: str, request: dict[str, Any], mode: str) -> dict[str, Any]:
+    count = len(request.get("requests") or ()) or 1
+    body: dict[str, Any] = {"usageMetadata": GEMINI_EMBEDDING_USAGE}
+    if path.endswith(":batchEmbedContents"):
+        body["embeddings"] = [{"values": [0.1, 0.2]} for _ in range(count)]
+    else:
+        body["embedding"] = {"values": [0.1, 0.2]}
+    if mode == "no_usage":
+        del body["usageMetadata"]
+    return body
+
+
+def _gemini_model(path: str) -> str:
+    """``.../models/{model}:method`` -> ``model``."""
+    return path.rpartition("/models/")[2].partition(":")[0] or "unknown"
+
+
+# --- the server -------------------------------------------------------------------------------------
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def log_message(self, *args: Any) -> None:  # keep test output clean
         pass
+
+    def _answered(self) -> None:
+        self.server.answered_one(self._route)  # type: ignore[attr-defined]
 
     def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
         self.send_response(status)
@@ -102,30 +239,33 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _stream(self, events: list[tuple[str | None, dict[str, Any]]], done: bool, truncate: bool,
-                abort: bool = False) -> None:
+    def _json(self, body: dict[str, Any]) -> None:
+        self._send(200, json.dumps(body).encode())
+        self._answered()
+
+    def _stream(self, events: list[Event], done: bool, mode: str) -> None:
+        truncate, abort = mode == "truncated", mode == "abort"
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("connection", "close")
         if abort:  # promise more body than is sent, then hang up
             self.send_header("content-length", "1000000")
         self.end_headers()
+        self.close_connection = True
         for index, (event, data) in enumerate(events):
             if abort and index == len(events) // 2:
                 self.wfile.flush()
-                self.close_connection = True
                 return
             if truncate and index == len(events) // 2:
                 self.wfile.write(b"data: {\"id\": \"trunc")  # cut inside a JSON payload
                 self.wfile.flush()
-                self.close_connection = True
                 return
             prefix = f"event: {event}\n" if event else ""
             self.wfile.write(f"{prefix}data: {json.dumps(data)}\n\n".encode())
         if done:
             self.wfile.write(b"data: [DONE]\n\n")
         self.wfile.flush()
-        self.close_connection = True
+        self._answered()
 
     def do_POST(self) -> None:  # noqa: N802 - http.server API
         try:
@@ -135,35 +275,70 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _post(self) -> None:
         self.server.requests.append(self.path)  # type: ignore[attr-defined]
+        self._route = urlsplit(self.path).path
         length = int(self.headers.get("content-length") or 0)
         request = json.loads(self.rfile.read(length) or b"{}")
         mode = self.headers.get("x-fake", "ok")
-        model = request.get("model", "unknown")
         if mode == "error_500":
-            self._send(500, json.dumps({"error": {"message": "boom", "type": "server_error"}}).encode())
+            self._send(500, json.dumps({"error": {"message": "boom", "type": "server_error", "code": 500,
+                                                  "status": "INTERNAL"}}).encode())
             return
         if mode == "bad_json":
             self._send(200, b"{not json")
             return
-        if self.path.endswith("/chat/completions"):
-            if request.get("stream"):
-                include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
-                self._stream([(None, c) for c in _chat_chunks(model, include_usage)], True, mode == "truncated",
-                             mode == "abort")
-            else:
-                self._send(200, json.dumps(_chat(model, mode)).encode())
-        elif self.path.endswith("/embeddings"):
-            body = {"object": "list", "model": model,
-                    "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
-                    "usage": {"prompt_tokens": 8, "total_tokens": 8}}
-            self._send(200, json.dumps(body).encode())
-        elif self.path.endswith("/messages"):
-            if request.get("stream"):
-                self._stream(list(_message_events(model)), False, mode == "truncated")
-            else:
-                self._send(200, json.dumps(_message(model, mode)).encode())
-        else:
+        handler = next((h for suffix, h in _ROUTES if self._route.endswith(suffix)), None)
+        if handler is None:
             self._send(404, b'{"error": {"message": "not found"}}')
+            return
+        handler(self, request, mode)
+
+    # One api_* method per API, answering with a JSON body or an SSE stream (the prefix keeps clear of the
+    # base class's own names: BaseHTTPRequestHandler.responses is its status-line table).
+    def api_chat_completions(self, request: dict[str, Any], mode: str) -> None:
+        model = request.get("model", "unknown")
+        if request.get("stream"):
+            include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
+            self._stream(_chat_chunks(model, include_usage), True, mode)
+        else:
+            self._json(_chat(model, mode))
+
+    def api_embeddings(self, request: dict[str, Any], mode: str) -> None:
+        self._json(_embeddings(request.get("model", "unknown"), mode))
+
+    def api_responses(self, request: dict[str, Any], mode: str) -> None:
+        model = request.get("model", "unknown")
+        if request.get("stream"):
+            self._stream(_response_events(model, mode, request), False, mode)
+        else:
+            self._json(_response(model, mode, request))
+
+    def api_messages(self, request: dict[str, Any], mode: str) -> None:
+        model = request.get("model", "unknown")
+        if request.get("stream"):
+            self._stream(_message_events(model), False, mode)
+        else:
+            self._json(_message(model, mode))
+
+    def api_generate_content(self, request: dict[str, Any], mode: str) -> None:
+        self._json(_gemini(_gemini_model(self._route), mode))
+
+    def api_stream_generate_content(self, request: dict[str, Any], mode: str) -> None:
+        self._stream(_gemini_chunks(_gemini_model(self._route), mode), False, mode)
+
+    def api_embed_content(self, request: dict[str, Any], mode: str) -> None:
+        self._json(_gemini_embeddings(self._route, request, mode))
+
+
+_ROUTES: tuple[tuple[str, Callable[[_Handler, dict[str, Any], str], None]], ...] = (
+    ("/chat/completions", _Handler.api_chat_completions),
+    ("/embeddings", _Handler.api_embeddings),
+    ("/responses", _Handler.api_responses),
+    ("/messages", _Handler.api_messages),
+    (":generateContent", _Handler.api_generate_content),
+    (":streamGenerateContent", _Handler.api_stream_generate_content),
+    (":embedContent", _Handler.api_embed_content),
+    (":batchEmbedContents", _Handler.api_embed_content),
+)
 
 
 class FakeLLMServer(ServedHTTP):
@@ -171,8 +346,26 @@ class FakeLLMServer(ServedHTTP):
 
     def __init__(self) -> None:
         super().__init__(_Handler)
-        self._server.requests = []  # type: ignore[attr-defined]
+        server: Any = self._server
+        server.requests = []
+        server.answered = Counter()
+        lock = threading.Lock()
+
+        def answered_one(path: str) -> None:
+            with lock:
+                server.answered[path] += 1
+
+        server.answered_one = answered_one
 
     @property
     def requests(self) -> list[str]:
+        """Every request path received (with its query), in order."""
         return self._server.requests  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def answered(self) -> Counter[str]:
+        """Per path (without query): LLM responses sent in full (a 200 with a complete body or stream)."""
+        return self._server.answered  # type: ignore[attr-defined, no-any-return]
+
+    def answered_total(self) -> int:
+        return sum(self.answered.values())
