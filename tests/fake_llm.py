@@ -7,6 +7,12 @@ Behaviour is chosen per request with the ``x-fake`` header: ``ok`` (default), ``
 ``truncated`` (stream cut mid-event, ends cleanly), ``abort`` (stream connection dropped mid-body:
 the client sees a protocol error).
 
+Agent turns (chat completions and Responses, plain and streamed): the ``x-fake-tools`` header scripts
+the tool calls an agent framework's requests get, e.g. ``weather,weather;final_answer``: the first
+turn calls ``weather`` twice (parallel calls), the next calls ``final_answer``, then the model answers
+with text. Which turn a request is in follows from the tool results it carries; arguments are filled
+from each tool's JSON schema. Every answer, tool calls or text, sends the same usage.
+
 The server records every request path it received (``requests``) and counts, per path, the LLM
 responses it answered in full (``answered``): a test asserts "LLM calls counted = requests answered".
 Routes match on the path's suffix, so any base URL prefix works (``/v1/chat/completions``,
@@ -145,6 +151,113 @@ def _response_events(model: str, mode: str, request: dict[str, Any]) -> list[Eve
     final = _response(model, mode, request, text=words)
     done = "response.incomplete" if final["status"] == "incomplete" else "response.completed"
     events.append({"type": done, "response": final})
+    return [(event["type"], {**event, "sequence_number": index}) for index, event in enumerate(events)]
+
+
+# --- Agent turns: scripted tool calls ----------------------------------------------------------------
+ToolCall = tuple[str, str, str]
+"""(call id, tool name, JSON arguments)."""
+
+
+def _schema_value(schema: dict[str, Any]) -> Any:
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), None)
+    if "enum" in schema and schema["enum"]:
+        return schema["enum"][0]
+    return {"integer": 1, "number": 1.0, "boolean": True, "array": [], "object": {}}.get(kind or "", "hello")
+
+
+def _arguments(parameters: dict[str, Any] | None) -> str:
+    properties = (parameters or {}).get("properties") or {}
+    required = (parameters or {}).get("required") or list(properties)
+    return json.dumps({name: _schema_value(properties.get(name) or {}) for name in required})
+
+
+def _declared_tools(request: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
+    """Tool name -> JSON schema of its parameters, from a chat completions or a Responses request."""
+    declared: dict[str, dict[str, Any] | None] = {}
+    for tool in request.get("tools") or ():
+        function = tool.get("function") if isinstance(tool.get("function"), dict) else tool
+        if isinstance(function, dict) and isinstance(function.get("name"), str):
+            declared[function["name"]] = function.get("parameters")
+    return declared
+
+
+def _tool_results(request: dict[str, Any]) -> int:
+    messages = request.get("messages")
+    if isinstance(messages, list):
+        return sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "tool")
+    items = request.get("input")
+    if isinstance(items, list):
+        return sum(1 for i in items if isinstance(i, dict) and i.get("type") == "function_call_output")
+    return 0
+
+
+def _tool_calls_due(request: dict[str, Any], script: str | None) -> list[ToolCall]:
+    """The tool calls this request is answered with: the scripted turn its tool results have reached."""
+    declared = _declared_tools(request)
+    if not script or not declared:
+        return []
+    done = _tool_results(request)
+    for turn, group in enumerate(script.split(";")):
+        names = [name.strip() for name in group.split(",") if name.strip()]
+        if done < len(names):
+            return [(f"call_{turn}_{index}", name, _arguments(declared.get(name)))
+                    for index, name in enumerate(names)]
+        done -= len(names)
+    return []
+
+
+def _chat_tool_calls(model: str, calls: list[ToolCall]) -> dict[str, Any]:
+    body = _chat(model, "ok")
+    body["choices"] = [{"index": 0, "finish_reason": "tool_calls", "message": {
+        "role": "assistant", "content": None,
+        "tool_calls": [{"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+                       for call_id, name, arguments in calls]}}]
+    return body
+
+
+def _chat_tool_call_chunks(model: str, calls: list[ToolCall], include_usage: bool) -> list[Event]:
+    base = {"id": "chatcmpl-3", "object": "chat.completion.chunk", "created": 0, "model": model + "-2024-07-18"}
+    chunks: list[dict[str, Any]] = [
+        {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": None}, "finish_reason": None}]}]
+    for index, (call_id, name, arguments) in enumerate(calls):
+        start = {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+        rest = {"index": index, "function": {"arguments": arguments}}
+        chunks += [{**base, "choices": [{"index": 0, "delta": {"tool_calls": [delta]}, "finish_reason": None}]}
+                   for delta in (start, rest)]
+    chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
+    if include_usage:
+        chunks.append({**base, "choices": [], "usage": OPENAI_USAGE})
+    return [(None, chunk) for chunk in chunks]
+
+
+def _function_call_items(calls: list[ToolCall], status: str = "completed") -> list[dict[str, Any]]:
+    return [{"type": "function_call", "id": f"fc_{call_id}", "call_id": call_id, "name": name,
+             "arguments": arguments if status == "completed" else "", "status": status}
+            for call_id, name, arguments in calls]
+
+
+def _response_tool_calls(model: str, request: dict[str, Any], calls: list[ToolCall]) -> dict[str, Any]:
+    return {**_response(model, "ok", request), "output": _function_call_items(calls)}
+
+
+def _response_tool_call_events(model: str, request: dict[str, Any], calls: list[ToolCall]) -> list[Event]:
+    started = _response(model, "ok", request, status="in_progress")
+    events: list[dict[str, Any]] = [{"type": "response.created", "response": started},
+                                    {"type": "response.in_progress", "response": started}]
+    pending, completed = _function_call_items(calls, "in_progress"), _function_call_items(calls)
+    for index, (item, done) in enumerate(zip(pending, completed, strict=True)):
+        events += [
+            {"type": "response.output_item.added", "output_index": index, "item": item},
+            {"type": "response.function_call_arguments.delta", "item_id": item["id"], "output_index": index,
+             "delta": done["arguments"]},
+            {"type": "response.function_call_arguments.done", "item_id": item["id"], "output_index": index,
+             "name": done["name"], "arguments": done["arguments"]},
+            {"type": "response.output_item.done", "output_index": index, "item": done},
+        ]
+    events.append({"type": "response.completed", "response": _response_tool_calls(model, request, calls)})
     return [(event["type"], {**event, "sequence_number": index}) for index, event in enumerate(events)]
 
 
@@ -296,7 +409,14 @@ class _Handler(BaseHTTPRequestHandler):
     # base class's own names: BaseHTTPRequestHandler.responses is its status-line table).
     def api_chat_completions(self, request: dict[str, Any], mode: str) -> None:
         model = request.get("model", "unknown")
-        if request.get("stream"):
+        calls = _tool_calls_due(request, self.headers.get("x-fake-tools"))
+        if calls:
+            if request.get("stream"):
+                include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
+                self._stream(_chat_tool_call_chunks(model, calls, include_usage), True, mode)
+            else:
+                self._json(_chat_tool_calls(model, calls))
+        elif request.get("stream"):
             include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
             self._stream(_chat_chunks(model, include_usage), True, mode)
         else:
@@ -307,7 +427,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def api_responses(self, request: dict[str, Any], mode: str) -> None:
         model = request.get("model", "unknown")
-        if request.get("stream"):
+        calls = _tool_calls_due(request, self.headers.get("x-fake-tools"))
+        if calls:
+            if request.get("stream"):
+                self._stream(_response_tool_call_events(model, request, calls), False, mode)
+            else:
+                self._json(_response_tool_calls(model, request, calls))
+        elif request.get("stream"):
             self._stream(_response_events(model, mode, request), False, mode)
         else:
             self._json(_response(model, mode, request))
