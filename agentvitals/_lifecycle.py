@@ -317,12 +317,17 @@ def start_operation(
     attributes: Mapping[str, Any] | None = None,
     kind: SpanKind = SpanKind.INTERNAL,
     labels: Mapping[str, str] | None = None,
+    enforce_budget: bool = True,
 ) -> Invocation:
     """Start a tool or retrieval span; ``step`` (``"tool"``) is checked against the task's budget.
-    ``labels`` are extra (bounded) metric attributes, also set on the span."""
+    ``labels`` are extra (bounded) metric attributes, also set on the span. ``enforce_budget=False``: the
+    step is counted but never refused (it already runs; see :meth:`TaskRun.record_step`)."""
     run = current_task()
     if run is not None and step is not None:
-        run.begin_step(step)
+        if enforce_budget:
+            run.begin_step(step)
+        else:
+            run.record_step(step)
     metric_labels = {target_attribute: target, **(labels or {})}
     span_attributes = {GEN_AI_OPERATION_NAME: operation, **metric_labels}
     if attributes:
@@ -339,8 +344,10 @@ def start_tool(
     call_id: str | None = None,
     arguments: Any = None,
     attributes: Mapping[str, Any] | None = None,
+    enforce_budget: bool = True,
 ) -> Invocation:
-    """Start an ``execute_tool {name}`` span, counted against the task's tool budget (raises BudgetExhausted).
+    """Start an ``execute_tool {name}`` span, counted against the task's tool budget (raises BudgetExhausted
+    unless ``enforce_budget=False``: a tool a framework reports once it already runs).
     ``arguments`` are recorded only when content capture is on."""
     span_attributes: dict[str, Any] = {GEN_AI_TOOL_TYPE: tool_type, **(attributes or {})}
     if call_id:
@@ -350,6 +357,7 @@ def start_tool(
     return start_operation(
         handler, operation=Operation.EXECUTE_TOOL.value, target=name, target_attribute=GEN_AI_TOOL_NAME,
         step="tool", duration=handler.instruments.tool_duration, attributes=span_attributes,
+        enforce_budget=enforce_budget,
     )
 
 

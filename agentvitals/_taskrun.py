@@ -100,8 +100,37 @@ class TaskRun:
         for run in self.lineage():
             run._check_and_count(step)
 
+    def record_step(self, step: str) -> None:
+        """Count a step that runs whatever the budget says: a framework reported it as it started (a tracing
+        callback), too late to refuse it. Over budget, the task is marked exhausted, so its next checked step
+        raises. Never raises."""
+        for run in self.lineage():
+            with run._lock:
+                counted = run._count(step)
+                maximum = run._maximum(step)
+                if maximum is not None and counted > maximum:
+                    run._exhaust(f"{step}_calls", counted, maximum)
+
+    def _count(self, step: str) -> int:
+        if step == "llm":
+            self.llm_calls += 1
+            return self.llm_calls
+        if step == "tool":
+            self.tool_calls += 1
+            return self.tool_calls
+        return 0
+
+    def _maximum(self, step: str) -> int | None:
+        budget = self.budget
+        if budget is None:
+            return None
+        return {"llm": budget.max_llm_calls, "tool": budget.max_tool_calls}.get(step)
+
     def _check_and_count(self, step: str) -> None:
         with self._lock:
+            exhausted = self.exhausted
+            if exhausted is not None:  # a spent budget stays spent, whichever step comes next
+                raise BudgetExhausted(exhausted.limit, self.name, exhausted.used, exhausted.maximum)
             budget = self.budget
             if budget is not None:
                 if budget.max_cost_usd is not None and self.cost_usd >= budget.max_cost_usd:
@@ -114,10 +143,7 @@ class TaskRun:
                     raise self._exhaust("llm_calls", self.llm_calls, budget.max_llm_calls)
                 if step == "tool" and budget.max_tool_calls is not None and self.tool_calls >= budget.max_tool_calls:
                     raise self._exhaust("tool_calls", self.tool_calls, budget.max_tool_calls)
-            if step == "llm":
-                self.llm_calls += 1
-            elif step == "tool":
-                self.tool_calls += 1
+            self._count(step)
 
     def add_llm_result(self, cost_usd: float | None, input_tokens: int | None, output_tokens: int | None) -> None:
         for run in self.lineage():

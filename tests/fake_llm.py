@@ -10,8 +10,9 @@ the client sees a protocol error).
 Agent turns (chat completions and Responses, plain and streamed): the ``x-fake-tools`` header scripts
 the tool calls an agent framework's requests get, e.g. ``weather,weather;final_answer``: the first
 turn calls ``weather`` twice (parallel calls), the next calls ``final_answer``, then the model answers
-with text. Which turn a request is in follows from the tool results it carries; arguments are filled
-from each tool's JSON schema. Every answer, tool calls or text, sends the same usage.
+with text. Which turn a request is in follows from the assistant messages (chat completions) or tool
+results (Responses) it carries; arguments are filled from each tool's JSON schema. Every answer, tool
+calls or text, sends the same usage.
 
 The server records every request path it received (``requests``) and counts, per path, the LLM
 responses it answered in full (``answered``): a test asserts "LLM calls counted = requests answered".
@@ -184,29 +185,32 @@ def _declared_tools(request: dict[str, Any]) -> dict[str, dict[str, Any] | None]
     return declared
 
 
-def _tool_results(request: dict[str, Any]) -> int:
+def _turn(request: dict[str, Any], groups: list[list[str]]) -> int:
+    """How many scripted turns this conversation has been through: its assistant messages (chat completions;
+    some frameworks replay tool calls as text), or the tool results it carries (Responses)."""
     messages = request.get("messages")
     if isinstance(messages, list):
-        return sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "tool")
+        return sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "assistant")
     items = request.get("input")
-    if isinstance(items, list):
-        return sum(1 for i in items if isinstance(i, dict) and i.get("type") == "function_call_output")
-    return 0
+    results = sum(1 for i in items if isinstance(i, dict) and i.get("type") == "function_call_output") \
+        if isinstance(items, list) else 0
+    turn = 0
+    while turn < len(groups) and results >= len(groups[turn]):
+        results -= len(groups[turn])
+        turn += 1
+    return turn
 
 
 def _tool_calls_due(request: dict[str, Any], script: str | None) -> list[ToolCall]:
-    """The tool calls this request is answered with: the scripted turn its tool results have reached."""
+    """The tool calls this request is answered with: the scripted turn the conversation has reached."""
     declared = _declared_tools(request)
     if not script or not declared:
         return []
-    done = _tool_results(request)
-    for turn, group in enumerate(script.split(";")):
-        names = [name.strip() for name in group.split(",") if name.strip()]
-        if done < len(names):
-            return [(f"call_{turn}_{index}", name, _arguments(declared.get(name)))
-                    for index, name in enumerate(names)]
-        done -= len(names)
-    return []
+    groups = [[name.strip() for name in group.split(",") if name.strip()] for group in script.split(";")]
+    turn = _turn(request, groups)
+    if turn >= len(groups):
+        return []
+    return [(f"call_{turn}_{index}", name, _arguments(declared.get(name))) for index, name in enumerate(groups[turn])]
 
 
 def _chat_tool_calls(model: str, calls: list[ToolCall]) -> dict[str, Any]:

@@ -1,0 +1,183 @@
+"""Agent runs of the frameworks: a task of their own when no ``agentvitals.task`` encloses them.
+
+A framework's agent run (pydantic-ai's ``Agent.run``, openai-agents' ``Runner.run``, a LlamaIndex agent
+workflow, a smolagents agent, a CrewAI crew) inside an ``agentvitals.task`` is part of that task. Outside
+one, it becomes a task of its own, ``invoke_agent {agent name}``, with outcome, cost, tokens and the
+active/idle split, so ``init()`` alone gives tasks. Such a task has no budget (budgets are the
+application's to set, with ``agentvitals.task(budget=...)``).
+
+:class:`AgentRun` is that run as a scope; the wrappers here apply it to a framework's public run method,
+whether it returns a value, a coroutine, a generator (iterated later: the task stays open until it is
+exhausted, its context attached only while the generator's body runs) or a future (the task ends when
+the future does; the context is attached only while the method itself runs, so the tasks it schedules
+inherit it and the caller's context is left as it was).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import context as otel_context
+
+from agentvitals._handler import Handler
+from agentvitals._scope import Scope
+from agentvitals._taskrun import current_task
+from agentvitals._tasks import TaskInvocation, start_task
+
+_logger = logging.getLogger("agentvitals")
+
+__all__ = ["AgentRun", "AgentRunEndpoint", "async_agent_run_wrapper", "future_agent_run_wrapper",
+           "sync_agent_run_wrapper"]
+
+DEFAULT_AGENT_NAME = "agent"
+
+
+class AgentRun(Scope):
+    """One agent run: a task named after the agent when no task encloses it; otherwise nothing at all."""
+
+    def __init__(self, handler: Handler, name: str | None, attributes: Mapping[str, Any] | None = None) -> None:
+        self._handler = handler
+        self._name = name or DEFAULT_AGENT_NAME
+        self._attributes = dict(attributes or {})
+        self.invocation: TaskInvocation | None = None
+
+    def begin(self, *, on_this_thread: bool) -> otel_context.Context:
+        """The context the run's body runs in: the new task's, or the current one when a task encloses it."""
+        if current_task() is None:
+            try:
+                self.invocation, context = start_task(self._handler, self._name, budget=None,
+                                                      attributes=self._attributes, on_this_thread=on_this_thread)
+                return context
+            except Exception:  # deliberate: telemetry never breaks the agent
+                _logger.debug("agentvitals: could not start a task for agent %r", self._name, exc_info=True)
+        return otel_context.get_current()
+
+    def end(self, exc: BaseException | None) -> None:
+        invocation, self.invocation = self.invocation, None
+        if invocation is not None:
+            invocation.end(exc)
+
+    # Scope: ``with``/``async with``; the run's exception always propagates.
+    def _begin(self, *, is_async: bool) -> otel_context.Context:
+        return self.begin(on_this_thread=not is_async)
+
+    def _end(self, exc: BaseException | None) -> bool:
+        self.end(exc)
+        return False
+
+
+def _future_exception(future: asyncio.Future[Any]) -> BaseException | None:
+    if future.cancelled():
+        return asyncio.CancelledError()
+    return future.exception()
+
+
+def _continue_in(context: otel_context.Context, generator: Generator[Any, Any, Any], run: AgentRun
+                 ) -> Generator[Any, Any, Any]:
+    """Iterate ``generator`` with ``context`` attached only while its body runs; the run ends with it."""
+    try:
+        while True:
+            token = otel_context.attach(context)
+            try:
+                item = next(generator)
+            finally:
+                otel_context.detach(token)
+            yield item
+    except StopIteration as stop:
+        run.end(None)
+        return stop.value
+    except GeneratorExit:  # the consumer stopped early: the run ends here, without an error
+        run.end(None)
+        generator.close()
+        raise
+    except BaseException as exc:
+        run.end(exc)
+        raise
+
+
+@dataclass(frozen=True)
+class AgentRunEndpoint:
+    name: Callable[[Any, tuple[Any, ...], Mapping[str, Any]], str | None]
+    """(instance, args, kwargs) -> the agent's name."""
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+    def run(self, handler: Handler, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> AgentRun:
+        try:
+            name = self.name(instance, args, kwargs)
+        except Exception:
+            name = None
+        return AgentRun(handler, name, self.attributes)
+
+
+Wrapper = Callable[..., Any]
+
+
+def sync_agent_run_wrapper(endpoint: AgentRunEndpoint) -> Callable[[Handler], Wrapper]:
+    """A synchronous run method; a generator it returns (a streamed run) keeps the task open while iterated."""
+    def factory(handler: Handler) -> Wrapper:
+        def wrapper(wrapped: Wrapper, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            if current_task() is not None:
+                return wrapped(*args, **kwargs)
+            run = endpoint.run(handler, instance, args, kwargs)
+            context = run.begin(on_this_thread=True)
+            token = otel_context.attach(context)
+            try:
+                result = wrapped(*args, **kwargs)
+            except BaseException as exc:
+                otel_context.detach(token)
+                run.end(exc)
+                raise
+            otel_context.detach(token)
+            if inspect.isgenerator(result):
+                return _continue_in(context, result, run)
+            run.end(None)
+            return result
+
+        return wrapper
+
+    return factory
+
+
+def async_agent_run_wrapper(endpoint: AgentRunEndpoint) -> Callable[[Handler], Wrapper]:
+    """A coroutine run method."""
+    def factory(handler: Handler) -> Wrapper:
+        async def wrapper(wrapped: Wrapper, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            if current_task() is not None:
+                return await wrapped(*args, **kwargs)
+            async with endpoint.run(handler, instance, args, kwargs):
+                return await wrapped(*args, **kwargs)
+
+        return wrapper
+
+    return factory
+
+
+def future_agent_run_wrapper(endpoint: AgentRunEndpoint) -> Callable[[Handler], Wrapper]:
+    """A method that schedules the run and returns a future (e.g. a workflow handler): the task ends with it."""
+    def factory(handler: Handler) -> Wrapper:
+        def wrapper(wrapped: Wrapper, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            if current_task() is not None:
+                return wrapped(*args, **kwargs)
+            run = endpoint.run(handler, instance, args, kwargs)
+            token = otel_context.attach(run.begin(on_this_thread=False))
+            try:
+                result = wrapped(*args, **kwargs)
+            except BaseException as exc:
+                otel_context.detach(token)
+                run.end(exc)
+                raise
+            otel_context.detach(token)
+            if isinstance(result, asyncio.Future):
+                result.add_done_callback(lambda future: run.end(_future_exception(future)))
+            else:
+                run.end(None)
+            return result
+
+        return wrapper
+
+    return factory
