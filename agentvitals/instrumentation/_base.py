@@ -74,17 +74,26 @@ class PatchTableInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def instrumentation_dependencies(self) -> Collection[str]:
         return self.instruments
 
+    _instrumenting = False
+
     def _instrument(self, **kwargs: Any) -> None:
-        handler = handler_for(kwargs)
-        applied: list[tuple[Any, str]] = []
-        for patch in self.patches:
-            module = import_optional(patch.module)
-            target = _resolve(module, patch.attribute) if module is not None else None
-            if target is None:
-                continue
-            wrap_function_wrapper(module, patch.attribute, patch.wrapper(handler))
-            applied.append(target)
-        self._applied = applied
+        if self._instrumenting:
+            # Importing a patched module fired a post-import hook that instruments us again: once is enough.
+            return
+        self._instrumenting = True
+        try:
+            handler = handler_for(kwargs)
+            applied: list[tuple[Any, str]] = []
+            for patch in self.patches:
+                module = import_optional(patch.module)
+                target = _resolve(module, patch.attribute) if module is not None else None
+                if target is None:
+                    continue
+                wrap_function_wrapper(module, patch.attribute, patch.wrapper(handler))
+                applied.append(target)
+            self._applied = applied
+        finally:
+            self._instrumenting = False
 
     def _uninstrument(self, **kwargs: Any) -> None:
         for owner, attribute in getattr(self, "_applied", ()):
