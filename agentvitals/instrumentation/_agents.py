@@ -23,16 +23,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry import context as otel_context
+from opentelemetry import trace
 
 from agentvitals._handler import Handler
 from agentvitals._scope import Scope
-from agentvitals._taskrun import current_task
+from agentvitals._taskrun import TASK_KEY, current_task
 from agentvitals._tasks import TaskInvocation, start_task
 
 _logger = logging.getLogger("agentvitals")
 
-__all__ = ["AgentRun", "AgentRunEndpoint", "async_agent_run_wrapper", "future_agent_run_wrapper",
-           "sync_agent_run_wrapper"]
+__all__ = ["AgentRun", "AgentRunEndpoint", "ReportedError", "async_agent_run_wrapper", "detach_if_current",
+           "future_agent_run_wrapper", "sync_agent_run_wrapper"]
 
 DEFAULT_AGENT_NAME = "agent"
 
@@ -57,10 +58,32 @@ class AgentRun(Scope):
                 _logger.debug("agentvitals: could not start a task for agent %r", self._name, exc_info=True)
         return otel_context.get_current()
 
+    def context_in(self, parent: otel_context.Context) -> otel_context.Context:
+        """``parent`` with this run's task current (a later part of the same run, e.g. after a handoff)."""
+        invocation = self.invocation
+        if invocation is None or invocation.run is None:
+            return parent
+        return trace.set_span_in_context(invocation.span, otel_context.set_value(TASK_KEY, invocation.run, parent))
+
     def end(self, exc: BaseException | None) -> None:
         invocation, self.invocation = self.invocation, None
         if invocation is not None:
             invocation.end(exc)
+
+
+class ReportedError(Exception):
+    """An error a framework reported through its tracing callbacks: its own exception is not ours to see."""
+
+
+def detach_if_current(token: object, attached: otel_context.Context) -> None:
+    """Detach a context a callback attached, if it is still the current one. A framework's end callback can run
+    where its start callback did not (another task or thread): detaching there would fail (the context
+    variable's token belongs to another context) and log an error; the context it was attached in then ends
+    with its task or thread."""
+    if otel_context.get_current() is attached:
+        otel_context.detach(token)  # type: ignore[arg-type]
+    else:
+        _logger.debug("agentvitals: a framework ended a span outside the context it started in")
 
     # Scope: ``with``/``async with``; the run's exception always propagates.
     def _begin(self, *, is_async: bool) -> otel_context.Context:
