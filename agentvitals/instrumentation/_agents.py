@@ -8,9 +8,9 @@ application's to set, with ``agentvitals.task(budget=...)``).
 
 :class:`AgentRun` is that run as a scope; the wrappers here apply it to a framework's public run method,
 whether it returns a value, a coroutine, a generator (iterated later: the task stays open until it is
-exhausted, its context attached only while the generator's body runs) or a future (the task ends when
-the future does; the context is attached only while the method itself runs, so the tasks it schedules
-inherit it and the caller's context is left as it was).
+exhausted, its context attached only while the generator's body runs) or a handle to a run it scheduled on
+the event loop (the task ends when the run does; the context is attached only while the method itself
+runs, so the asyncio tasks it creates inherit it and the caller's context is left as it was).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +33,7 @@ from agentvitals._tasks import TaskInvocation, start_task
 _logger = logging.getLogger("agentvitals")
 
 __all__ = ["AgentRun", "AgentRunEndpoint", "ReportedError", "async_agent_run_wrapper", "detach_if_current",
-           "future_agent_run_wrapper", "sync_agent_run_wrapper"]
+           "scheduled_agent_run_wrapper", "sync_agent_run_wrapper"]
 
 DEFAULT_AGENT_NAME = "agent"
 
@@ -92,12 +92,6 @@ def detach_if_current(token: object, attached: otel_context.Context) -> None:
     def _end(self, exc: BaseException | None) -> bool:
         self.end(exc)
         return False
-
-
-def _future_exception(future: asyncio.Future[Any]) -> BaseException | None:
-    if future.cancelled():
-        return asyncio.CancelledError()
-    return future.exception()
 
 
 def _continue_in(context: otel_context.Context, generator: Generator[Any, Any, Any], run: AgentRun
@@ -180,8 +174,23 @@ def async_agent_run_wrapper(endpoint: AgentRunEndpoint) -> Callable[[Handler], W
     return factory
 
 
-def future_agent_run_wrapper(endpoint: AgentRunEndpoint) -> Callable[[Handler], Wrapper]:
-    """A method that schedules the run and returns a future (e.g. a workflow handler): the task ends with it."""
+_watchers: set[asyncio.Task[None]] = set()
+"""Tasks waiting for a scheduled run to end (asyncio keeps only weak references to tasks)."""
+
+
+async def _end_with(run: AgentRun, completion: Awaitable[Any]) -> None:
+    try:
+        await completion
+    except BaseException as exc:  # the run's outcome, not ours to raise: whoever awaits the run sees it
+        run.end(exc)
+    else:
+        run.end(None)
+
+
+def scheduled_agent_run_wrapper(endpoint: AgentRunEndpoint, completion: Callable[[Any], Awaitable[Any]]
+                                ) -> Callable[[Handler], Wrapper]:
+    """A method that schedules the run on the running event loop and returns a handle to it (e.g. a workflow
+    handler); ``completion(handle)`` is an awaitable that ends when the run does, and so does the task."""
     def factory(handler: Handler) -> Wrapper:
         def wrapper(wrapped: Wrapper, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             if current_task() is not None:
@@ -195,10 +204,14 @@ def future_agent_run_wrapper(endpoint: AgentRunEndpoint) -> Callable[[Handler], 
                 run.end(exc)
                 raise
             otel_context.detach(token)
-            if isinstance(result, asyncio.Future):
-                result.add_done_callback(lambda future: run.end(_future_exception(future)))
-            else:
+            try:
+                watcher = asyncio.get_running_loop().create_task(_end_with(run, completion(result)))
+            except Exception:  # no running loop, or no way to know when it ends: the task ends here
+                _logger.debug("agentvitals: cannot follow agent run %r to its end", run, exc_info=True)
                 run.end(None)
+            else:
+                _watchers.add(watcher)
+                watcher.add_done_callback(_watchers.discard)
             return result
 
         return wrapper
