@@ -122,6 +122,17 @@ class AgentRunEndpoint:
     name: Callable[[Any, tuple[Any, ...], Mapping[str, Any]], str | None]
     """(instance, args, kwargs) -> the agent's name."""
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    applies: Callable[[Any, tuple[Any, ...], Mapping[str, Any]], bool] = lambda instance, args, kwargs: True
+    """(instance, args, kwargs) -> whether this call is the run (not one that hands the run to another call)."""
+
+    def wanted(self, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
+        """A task is started only for the run itself, when no task encloses it."""
+        if current_task() is not None:
+            return False
+        try:
+            return bool(self.applies(instance, args, kwargs))
+        except Exception:
+            return False
 
     def run(self, handler: Handler, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> AgentRun:
         try:
@@ -138,7 +149,7 @@ def sync_agent_run_wrapper(endpoint: AgentRunEndpoint) -> Callable[[Handler], Wr
     """A synchronous run method; a generator it returns (a streamed run) keeps the task open while iterated."""
     def factory(handler: Handler) -> Wrapper:
         def wrapper(wrapped: Wrapper, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-            if current_task() is not None:
+            if not endpoint.wanted(instance, args, kwargs):
                 return wrapped(*args, **kwargs)
             run = endpoint.run(handler, instance, args, kwargs)
             context = run.begin(on_this_thread=True)
@@ -164,7 +175,7 @@ def async_agent_run_wrapper(endpoint: AgentRunEndpoint) -> Callable[[Handler], W
     """A coroutine run method."""
     def factory(handler: Handler) -> Wrapper:
         async def wrapper(wrapped: Wrapper, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-            if current_task() is not None:
+            if not endpoint.wanted(instance, args, kwargs):
                 return await wrapped(*args, **kwargs)
             async with endpoint.run(handler, instance, args, kwargs):
                 return await wrapped(*args, **kwargs)
@@ -193,7 +204,7 @@ def scheduled_agent_run_wrapper(endpoint: AgentRunEndpoint, completion: Callable
     handler); ``completion(handle)`` is an awaitable that ends when the run does, and so does the task."""
     def factory(handler: Handler) -> Wrapper:
         def wrapper(wrapped: Wrapper, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-            if current_task() is not None:
+            if not endpoint.wanted(instance, args, kwargs):
                 return wrapped(*args, **kwargs)
             run = endpoint.run(handler, instance, args, kwargs)
             token = otel_context.attach(run.begin(on_this_thread=False))
