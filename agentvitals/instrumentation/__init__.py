@@ -69,6 +69,7 @@ INSTRUMENTATIONS: tuple[Instrumentation, ...] = (
     Instrumentation("langchain", ("langchain_core",), f"{_HERE}.langchain:LangChainInstrumentor"),
     Instrumentation("mcp", ("mcp",), f"{_HERE}.mcp:MCPInstrumentor"),
     Instrumentation("crewai", ("crewai",), f"{_HERE}.crewai:CrewAIInstrumentor"),
+    Instrumentation("langgraph", ("langgraph.pregel",), f"{_HERE}.langgraph:LangGraphInstrumentor"),
     Instrumentation("llama_index", ("llama_index.core",), f"{_HERE}.llama_index:LlamaIndexInstrumentor"),
     Instrumentation("openai_agents", ("agents",), f"{_HERE}.openai_agents:OpenAIAgentsInstrumentor"),
     Instrumentation("pydantic_ai", ("pydantic_ai",), f"{_HERE}.pydantic_ai:PydanticAIInstrumentor"),

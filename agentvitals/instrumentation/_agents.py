@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,6 +117,28 @@ def _continue_in(context: otel_context.Context, generator: Generator[Any, Any, A
         raise
 
 
+async def _continue_in_async(context: otel_context.Context, generator: AsyncGenerator[Any, Any], run: AgentRun
+                             ) -> AsyncGenerator[Any, Any]:
+    """:func:`_continue_in` for an async generator."""
+    try:
+        while True:
+            token = otel_context.attach(context)
+            try:
+                item = await generator.__anext__()
+            finally:
+                otel_context.detach(token)
+            yield item
+    except StopAsyncIteration:
+        run.end(None)
+    except GeneratorExit:
+        run.end(None)
+        await generator.aclose()
+        raise
+    except BaseException as exc:
+        run.end(exc)
+        raise
+
+
 @dataclass(frozen=True)
 class AgentRunEndpoint:
     name: Callable[[Any, tuple[Any, ...], Mapping[str, Any]], str | None]
@@ -146,7 +168,8 @@ Wrapper = Callable[..., Any]
 
 
 def sync_agent_run_wrapper(endpoint: AgentRunEndpoint) -> Callable[[Handler], Wrapper]:
-    """A synchronous run method; a generator it returns (a streamed run) keeps the task open while iterated."""
+    """A synchronous run method; a generator or async generator it returns (a streamed run) keeps the task open
+    while it is iterated."""
     def factory(handler: Handler) -> Wrapper:
         def wrapper(wrapped: Wrapper, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             if not endpoint.wanted(instance, args, kwargs):
@@ -163,6 +186,8 @@ def sync_agent_run_wrapper(endpoint: AgentRunEndpoint) -> Callable[[Handler], Wr
             otel_context.detach(token)
             if inspect.isgenerator(result):
                 return _continue_in(context, result, run)
+            if inspect.isasyncgen(result):
+                return _continue_in_async(context, result, run)
             run.end(None)
             return result
 
