@@ -110,8 +110,9 @@ def init(
             in USD per 1M tokens, matched before the bundled table.
         instrumentations: Names to enable (default: all whose library is installed):
             ``openai``, ``anthropic``, ``httpx`` (httpx and httpx2), ``sqlite3``, ``psycopg``, ``psycopg2``,
-            ``pymysql``, ``redis``, ``chromadb``, ``qdrant``, ``langchain``, ``mcp``, ``threading``, and ``gpu``
-            (NVML gauges, when NVML loads).
+            ``pymysql``, ``redis``, ``chromadb``, ``qdrant``, ``langchain``, ``langgraph``, ``mcp``,
+            ``openai_agents``, ``pydantic_ai``, ``llama_index``, ``smolagents``, ``crewai``, ``threading``, and
+            ``gpu`` (NVML gauges, when NVML loads).
         shutdown_timeout: Seconds the final export at exit or ``shutdown()`` may take (default 3).
         tracer_provider, meter_provider: Use these instead of creating (or reusing global) ones.
         span_exporter: Export spans here instead of OTLP (e.g. an in-memory exporter in tests).

@@ -70,6 +70,14 @@ class AgentRun(Scope):
         if invocation is not None:
             invocation.end(exc)
 
+    # Scope: ``with``/``async with``; the run's exception always propagates.
+    def _begin(self, *, is_async: bool) -> otel_context.Context:
+        return self.begin(on_this_thread=not is_async)
+
+    def _end(self, exc: BaseException | None) -> bool:
+        self.end(exc)
+        return False
+
 
 class ReportedError(Exception):
     """An error a framework reported through its tracing callbacks: its own exception is not ours to see."""
@@ -84,14 +92,6 @@ def detach_if_current(token: object, attached: otel_context.Context) -> None:
         otel_context.detach(token)  # type: ignore[arg-type]
     else:
         _logger.debug("agentvitals: a framework ended a span outside the context it started in")
-
-    # Scope: ``with``/``async with``; the run's exception always propagates.
-    def _begin(self, *, is_async: bool) -> otel_context.Context:
-        return self.begin(on_this_thread=not is_async)
-
-    def _end(self, exc: BaseException | None) -> bool:
-        self.end(exc)
-        return False
 
 
 def _continue_in(context: otel_context.Context, generator: Generator[Any, Any, Any], run: AgentRun

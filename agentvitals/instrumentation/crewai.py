@@ -128,7 +128,7 @@ class CrewAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         hooks = _ToolHooks(handler_for(kwargs))
         register_before_tool_call_hook(hooks.before)
         register_after_tool_call_hook(hooks.after)
-        self._hooks = hooks
+        self._hooks: _ToolHooks | None = hooks
         self._kickoff = _KickoffInstrumentor()
         self._kickoff.instrument(skip_dep_check=True, **kwargs)
 

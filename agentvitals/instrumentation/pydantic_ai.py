@@ -84,8 +84,8 @@ class _Tracer(trace.Tracer):
         return self._own.start_span(name, context, kind, attributes, links, start_time, record_exception,
                                     set_status_on_exception)
 
-    @contextmanager  # type: ignore[override]
-    def start_as_current_span(self, name: str, context: otel_context.Context | None = None,
+    @contextmanager
+    def start_as_current_span(self, name: str, context: otel_context.Context | None = None,  # type: ignore[override]
                               kind: SpanKind = SpanKind.INTERNAL, attributes: Attributes | None = None,
                               links: Sequence[Link] | None = None, start_time: int | None = None,
                               record_exception: bool = True, set_status_on_exception: bool = True,

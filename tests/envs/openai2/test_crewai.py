@@ -74,6 +74,24 @@ async def test_async_kickoff_is_a_task(telemetry: Telemetry, fake_llm: FakeLLMSe
     assert span.attributes[TASK_TOOL_CALLS] == 1
 
 
+async def test_native_async_kickoff_is_a_task(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    assert str(await make_crew(fake_llm, "weather").akickoff()) == "hello"
+    span = assert_task_accounts_for(telemetry, fake_llm, "weather-crew", **USAGE)
+    assert span.attributes[TASK_TOOL_CALLS] == 1
+    assert telemetry.span("execute_tool weather").parent.span_id == span.context.span_id
+
+
+def test_failed_kickoff_is_a_failed_task(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    from crewai import LLM
+
+    crew = make_crew(fake_llm, "weather")
+    crew.agents[0].llm = LLM(model="gpt-4o-mini", base_url=fake_llm.url + "/v1", api_key="sk-test", max_retries=0,
+                             default_headers={"x-fake": "error_500"})
+    with pytest.raises(Exception):  # noqa: B017 - whatever CrewAI makes of the provider's 500
+        crew.kickoff()
+    assert task_span(telemetry, "weather-crew").attributes[TASK_OUTCOME] == "error"
+
+
 def test_tool_budget_blocks_the_call_and_ends_the_task(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
     with agentvitals.task("crew-budget", budget=agentvitals.Budget(max_tool_calls=1)) as task:
         make_crew(fake_llm, "weather;weather").kickoff()
