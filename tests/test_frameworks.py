@@ -143,3 +143,28 @@ async def test_langgraph_run_without_a_task_is_a_task(telemetry: Telemetry, fake
     assert span.attributes[TASK_OUTCOME] == "success" and span.attributes[TASK_TOOL_CALLS] == 1
     assert telemetry.span("execute_tool weather").parent.span_id == span.context.span_id
     assert agentvitals.current_task() is None
+
+
+async def test_mcp_call_inside_a_tool_is_that_tool_call(telemetry: Telemetry) -> None:
+    """A framework tool whose body calls an MCP server (an MCP tool adapter does just that) is one tool call."""
+    from langchain_core.tools import tool
+    from mcp import Client
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer("calculator")
+
+    @server.tool()
+    def add(a: int, b: int) -> int:
+        """Add two numbers."""
+        return a + b
+
+    @tool
+    async def calculator(a: int, b: int) -> str:
+        """Add two numbers on the calculator server."""
+        async with Client(server) as client:
+            return str(await client.call_tool("add", {"a": a, "b": b}))
+
+    async with agentvitals.task("mcp-in-tool"):
+        assert "5" in await calculator.ainvoke({"a": 2, "b": 3})
+    assert [s.name for s in telemetry.spans("execute_tool")] == ["execute_tool calculator"]
+    assert telemetry.span("invoke_agent mcp-in-tool").attributes[TASK_TOOL_CALLS] == 1

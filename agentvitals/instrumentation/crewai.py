@@ -36,6 +36,7 @@ from agentvitals.instrumentation._agents import (
     sync_agent_run_wrapper,
 )
 from agentvitals.instrumentation._base import Patch, PatchTableInstrumentor, handler_for
+from agentvitals.instrumentation._operations import in_tool_call
 
 _logger = logging.getLogger("agentvitals")
 
@@ -69,7 +70,7 @@ class _ToolHooks:
         except Exception:
             _logger.debug("agentvitals: could not start a CrewAI tool span", exc_info=True)
             return None
-        context = invocation.context()
+        context = in_tool_call(invocation.context())
         record = _OpenTool(invocation, None, context)
         context = otel_context.set_value(_OPEN_TOOL, record, context)
         record.context = context

@@ -43,6 +43,7 @@ from agentvitals._taskrun import current_task
 from agentvitals.attributes import Outcome
 from agentvitals.instrumentation._agents import AgentRun, ReportedError, detach_if_current
 from agentvitals.instrumentation._base import handler_for
+from agentvitals.instrumentation._operations import in_tool_call
 
 _logger = logging.getLogger("agentvitals")
 
@@ -101,7 +102,7 @@ class _Processor:
                 self._agent_started(handler, span, data)
             elif isinstance(data, FunctionSpanData):
                 tool = start_tool(handler, non_empty_str(data.name) or "tool", enforce_budget=False)
-                self._attach(span, tool.context(), tool)
+                self._attach(span, in_tool_call(tool.context()), tool)
         except Exception:  # deliberate: openai-agents logs a processor's errors; we keep ours quiet
             _logger.debug("agentvitals: could not follow an openai-agents span", exc_info=True)
 

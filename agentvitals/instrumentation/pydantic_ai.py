@@ -43,6 +43,7 @@ from agentvitals._records import non_empty_str
 from agentvitals._taskrun import BudgetExhausted, current_task
 from agentvitals.instrumentation._agents import AgentRun
 from agentvitals.instrumentation._base import handler_for
+from agentvitals.instrumentation._operations import in_tool_call
 from agentvitals.semconv import (
     GEN_AI_AGENT_NAME,
     GEN_AI_OPERATION_NAME,
@@ -95,8 +96,14 @@ class _Tracer(trace.Tracer):
             if operation == Operation.EXECUTE_TOOL.value:
                 invocation = _start_tool(self._handler, attributes)
                 if invocation is not None:
-                    with invocation:  # current while the tool runs; an exception ends it failed
+                    token = otel_context.attach(in_tool_call(invocation.context()))  # current while the tool runs
+                    try:
                         yield invocation.span
+                    except BaseException as exc:
+                        otel_context.detach(token)
+                        invocation.end(exc)
+                        raise
+                    otel_context.detach(token)
                     invocation.stop()
                     return
             elif operation == Operation.INVOKE_AGENT.value and current_task() is None:
