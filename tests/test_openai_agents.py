@@ -147,3 +147,18 @@ async def test_responses_api_agent(telemetry: Telemetry, fake_llm: FakeLLMServer
     assert result.final_output == "hello"
     span = assert_task_accounts_for(telemetry, fake_llm, "oa-responses", **RESPONSES)
     assert span.attributes[TASK_TOOL_CALLS] == 2
+
+
+def test_uninstrumented_processor_is_inert_and_reused(fake_llm: FakeLLMServer) -> None:
+    from agents import Runner
+
+    from tests.conftest import make_telemetry
+
+    for _ in range(2):  # instrumenting again reuses the one registered processor: one tool span, not two
+        telemetry = make_telemetry()
+        Runner.run_sync(make_agent(fake_llm, "weather"), "Weather in Lyon?")
+        assert len(telemetry.spans("execute_tool")) == 1 and len(telemetry.spans("invoke_agent")) == 1
+        agentvitals.shutdown()
+    telemetry.exporter.clear()
+    Runner.run_sync(make_agent(fake_llm, "weather"), "Weather in Lyon?")
+    assert telemetry.exporter.get_finished_spans() == ()
