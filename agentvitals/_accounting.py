@@ -1,113 +1,214 @@
-"""Active vs idle time: which spans of a task are waits, and how a task's wall time splits.
+"""Task accounting from spans, whoever made them: waits, model calls, tool calls, tokens and cost.
 
-A span processor sees every span (ours and any contrib instrumentation's) start and end. A task's
-own span is recognised when it starts (its context carries the new task's run); any other span belongs
-to the task of its parent span; a span is a *wait* when it is an external call (LLM, tool,
-retrieval, DB, HTTP or any other CLIENT span). Only *outermost* waits are recorded (the HTTP span
-under an LLM span is inside the LLM wait), so summed child time is not inflated by nesting.
+A span processor sees every span start and end: ours, a contrib instrumentation's, a framework's own
+(pydantic-ai, OpenInference, ...). From them it keeps, for each task:
 
-Cost on the hot path: one dict lookup per span outside tasks, two dict operations per span inside
-one, and a per-task lock only when a wait ends. No global locks: dict get/set/pop are atomic under
-the GIL. The split is computed once, when the task ends (O(n log n) in its waits).
+* **waits**: a span is a wait when it is an external call (LLM, tool, retrieval, DB, HTTP or any other
+  CLIENT span); only *outermost* waits are recorded (the HTTP span under an LLM span is inside the LLM
+  wait), so summed child time is not inflated by nesting. An HTTP call to a known LLM API path that no
+  model-call span covers is an ``llm`` wait, and counted as an uninstrumented LLM call.
+* **model calls, once each**: nested inference spans (a framework's ``chat`` span around our SDK span, or
+  another instrumentation's inside ours) are one *nest*, one call. It is counted when the nest's outermost
+  span starts, and credited (tokens, cost) when it ends, from the best member: ours if there is one (it
+  carries our cost), else the innermost span that reported usage, priced with our table. For a nest with
+  none of our spans, the processor also records the cost metric (the other instrumentation records its own
+  duration and token metrics).
+* **tool calls, once each**: likewise for nested ``execute_tool`` spans.
+* **agent runs no task encloses**: another instrumentation's ``invoke_agent`` span outside any task is a task
+  of its own: its run is accounted like ours and its results recorded when it ends (the task attributes
+  join the span at export, see :meth:`AccountingProcessor.annotations`).
+
+A task's own span is recognised when it starts: its context carries the task's new run (``_tasks``).
+
+Cost on the hot path: one dict lookup per span outside tasks and nests, two dict operations per span inside
+one, a per-task lock when something is credited. The split is computed once, when the task ends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import StatusCode
 
+from agentvitals._handler import Handler
+from agentvitals._spans import (
+    CallFacts,
+    agent_name,
+    is_agent,
+    is_inference,
+    is_tool,
+    llm_http_provider,
+    server_address,
+    wait_kind,
+)
 from agentvitals._taskrun import TASK_KEY, TaskRun
-from agentvitals.attributes import TASK_ID, WaitKind
+from agentvitals._tasks import finish_task
+from agentvitals.attributes import INSTRUMENTATION_SCOPE, TASK_ID, Outcome, WaitKind
 from agentvitals.semconv import (
-    DB_QUERY_TEXT,
-    DB_SYSTEM_LEGACY,
-    DB_SYSTEM_NAME,
+    ERROR_TYPE,
     GEN_AI_OPERATION_NAME,
-    HTTP_REQUEST_METHOD,
-    LLM_OPERATIONS,
-    Operation,
+    GEN_AI_PROVIDER_NAME,
+    GEN_AI_REQUEST_MODEL,
+    SERVER_ADDRESS,
 )
 
-if TYPE_CHECKING:
-    from opentelemetry.context import Context
+_logger = logging.getLogger("agentvitals")
 
-__all__ = ["WaitAccountingProcessor", "wait_kind"]
+__all__ = ["AccountingProcessor"]
 
-_OPERATION_KINDS: Mapping[str, WaitKind] = {
-    **{op: WaitKind.LLM for op in LLM_OPERATIONS},
-    Operation.EMBEDDINGS.value: WaitKind.LLM,
-    Operation.EXECUTE_TOOL.value: WaitKind.TOOL,
-    Operation.RETRIEVAL.value: WaitKind.RETRIEVAL,
-}
+_MAX_ANNOTATIONS = 4096
+"""Task attributes waiting for their span's export; bounded (an exporter that never runs must not leak)."""
 
 
-_VECTOR_OPERATORS = ("<->", "<=>", "<#>", "<+>")
+class _Nest:
+    """Nested spans of one model call (or one tool call): counted once, credited once."""
 
+    __slots__ = ("ours", "best")
 
-def wait_kind(attributes: Mapping[str, Any] | None, kind: SpanKind) -> WaitKind | None:
-    """The kind of wait a span is, or ``None`` when it is the task's own work."""
-    attributes = attributes or {}
-    operation = attributes.get(GEN_AI_OPERATION_NAME)
-    if operation is not None:
-        return _OPERATION_KINDS.get(operation)
-    if DB_SYSTEM_NAME in attributes or DB_SYSTEM_LEGACY in attributes:
-        query = attributes.get(DB_QUERY_TEXT) or ""
-        # pgvector's distance operators: a nearest-neighbour search is a retrieval, whatever stores it.
-        if isinstance(query, str) and any(operator in query for operator in _VECTOR_OPERATORS):
-            return WaitKind.RETRIEVAL
-        return WaitKind.DB
-    if kind is SpanKind.CLIENT:
-        if HTTP_REQUEST_METHOD in attributes or "http.method" in attributes:
-            return WaitKind.HTTP
-        return WaitKind.OTHER
-    return None
+    def __init__(self) -> None:
+        self.ours: CallFacts | None = None
+        """What our own span in the nest reported (preferred: it carries our cost)."""
+        self.best: CallFacts | None = None
+        """The innermost other span that reported usage."""
 
 
 class _Entry:
-    __slots__ = ("run", "kind", "inside_wait")
+    __slots__ = ("run", "kind", "inside_wait", "llm_nest", "llm_root", "tool_nest", "tool_root", "own_run",
+                 "uninstrumented")
 
-    def __init__(self, run: TaskRun, kind: WaitKind | None, inside_wait: bool) -> None:
+    def __init__(self, run: TaskRun | None, kind: WaitKind | None, inside_wait: bool) -> None:
         self.run = run
         self.kind = kind
         self.inside_wait = inside_wait
+        self.llm_nest: _Nest | None = None
+        self.llm_root = False
+        self.tool_nest: _Nest | None = None
+        self.tool_root = False
+        self.own_run: TaskRun | None = None
+        """The run of an agent span no task enclosed: it is finished when the span ends."""
+        self.uninstrumented: str | None = None
+        """The provider of an HTTP call to an LLM API that no model-call span covers."""
 
 
-class WaitAccountingProcessor(SpanProcessor):
-    """Attributes spans to tasks and records each task's outermost waits. Never raises."""
+def _ours(span: ReadableSpan) -> bool:
+    scope = span.instrumentation_scope
+    return scope is not None and scope.name == INSTRUMENTATION_SCOPE
 
-    def __init__(self) -> None:
+
+class AccountingProcessor(SpanProcessor):
+    """Attributes spans to tasks and counts and credits what happens in them. Never raises.
+
+    Args:
+        handler: The handler to price and record through (looked up when needed: ``init()`` activates it after
+            the providers, and so this processor, exist).
+    """
+
+    def __init__(self, handler: Callable[[], Handler]) -> None:
+        self._handler = handler
+        self.annotate = False
+        """Keep task attributes for agent spans of other instrumentations until export (only when an export
+        processor of ours takes them: see :meth:`annotations`)."""
         self._open: dict[int, _Entry] = {}
+        self._annotations: OrderedDict[int, Mapping[str, Any]] = OrderedDict()
+        self._annotations_lock = threading.Lock()
 
+    # --- start ------------------------------------------------------------------------------------------
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        span_id = span.context.span_id
+        try:
+            self._start(span, parent_context)
+        except Exception:  # deliberate: accounting must never break the caller's span
+            _logger.debug("agentvitals: accounting failed at span start", exc_info=True)
+
+    def _start(self, span: Span, parent_context: Context | None) -> None:
+        attributes = span.attributes or {}
         parent = span.parent
         parent_entry = self._open.get(parent.span_id) if parent is not None else None
-        if parent_entry is None:
-            # A task's own span starts in a context that carries its new run (see _tasks.start_task).
-            run = otel_context.get_value(TASK_KEY, parent_context)
-            if isinstance(run, TaskRun) and (span.attributes or {}).get(TASK_ID) == run.task_id:
-                self._open[span_id] = _Entry(run, None, False)
-            return
-        attributes = span.attributes or {}
-        if attributes.get(TASK_ID) is not None:
-            run = otel_context.get_value(TASK_KEY, parent_context)
-            if isinstance(run, TaskRun) and attributes.get(TASK_ID) == run.task_id:  # a nested task
-                self._open[span_id] = _Entry(run, None, False)
-                return
-        kind = wait_kind(attributes, span.kind)
-        inside = parent_entry.inside_wait or parent_entry.kind is not None
-        self._open[span_id] = _Entry(parent_entry.run, kind, inside)
+        span_id = span.context.span_id
 
+        run_in_context = otel_context.get_value(TASK_KEY, parent_context)
+        if (isinstance(run_in_context, TaskRun) and attributes.get(TASK_ID) is not None
+                and attributes.get(TASK_ID) == run_in_context.task_id):
+            # Our task's own span. Inside another instrumentation's agent run, that run is its parent.
+            if run_in_context.parent is None and parent_entry is not None and parent_entry.run is not None:
+                run_in_context.parent = parent_entry.run
+            self._open[span_id] = _Entry(run_in_context, None, False)
+            return
+
+        run = parent_entry.run if parent_entry is not None else None
+        own_run = None
+        if run is None and is_agent(attributes) and not _ours(span):
+            own_run = run = TaskRun(agent_name(attributes, span.name), None, None)
+            own_run.start_ns = span.start_time or time.time_ns()
+        llm_nest = parent_entry.llm_nest if parent_entry is not None else None
+        tool_nest = parent_entry.tool_nest if parent_entry is not None else None
+        inference, tool = is_inference(attributes), is_tool(attributes)
+        kind = wait_kind(attributes, span.kind)
+        uninstrumented = None
+        if kind is WaitKind.LLM and not inference:  # an HTTP call to an LLM API path
+            if llm_nest is not None:
+                kind = WaitKind.HTTP  # covered by a model-call span: its transport
+            else:
+                uninstrumented = llm_http_provider(attributes)
+        if run is None and llm_nest is None and tool_nest is None and not inference and not tool \
+                and uninstrumented is None:
+            return  # nothing to account for: keep the hot path to one lookup
+
+        inside = parent_entry is not None and (parent_entry.inside_wait or parent_entry.kind is not None)
+        entry = _Entry(run, kind, inside)
+        entry.own_run = own_run
+        entry.uninstrumented = uninstrumented
+        entry.llm_nest, entry.tool_nest = llm_nest, tool_nest
+        if inference and llm_nest is None:
+            entry.llm_nest, entry.llm_root = _Nest(), True
+            if run is not None:
+                run.count_step("llm")
+        if tool and tool_nest is None:
+            entry.tool_nest, entry.tool_root = _Nest(), True
+            if run is not None:
+                run.count_step("tool")
+        self._open[span_id] = entry
+
+    # --- end ----------------------------------------------------------------------------------------------
     def on_end(self, span: ReadableSpan) -> None:
         context = span.context
         if context is None:
             return
         entry = self._open.pop(context.span_id, None)
-        if entry is None or entry.inside_wait:
+        if entry is None:
+            return
+        try:
+            self._end(span, entry)
+        except Exception:  # deliberate: see on_start
+            _logger.debug("agentvitals: accounting failed at span end", exc_info=True)
+
+    def _end(self, span: ReadableSpan, entry: _Entry) -> None:
+        attributes = span.attributes or {}
+        nest = entry.llm_nest
+        if nest is not None and is_inference(attributes):
+            facts = CallFacts(attributes)
+            if _ours(span):
+                nest.ours = facts
+            elif nest.best is None and facts.usage is not None:
+                nest.best = facts
+            if entry.llm_root:
+                self._credit_call(entry.run, nest, facts, span)
+        if entry.uninstrumented is not None:
+            self._count_uninstrumented(entry.uninstrumented, attributes)
+        self._record_wait(span, entry)
+        if entry.own_run is not None:
+            self._finish_agent_run(span, entry.own_run)
+
+    def _record_wait(self, span: ReadableSpan, entry: _Entry) -> None:
+        if entry.run is None or entry.inside_wait or entry.own_run is not None:
             return
         kind = entry.kind
         if kind is None or kind is WaitKind.OTHER:
@@ -121,6 +222,65 @@ class WaitAccountingProcessor(SpanProcessor):
             return
         for run in entry.run.lineage():  # nested tasks: a sub-task's waits are its parent's waits too
             run.add_wait(start, end, kind)
+
+    def _credit_call(self, run: TaskRun | None, nest: _Nest, root: CallFacts, span: ReadableSpan) -> None:
+        """Credit a finished model call to its task, from its best span; price it when no span of ours did."""
+        if nest.ours is not None:
+            facts, cost = nest.ours, nest.ours.cost_usd
+        else:
+            facts = nest.best or root
+            cost = self._price_and_record(facts, span)
+        if run is not None:
+            usage = facts.usage
+            run.add_llm_result(cost, usage.input_tokens if usage else None, usage.output_tokens if usage else None)
+
+    def _price_and_record(self, facts: CallFacts, span: ReadableSpan) -> float | None:
+        """Another instrumentation's model call: our price, and our cost (or unpriced) counter."""
+        handler = self._handler()
+        cost = handler.pricing.cost(facts.provider, facts.model, facts.usage) if facts.usage is not None else None
+        if cost is None and facts.request_model and facts.request_model != facts.model:
+            cost = handler.pricing.cost(facts.provider, facts.request_model, facts.usage)
+        labels = {GEN_AI_OPERATION_NAME: facts.operation, GEN_AI_PROVIDER_NAME: facts.provider}
+        if facts.request_model:
+            labels[GEN_AI_REQUEST_MODEL] = facts.request_model
+        context = trace.set_span_in_context(trace.NonRecordingSpan(span.context)) if span.context else None
+        if cost is None:
+            handler.instruments.unpriced_calls.add(1, labels, context=context)
+            return None
+        handler.instruments.cost.add(cost.amount_usd, labels, context=context)
+        return cost.amount_usd
+
+    def _count_uninstrumented(self, provider: str, attributes: Mapping[str, Any]) -> None:
+        labels = {GEN_AI_PROVIDER_NAME: provider}
+        address = server_address(attributes)
+        if address is not None:
+            labels[SERVER_ADDRESS] = address
+        self._handler().instruments.uninstrumented_calls.add(1, labels)
+
+    def _finish_agent_run(self, span: ReadableSpan, run: TaskRun) -> None:
+        failed = span.status.status_code is StatusCode.ERROR
+        outcome = Outcome.BUDGET_EXHAUSTED if run.exhausted is not None else (
+            Outcome.ERROR if failed else Outcome.SUCCESS)
+        end_ns = span.end_time or time.time_ns()
+        parent = trace.NonRecordingSpan(span.context) if span.context is not None else trace.INVALID_SPAN
+        error = None
+        if outcome is Outcome.ERROR:
+            recorded = (span.attributes or {}).get(ERROR_TYPE)
+            error = recorded if isinstance(recorded, str) else "_OTHER"
+        attributes = finish_task(self._handler(), run, parent, outcome, end_ns, None, error)
+        if self.annotate and span.context is not None:
+            with self._annotations_lock:
+                self._annotations[span.context.span_id] = {**attributes, TASK_ID: run.task_id}
+                while len(self._annotations) > _MAX_ANNOTATIONS:
+                    self._annotations.popitem(last=False)
+
+    def annotations(self, span: ReadableSpan) -> Mapping[str, Any] | None:
+        """Task attributes for an agent span of another instrumentation, to add when it is exported (an ended
+        span cannot be changed); taken once."""
+        if not self._annotations or span.context is None:
+            return None
+        with self._annotations_lock:
+            return self._annotations.pop(span.context.span_id, None)
 
     def shutdown(self) -> None:
         self._open.clear()

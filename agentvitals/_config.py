@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from agentvitals import environment_variables as env
+from agentvitals.semconv import Generation, generation_from_opt_in
 
 _logger = logging.getLogger("agentvitals")
 
@@ -31,6 +32,7 @@ _DEFAULT_CONTENT_MAX_LENGTH = 2000
 _DEFAULT_SHUTDOWN_TIMEOUT = 3.0
 _CONTENT_ON = {"true", "1", "span_only", "span_and_event"}
 _CONTENT_OFF = {"false", "0", "no_content", "event_only", ""}
+_CONTENT_EVENTS = {"event_only", "span_and_event"}
 
 T = TypeVar("T")
 
@@ -53,6 +55,7 @@ class Settings:
     metric_export_interval: float
     """Seconds."""
     capture_content: bool
+    """Content on spans."""
     content_max_length: int
     instrumentations: tuple[str, ...] | None
     """``None``: every available one."""
@@ -60,6 +63,10 @@ class Settings:
     """Seconds the final flush at exit (or ``shutdown()``) may take, whatever the Collector does."""
     traces_export: bool = True
     metrics_export: bool = True
+    content_events: bool = False
+    """LLM content on the conventions' inference details event (``event_only``/``span_and_event``)."""
+    genai_names: Generation = Generation.CURRENT
+    """Which generation of GenAI names spans and metrics use (``OTEL_SEMCONV_STABILITY_OPT_IN``)."""
 
 
 def _env(name: str) -> str | None:
@@ -112,13 +119,14 @@ def _service_name(argument: object, problems: list[str]) -> str:
     if argument is not None and (not isinstance(argument, str) or not argument.strip()):
         problems.append(f"service_name must be a non-empty string, got {argument!r}")
         argument = None
-    return argument or _env(env.OTEL_SERVICE_NAME) or _DEFAULT_SERVICE_NAME  # type: ignore[return-value]
+    chosen = argument if isinstance(argument, str) else None
+    return chosen or _env(env.OTEL_SERVICE_NAME) or _DEFAULT_SERVICE_NAME
 
 
 def _protocol(argument: object, problems: list[str]) -> str:
     if argument is not None:
-        if argument in PROTOCOLS:
-            return argument  # type: ignore[return-value]
+        if isinstance(argument, str) and argument in PROTOCOLS:
+            return argument
         problems.append(f"protocol must be one of {', '.join(PROTOCOLS)}, got {argument!r}")
     from_env = _env(env.OTEL_EXPORTER_OTLP_PROTOCOL)
     if from_env is not None and from_env not in PROTOCOLS:
@@ -220,6 +228,24 @@ def _instrumentations(argument: object, problems: list[str]) -> tuple[str, ...] 
     return tuple(name.strip() for name in raw.split(",") if name.strip()) if raw else None
 
 
+def _content_events(capture_argument: object) -> bool:
+    """The environment's event modes; an explicit ``capture_content`` argument means spans only."""
+    if isinstance(capture_argument, bool):
+        return False
+    raw = (_env(env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT) or "").strip().lower()
+    return raw in _CONTENT_EVENTS
+
+
+def _genai_names(argument: object, problems: list[str]) -> Generation:
+    if argument is not None:
+        try:
+            return Generation(argument)
+        except ValueError:
+            names = ", ".join(repr(g.value) for g in Generation)
+            problems.append(f"genai_names must be one of {names}, got {argument!r}")
+    return generation_from_opt_in(_env(env.OTEL_SEMCONV_STABILITY_OPT_IN))
+
+
 def _export_enabled(variable: str) -> bool:
     return (_env(variable) or "otlp").lower() != "none"
 
@@ -237,6 +263,7 @@ def resolve_settings(
     content_max_length: object = None,
     instrumentations: object = None,
     shutdown_timeout: object = None,
+    genai_names: object = None,
 ) -> Settings:
     """Explicit argument > environment > default. Raises :class:`ConfigError` for bad arguments."""
     problems: list[str] = []
@@ -272,6 +299,8 @@ def resolve_settings(
             lambda: _env_float(env.AGENTVITALS_SHUTDOWN_TIMEOUT, _DEFAULT_SHUTDOWN_TIMEOUT, low=0.0)),
         traces_export=traces_export and resolved_endpoint is not None,
         metrics_export=metrics_export and resolved_endpoint is not None,
+        content_events=_content_events(capture_content),
+        genai_names=_genai_names(genai_names, problems),
     )
     if problems:
         raise ConfigError("agentvitals.init(): " + "; ".join(problems))

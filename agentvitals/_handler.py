@@ -15,26 +15,24 @@ from opentelemetry.metrics import Counter, Histogram
 
 from agentvitals import metrics as registry
 from agentvitals._content import ContentPolicy
+from agentvitals._genai_metrics import GenAIInstruments
 from agentvitals._pricing import PriceTable, load_price_table
 from agentvitals._version import __version__
 from agentvitals.attributes import INSTRUMENTATION_SCOPE
-from agentvitals.semconv import SCHEMA_URL
+from agentvitals.metrics import GenAIConventions, genai_conventions
 
 __all__ = ["Handler", "Instruments", "activate", "current", "deactivate"]
 
 
 @dataclass(frozen=True)
 class Instruments:
-    """The synchronous instruments of the registry metrics agentvitals records itself."""
+    """The synchronous instruments of the registry metrics agentvitals records itself. ``genai`` holds
+    those whose names depend on the generation of GenAI conventions (tool and retrieval durations too)."""
 
-    operation_duration: Histogram
-    token_usage: Histogram
-    time_to_first_chunk: Histogram
-    tokens: Counter
+    genai: GenAIInstruments
     cost: Counter
     unpriced_calls: Counter
-    tool_duration: Histogram
-    retrieval_duration: Histogram
+    uninstrumented_calls: Counter
     task_duration: Histogram
     task_cost: Counter
     task_active: Counter
@@ -44,17 +42,20 @@ class Instruments:
     cache_requests: Counter
     cache_saved: Counter
 
+    @property
+    def tool_duration(self) -> Histogram:
+        return self.genai.tool_duration  # type: ignore[no-any-return]
+
+    @property
+    def retrieval_duration(self) -> Histogram:
+        return self.genai.retrieval_duration  # type: ignore[no-any-return]
+
     @classmethod
-    def create(cls, meter: metrics.Meter) -> Instruments:
+    def create(cls, meter: metrics.Meter, conventions: GenAIConventions | None = None) -> Instruments:
         made = {
-            "operation_duration": registry.OPERATION_DURATION,
-            "token_usage": registry.TOKEN_USAGE,
-            "time_to_first_chunk": registry.TIME_TO_FIRST_CHUNK,
-            "tokens": registry.TOKENS,
             "cost": registry.COST,
             "unpriced_calls": registry.UNPRICED_CALLS,
-            "tool_duration": registry.TOOL_DURATION,
-            "retrieval_duration": registry.RETRIEVAL_DURATION,
+            "uninstrumented_calls": registry.UNINSTRUMENTED_CALLS,
             "task_duration": registry.TASK_DURATION,
             "task_cost": registry.TASK_COST,
             "task_active": registry.TASK_ACTIVE,
@@ -64,7 +65,8 @@ class Instruments:
             "cache_requests": registry.CACHE_REQUESTS,
             "cache_saved": registry.CACHE_SAVED,
         }
-        return cls(**{field_name: registry.create_instrument(meter, metric) for field_name, metric in made.items()})
+        return cls(GenAIInstruments(meter, conventions or genai_conventions()),
+                   **{field_name: registry.create_instrument(meter, metric) for field_name, metric in made.items()})
 
 
 @dataclass
@@ -75,15 +77,19 @@ class Handler:
     instruments: Instruments
     content: ContentPolicy = field(default_factory=ContentPolicy)
     _pricing: PriceTable | None = None
+    conventions: GenAIConventions = field(default_factory=genai_conventions)
+    """The generation of GenAI names this handler emits (``init(genai_names=...)``)."""
 
     @classmethod
     def create(cls, *, tracer_provider: trace.TracerProvider | None = None,
                meter_provider: metrics.MeterProvider | None = None, pricing: PriceTable | None = None,
-               content: ContentPolicy | None = None) -> Handler:
-        """A handler on these providers (``None``: the global ones)."""
-        tracer = trace.get_tracer(INSTRUMENTATION_SCOPE, __version__, tracer_provider, schema_url=SCHEMA_URL)
-        meter = metrics.get_meter(INSTRUMENTATION_SCOPE, __version__, meter_provider, schema_url=SCHEMA_URL)
-        return cls(tracer, Instruments.create(meter), content or ContentPolicy(), pricing)
+               content: ContentPolicy | None = None, conventions: GenAIConventions | None = None) -> Handler:
+        """A handler on these providers (``None``: the global ones), emitting ``conventions`` (default: v1.41)."""
+        conventions = conventions or genai_conventions()
+        schema_url = conventions.schema_url
+        tracer = trace.get_tracer(INSTRUMENTATION_SCOPE, __version__, tracer_provider, schema_url=schema_url)
+        meter = metrics.get_meter(INSTRUMENTATION_SCOPE, __version__, meter_provider, schema_url=schema_url)
+        return cls(tracer, Instruments.create(meter, conventions), content or ContentPolicy(), pricing, conventions)
 
     @property
     def pricing(self) -> PriceTable:

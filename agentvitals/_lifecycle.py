@@ -11,10 +11,9 @@ Every measurement carries the span's context, so a sampled span becomes its poin
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -23,9 +22,12 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.metrics import Histogram
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from agentvitals import _messages as structured
 from agentvitals._handler import Handler
+from agentvitals._messages import bounded_json
 from agentvitals._records import LLMResponse, Usage
-from agentvitals._taskrun import TaskRun, current_task
+from agentvitals._spans import is_inference, is_tool
+from agentvitals._taskrun import current_task
 from agentvitals.attributes import (
     COST_AMOUNT,
     COST_CURRENCY,
@@ -33,12 +35,12 @@ from agentvitals.attributes import (
     COST_SOURCE,
     RETRIEVAL_OPERATION,
     RETRIEVAL_TOP_K,
-    TOKEN_TYPE,
     USAGE_REPORTED,
-    TokenType,
 )
+from agentvitals.metrics import GENAI_METRIC_LABELS
 from agentvitals.semconv import (
     ERROR_TYPE,
+    GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS,
     GEN_AI_DATA_SOURCE_ID,
     GEN_AI_INPUT_MESSAGES,
     GEN_AI_OPERATION_NAME,
@@ -50,17 +52,12 @@ from agentvitals.semconv import (
     GEN_AI_RESPONSE_MODEL,
     GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
     GEN_AI_RETRIEVAL_QUERY_TEXT,
-    GEN_AI_TOKEN_TYPE,
     GEN_AI_TOOL_CALL_ARGUMENTS,
     GEN_AI_TOOL_CALL_ID,
     GEN_AI_TOOL_NAME,
     GEN_AI_TOOL_TYPE,
-    GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-    GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-    GEN_AI_USAGE_INPUT_TOKENS,
-    GEN_AI_USAGE_OUTPUT_TOKENS,
-    GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
     Operation,
+    TokenCount,
     span_name,
 )
 
@@ -86,16 +83,28 @@ def error_type(exc: BaseException) -> str:
     return type(exc).__qualname__
 
 
+def _check_budget(step: str, nested_in: Callable[[Mapping[str, Any]], bool]) -> None:
+    """Refuse the step if it would exceed the task's budget. A step inside a span of the same call (our tool
+    inside a framework's ``execute_tool`` span, our SDK span inside a framework's ``chat`` span) is that call,
+    already counted: it is not checked again."""
+    run = current_task()
+    if run is None:
+        return
+    attributes = getattr(trace.get_current_span(), "attributes", None)  # an SDK span's, if recording
+    if isinstance(attributes, Mapping) and nested_in(attributes):
+        return
+    run.check_step(step)
+
+
 class Invocation:
     """A started operation, ended exactly once by ``end(exc)``; nothing here raises into the caller."""
 
-    __slots__ = ("handler", "span", "run", "_start", "_duration", "_labels", "_token", "_ended", "_llm")
+    __slots__ = ("handler", "span", "_start", "_duration", "_labels", "_token", "_ended", "_llm")
 
-    def __init__(self, handler: Handler, span: trace.Span, run: TaskRun | None, duration: Histogram | None,
-                 labels: Mapping[str, Any], *, llm: bool = False) -> None:
+    def __init__(self, handler: Handler, span: trace.Span, duration: Histogram | None, labels: Mapping[str, Any],
+                 *, llm: bool = False) -> None:
         self.handler = handler
         self.span = span
-        self.run = run
         self._start = time.perf_counter()
         self._duration = duration
         self._labels = labels
@@ -174,34 +183,51 @@ class Invocation:
 
 
 class LLMInvocation(Invocation):
-    """An LLM call: adds the response, tokens, cost, time to first chunk and task credit."""
+    """An LLM call: adds the response, tokens, cost and time to first chunk (the task's credit is taken from the
+    span by the accounting processor).
 
-    __slots__ = ("provider", "request_model", "response", "_first_chunk_s", "cost_usd")
+    Two label sets: ``labels`` (operation, provider, request model) for agentvitals' own metrics, and the
+    conventions' metric labels, which add every request or response attribute the registry lists as a label
+    (``gen_ai.response.model``, ``server.*``, ``openai.response.service_tier``: :data:`GENAI_METRIC_LABELS`).
+    """
 
-    def __init__(self, handler: Handler, span: trace.Span, run: TaskRun | None, labels: Mapping[str, Any],
-                 provider: str, request_model: str | None) -> None:
-        super().__init__(handler, span, run, handler.instruments.operation_duration, labels, llm=True)
+    __slots__ = ("provider", "request_model", "operation", "response", "_first_chunk_s", "cost_usd",
+                 "_request_labels", "_event_content")
+
+    def __init__(self, handler: Handler, span: trace.Span, labels: Mapping[str, Any], provider: str,
+                 request_model: str | None, *, operation: str = Operation.CHAT.value,
+                 request_labels: Mapping[str, Any] | None = None) -> None:
+        super().__init__(handler, span, None, labels, llm=True)
         self.provider = provider
         self.request_model = request_model
+        self.operation = operation
         self.response: LLMResponse | None = None
         self._first_chunk_s: float | None = None
+        self._request_labels = dict(request_labels or {})
+        self._event_content: dict[str, str] | None = None
+        """The request's content, kept for the inference details event (content capture with events)."""
         self.cost_usd: float | None = None
         """Set when the call ended with a priced usage."""
 
     def first_chunk(self) -> None:
-        """Record time to first chunk (streams). Only the first call counts."""
-        if self._first_chunk_s is not None:
-            return
-        elapsed = self._first_chunk_s = self.elapsed()  # onto the span with the other response attributes
-        try:
-            self.handler.instruments.time_to_first_chunk.record(
-                elapsed, self._labels, context=trace.set_span_in_context(self.span))
-        except Exception:
-            _logger.debug("agentvitals: could not record time to first chunk", exc_info=True)
+        """Note the time to first chunk (streams): recorded when the call ends, with the response's labels.
+        Only the first call counts."""
+        if self._first_chunk_s is None:
+            self._first_chunk_s = self.elapsed()
+
+    def _genai_labels(self) -> dict[str, Any]:
+        labels = {**self._labels, **self._request_labels}
+        response = self.response
+        if response is not None:
+            if response.model:
+                labels[GEN_AI_RESPONSE_MODEL] = response.model
+            labels.update((key, value) for key, value in response.attributes.items() if key in GENAI_METRIC_LABELS)
+        return labels
 
     def _record(self, exc: BaseException | None, elapsed: float) -> int | None:
         # Everything the response tells goes onto the span in one set_attributes call (one lock, one
         # validation pass), and into the metrics, linked to the span by its context.
+        handler = self.handler
         response = self.response
         attributes: dict[str, Any] = {}
         if self._first_chunk_s is not None:
@@ -213,45 +239,58 @@ class LLMInvocation(Invocation):
                 attributes[GEN_AI_RESPONSE_ID] = response.response_id
             if response.finish_reasons:
                 attributes[GEN_AI_RESPONSE_FINISH_REASONS] = response.finish_reasons
-            if self.handler.content.capture and response.output_text:
-                attributes[GEN_AI_OUTPUT_MESSAGES] = self.handler.content.clip(response.output_text)
+            attributes.update(response.attributes)
+        self._record_content(response, attributes)
+        context = trace.set_span_in_context(self.span)
+        labels = self._genai_labels()
+        genai = handler.instruments.genai
         if exc is not None:
-            super()._record(exc, elapsed)
+            self.mark_failed(exc)
+            genai.record_duration(self.operation, elapsed, {**labels, ERROR_TYPE: error_type(exc)}, context)
+            genai.record_usage(self.operation, None, labels, self._labels, failed=True, context=context)
         else:
-            context = trace.set_span_in_context(self.span)
-            self.handler.instruments.operation_duration.record(elapsed, self._labels, context=context)
+            genai.record_duration(self.operation, elapsed, labels, context)
+            if self._first_chunk_s is not None:
+                genai.record_first_chunk(self._first_chunk_s, labels, context)
             usage = response.usage if response is not None else None
+            genai.record_usage(self.operation, usage, labels, self._labels, failed=False, context=context)
             if usage is None:
                 attributes[USAGE_REPORTED] = False
             else:
-                self._record_usage(usage, attributes, context)
+                self._usage_attributes(usage, attributes)
             self._record_cost(response, usage, attributes, context)
         if attributes:
             self.span.set_attributes(attributes)
         return None
 
-    def _record_usage(self, usage: Usage, attributes: dict[str, Any], context: otel_context.Context) -> None:
-        for attribute, value in (
-            (GEN_AI_USAGE_INPUT_TOKENS, usage.input_tokens),
-            (GEN_AI_USAGE_OUTPUT_TOKENS, usage.output_tokens),
-            (GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, usage.cache_read_tokens),
-            (GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, usage.cache_write_tokens),
-            (GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.reasoning_tokens),
+    def _record_content(self, response: LLMResponse | None, attributes: dict[str, Any]) -> None:
+        """The output messages: on the span, on the inference details event, or both, as configured."""
+        policy = self.handler.content
+        if not policy.collect:
+            return
+        output = output_messages(response) if response is not None else []
+        encoded = bounded_json(output, policy.max_length) if output else None
+        if encoded is not None and policy.capture:
+            attributes[GEN_AI_OUTPUT_MESSAGES] = encoded
+        if policy.events:
+            event: dict[str, Any] = {GEN_AI_OPERATION_NAME: self.operation, **(self._event_content or {})}
+            if encoded is not None:
+                event[GEN_AI_OUTPUT_MESSAGES] = encoded
+            # A span event: agentvitals sets up no log pipeline, and OpenTelemetry Python's Logs API is not
+            # public yet (opentelemetry._logs).
+            self.span.add_event(GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS, event)
+
+    def _usage_attributes(self, usage: Usage, attributes: dict[str, Any]) -> None:
+        keys = self.handler.conventions.keys.usage
+        for count, value in (
+            (TokenCount.INPUT, usage.input_tokens),
+            (TokenCount.OUTPUT, usage.output_tokens),
+            (TokenCount.CACHE_READ, usage.cache_read_tokens),
+            (TokenCount.CACHE_WRITE, usage.cache_write_tokens),
+            (TokenCount.REASONING, usage.reasoning_tokens),
         ):
             if value is not None:
-                attributes[attribute] = value
-        instruments, labels = self.handler.instruments, self._labels
-        if usage.input_tokens is not None:
-            instruments.token_usage.record(usage.input_tokens, {**labels, GEN_AI_TOKEN_TYPE: "input"}, context=context)
-        if usage.output_tokens is not None:
-            instruments.token_usage.record(usage.output_tokens, {**labels, GEN_AI_TOKEN_TYPE: "output"},
-                                           context=context)
-        # Input and output totals are the histogram's _sum; the counter carries only what it lacks.
-        for token_type, count in ((TokenType.CACHE_READ, usage.cache_read_tokens),
-                                  (TokenType.CACHE_WRITE, usage.cache_write_tokens),
-                                  (TokenType.REASONING, usage.reasoning_tokens)):
-            if count:
-                instruments.tokens.add(count, {**labels, TOKEN_TYPE: token_type.value}, context=context)
+                attributes[keys[count]] = value
 
     def _record_cost(self, response: LLMResponse | None, usage: Usage | None, attributes: dict[str, Any],
                      context: otel_context.Context) -> None:
@@ -275,12 +314,17 @@ class LLMInvocation(Invocation):
             attributes[COST_CURRENCY] = "USD"
             attributes[COST_SOURCE] = source
             handler.instruments.cost.add(amount, self._labels, context=context)
-        if self.run is not None:
-            self.run.add_llm_result(
-                amount,
-                usage.input_tokens if usage is not None else None,
-                usage.output_tokens if usage is not None else None,
-            )
+
+
+def output_messages(response: LLMResponse) -> list[dict[str, Any]]:
+    """The response's output messages; a bare ``output_text`` (``llm_call(...).record(output_text=...)``)
+    as one assistant message."""
+    if response.output_messages:
+        return response.output_messages
+    if response.output_text:
+        finish = response.finish_reasons[0] if response.finish_reasons else "stop"
+        return [structured.message("assistant", [structured.text(response.output_text)], finish)]
+    return []
 
 
 def start_llm(
@@ -291,19 +335,34 @@ def start_llm(
     model: str | None,
     attributes: Mapping[str, Any] | None = None,
     messages: Any = None,
+    content: Mapping[str, Any] | None = None,
 ) -> LLMInvocation:
-    """Start an LLM span. Checks and counts the task's budget first (raises BudgetExhausted)."""
-    run = current_task()
-    if run is not None:
-        run.begin_step("llm")
+    """Start an LLM span. Checks the task's budget first (raises BudgetExhausted); the accounting processor
+    counts the call and credits its cost and tokens to the task from the span.
+
+    ``content`` (read only when content capture is on) maps content attributes (``gen_ai.input.messages``,
+    ``gen_ai.system_instructions``, ``gen_ai.tool.definitions``) to their structured values, recorded as
+    bounded JSON; ``messages`` is a shorthand for the input messages alone."""
+    _check_budget("llm", is_inference)
     labels = {GEN_AI_OPERATION_NAME: operation, GEN_AI_PROVIDER_NAME: provider}
     if model:
         labels[GEN_AI_REQUEST_MODEL] = model
     span_attributes: dict[str, Any] = {**labels, **attributes} if attributes else dict(labels)
-    if messages is not None and handler.content.capture:
-        span_attributes[GEN_AI_INPUT_MESSAGES] = handler.content.clip(_to_json(messages))
+    captured: dict[str, str] = {}
+    if handler.content.collect:
+        given = dict(content or {})
+        if messages is not None:
+            given.setdefault(GEN_AI_INPUT_MESSAGES, messages)
+        captured = {key: bounded_json(value, handler.content.max_length) for key, value in given.items() if value}
+        if handler.content.capture:
+            span_attributes.update(captured)
+    request_labels = {key: value for key, value in (attributes or {}).items() if key in GENAI_METRIC_LABELS}
     span = handler.tracer.start_span(span_name(operation, model), kind=SpanKind.CLIENT, attributes=span_attributes)
-    return LLMInvocation(handler, span, run, labels, provider, model)
+    invocation = LLMInvocation(handler, span, labels, provider, model, operation=operation,
+                               request_labels=request_labels)
+    if handler.content.events:
+        invocation._event_content = captured
+    return invocation
 
 
 def start_operation(
@@ -320,20 +379,17 @@ def start_operation(
     enforce_budget: bool = True,
 ) -> Invocation:
     """Start a tool or retrieval span; ``step`` (``"tool"``) is checked against the task's budget.
-    ``labels`` are extra (bounded) metric attributes, also set on the span. ``enforce_budget=False``: the
-    step is counted but never refused (it already runs; see :meth:`TaskRun.record_step`)."""
-    run = current_task()
-    if run is not None and step is not None:
-        if enforce_budget:
-            run.begin_step(step)
-        else:
-            run.record_step(step)
+    ``labels`` are extra (bounded) metric attributes, also set on the span. ``enforce_budget=False``: the step
+    is never refused (a framework reported it once it already runs); it is counted all the same, when its
+    span starts, and over the budget marks the task exhausted (see :meth:`TaskRun.count_step`)."""
+    if step is not None and enforce_budget:
+        _check_budget(step, is_tool if step == "tool" else is_inference)
     metric_labels = {target_attribute: target, **(labels or {})}
     span_attributes = {GEN_AI_OPERATION_NAME: operation, **metric_labels}
     if attributes:
         span_attributes.update(attributes)
     span = handler.tracer.start_span(span_name(operation, target), kind=kind, attributes=span_attributes)
-    return Invocation(handler, span, run, duration, metric_labels)
+    return Invocation(handler, span, duration, metric_labels)
 
 
 def start_tool(
@@ -354,9 +410,11 @@ def start_tool(
         span_attributes[GEN_AI_TOOL_CALL_ID] = call_id
     if arguments is not None and handler.content.capture:
         span_attributes[GEN_AI_TOOL_CALL_ARGUMENTS] = handler.content.clip(str(arguments))
+    # v0.1.0's gen_ai.execute_tool.duration is by tool type too; v1.41's (our own) duration is not.
+    labels = {GEN_AI_TOOL_TYPE: tool_type} if GEN_AI_TOOL_TYPE in handler.conventions.tool_duration.labels else None
     return start_operation(
         handler, operation=Operation.EXECUTE_TOOL.value, target=name, target_attribute=GEN_AI_TOOL_NAME,
-        step="tool", duration=handler.instruments.tool_duration, attributes=span_attributes,
+        step="tool", duration=handler.instruments.tool_duration, attributes=span_attributes, labels=labels,
         enforce_budget=enforce_budget,
     )
 
@@ -375,6 +433,8 @@ def start_retrieval(
     span_attributes: dict[str, Any] = dict(attributes or {})
     if top_k is not None:
         span_attributes[RETRIEVAL_TOP_K] = top_k
+        if handler.conventions.keys.retrieval_top_k is not None:
+            span_attributes[handler.conventions.keys.retrieval_top_k] = top_k
     if query is not None and handler.content.capture:
         span_attributes[GEN_AI_RETRIEVAL_QUERY_TEXT] = handler.content.clip(query)
     return start_operation(
@@ -383,9 +443,3 @@ def start_retrieval(
         kind=SpanKind.CLIENT, labels={RETRIEVAL_OPERATION: operation},
     )
 
-
-def _to_json(value: Any) -> str:
-    try:
-        return json.dumps(value, default=str, ensure_ascii=False)
-    except Exception:
-        return str(value)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,14 @@ class LLMResponse:
     provider_cost_usd: float | None = None
     """Cost returned by the provider or gateway itself (passed through as ``source=provider``)."""
     output_text: str | None = None
-    """Only kept when content capture is on."""
+    """Only kept when content capture is on; recorded as one assistant text message when
+    ``output_messages`` is empty."""
+    output_messages: list[dict[str, Any]] = field(default_factory=list)
+    """One message per choice in the conventions' form (:mod:`agentvitals._messages`); only filled when
+    content capture is on."""
+    attributes: dict[str, Any] = field(default_factory=dict)
+    """Other response attributes the provider mapped (``openai.response.service_tier``, ...). Those the
+    registry lists as metric labels also label the call's GenAI metrics."""
 
 
 def non_negative_int(value: object) -> int | None:

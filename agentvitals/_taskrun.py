@@ -1,9 +1,9 @@
 """The live accounting of a task (one agent run) and its budget: state, no spans.
 
 A :class:`TaskRun` is carried in the OpenTelemetry context under :data:`TASK_KEY` while its task runs.
-LLM and tool steps check and count against it before they start (:meth:`TaskRun.begin_step`); the LLM
-lifecycle credits cost and tokens; the accounting span processor records waits. Nested tasks credit
-their parents too.
+Our LLM and tool steps check the budget before they start (:meth:`TaskRun.check_step`); the accounting
+span processor does the rest from spans, whoever made them: it counts steps, credits cost and tokens and
+records waits. Nested tasks credit their parents too.
 """
 
 from __future__ import annotations
@@ -37,6 +37,10 @@ class BudgetExhausted(Exception):
         self.maximum = maximum
 
 
+_LIMIT_NAMES = {"max_cost_usd": "cost", "max_llm_calls": "llm_calls", "max_tool_calls": "tool_calls",
+                "max_wall_time_s": "wall_time"}
+
+
 @dataclass(frozen=True)
 class Budget:
     """Per-task limits, checked before each LLM call and tool call. ``None`` means unlimited."""
@@ -45,6 +49,10 @@ class Budget:
     max_llm_calls: int | None = None
     max_tool_calls: int | None = None
     max_wall_time_s: float | None = None
+
+    def limits(self) -> tuple[str, ...]:
+        """The limits set, by the name an exhaustion reports (``cost``, ``llm_calls``, ...)."""
+        return tuple(limit for field_name, limit in _LIMIT_NAMES.items() if getattr(self, field_name) is not None)
 
     def __post_init__(self) -> None:
         for field_name in ("max_cost_usd", "max_llm_calls", "max_tool_calls", "max_wall_time_s"):
@@ -95,55 +103,47 @@ class TaskRun:
             self.exhausted = error
         return error
 
-    def begin_step(self, step: str) -> None:
-        """Check the budget of this task and its parents, then count the step. Raises BudgetExhausted."""
+    def check_step(self, step: str) -> None:
+        """Raise :class:`BudgetExhausted` if a step of this kind (``llm``, ``tool``, or ``check`` for cost and
+        wall time only) would exceed the budget of this task or of an enclosing one. Counts nothing: the
+        accounting processor counts the step when its span starts."""
         for run in self.lineage():
-            run._check_and_count(step)
+            run._check(step)
 
-    def record_step(self, step: str) -> None:
-        """Count a step that runs whatever the budget says: a framework reported it as it started (a tracing
-        callback), too late to refuse it. Over budget, the task is marked exhausted, so its next checked step
-        raises. Never raises."""
-        for run in self.lineage():
-            with run._lock:
-                counted = run._count(step)
-                maximum = run._maximum(step)
-                if maximum is not None and counted > maximum:
-                    run._exhaust(f"{step}_calls", counted, maximum)
-
-    def _count(self, step: str) -> int:
-        if step == "llm":
-            self.llm_calls += 1
-            return self.llm_calls
-        if step == "tool":
-            self.tool_calls += 1
-            return self.tool_calls
-        return 0
-
-    def _maximum(self, step: str) -> int | None:
-        budget = self.budget
-        if budget is None:
-            return None
-        return {"llm": budget.max_llm_calls, "tool": budget.max_tool_calls}.get(step)
-
-    def _check_and_count(self, step: str) -> None:
+    def _check(self, step: str) -> None:
         with self._lock:
             exhausted = self.exhausted
             if exhausted is not None:  # a spent budget stays spent, whichever step comes next
                 raise BudgetExhausted(exhausted.limit, self.name, exhausted.used, exhausted.maximum)
             budget = self.budget
-            if budget is not None:
-                if budget.max_cost_usd is not None and self.cost_usd >= budget.max_cost_usd:
-                    raise self._exhaust("cost", self.cost_usd, budget.max_cost_usd)
-                if budget.max_wall_time_s is not None:
-                    elapsed = (time.time_ns() - self.start_ns) / 1e9
-                    if elapsed >= budget.max_wall_time_s:
-                        raise self._exhaust("wall_time", elapsed, budget.max_wall_time_s)
-                if step == "llm" and budget.max_llm_calls is not None and self.llm_calls >= budget.max_llm_calls:
-                    raise self._exhaust("llm_calls", self.llm_calls, budget.max_llm_calls)
-                if step == "tool" and budget.max_tool_calls is not None and self.tool_calls >= budget.max_tool_calls:
-                    raise self._exhaust("tool_calls", self.tool_calls, budget.max_tool_calls)
-            self._count(step)
+            if budget is None:
+                return
+            if budget.max_cost_usd is not None and self.cost_usd >= budget.max_cost_usd:
+                raise self._exhaust("cost", self.cost_usd, budget.max_cost_usd)
+            if budget.max_wall_time_s is not None:
+                elapsed = (time.time_ns() - self.start_ns) / 1e9
+                if elapsed >= budget.max_wall_time_s:
+                    raise self._exhaust("wall_time", elapsed, budget.max_wall_time_s)
+            if step == "llm" and budget.max_llm_calls is not None and self.llm_calls >= budget.max_llm_calls:
+                raise self._exhaust("llm_calls", self.llm_calls, budget.max_llm_calls)
+            if step == "tool" and budget.max_tool_calls is not None and self.tool_calls >= budget.max_tool_calls:
+                raise self._exhaust("tool_calls", self.tool_calls, budget.max_tool_calls)
+
+    def count_step(self, step: str) -> None:
+        """Count a started LLM call (``llm``) or tool call (``tool``) in this task and the enclosing ones. A step
+        over the budget (one no check could refuse: another instrumentation's) marks the task exhausted."""
+        for run in self.lineage():
+            with run._lock:
+                budget = run.budget
+                if step == "llm":
+                    run.llm_calls += 1
+                    if budget is not None and budget.max_llm_calls is not None and run.llm_calls > budget.max_llm_calls:
+                        run._exhaust("llm_calls", run.llm_calls, budget.max_llm_calls)
+                elif step == "tool":
+                    run.tool_calls += 1
+                    if (budget is not None and budget.max_tool_calls is not None
+                            and run.tool_calls > budget.max_tool_calls):
+                        run._exhaust("tool_calls", run.tool_calls, budget.max_tool_calls)
 
     def add_llm_result(self, cost_usd: float | None, input_tokens: int | None, output_tokens: int | None) -> None:
         for run in self.lineage():

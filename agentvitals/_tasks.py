@@ -17,7 +17,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from agentvitals._handler import Handler, current
-from agentvitals._lifecycle import Invocation
+from agentvitals._lifecycle import Invocation, error_type
 from agentvitals._scope import Scope, decorate
 from agentvitals._taskrun import TASK_KEY, Budget, BudgetExhausted, TaskRun, current_task
 from agentvitals._timesplit import split_time
@@ -41,7 +41,7 @@ from agentvitals.attributes import (
     Outcome,
     task_idle_time,
 )
-from agentvitals.semconv import GEN_AI_AGENT_NAME, GEN_AI_OPERATION_NAME, Operation, span_name
+from agentvitals.semconv import ERROR_TYPE, GEN_AI_AGENT_NAME, GEN_AI_OPERATION_NAME, Operation, span_name
 
 _logger = logging.getLogger("agentvitals")
 
@@ -73,62 +73,76 @@ def outcome_of(exc: BaseException | None, run: TaskRun) -> Outcome:
     return Outcome.ERROR
 
 
+def finish_task(handler: Handler, run: TaskRun, span: trace.Span, outcome: Outcome, end_ns: int,
+                cpu_time: float | None, error: str | None = None) -> dict[str, Any]:
+    """A task's results as span attributes, recorded into the task metrics (linked to ``span``).
+    One implementation for our tasks and for the agent runs of other instrumentations that no task encloses."""
+    split = split_time(run.start_ns, end_ns, list(run.waits))
+    attributes: dict[str, Any] = {
+        TASK_OUTCOME: outcome.value,
+        TASK_WALL_TIME: split.wall,
+        TASK_ACTIVE_TIME: split.active,
+        TASK_IDLE_TIME: split.idle,
+        TASK_CHILD_TIME: split.child,
+        TASK_COST_AMOUNT: run.cost_usd,
+        TASK_UNPRICED_CALLS: run.unpriced_calls,
+        TASK_INPUT_TOKENS: run.input_tokens,
+        TASK_OUTPUT_TOKENS: run.output_tokens,
+        TASK_LLM_CALLS: run.llm_calls,
+        TASK_TOOL_CALLS: run.tool_calls,
+    }
+    for kind, seconds in split.idle_by_kind.items():
+        attributes[task_idle_time(kind)] = seconds
+    if cpu_time is not None:
+        attributes[TASK_CPU_TIME] = cpu_time
+    if run.exhausted is not None:
+        attributes[BUDGET_LIMIT] = run.exhausted.limit
+
+    # Every measurement of the task links to the task's span (when sampled), not to whatever is current now.
+    context = trace.set_span_in_context(span)
+    instruments = handler.instruments
+    labels = {TASK_NAME: run.name}
+    outcome_labels = {**labels, TASK_OUTCOME: outcome.value}
+    instruments.task_duration.record(split.wall, outcome_labels, context=context)
+    instruments.task_cost.add(run.cost_usd, outcome_labels, context=context)
+    instruments.task_active.add(split.active, labels, context=context)
+    instruments.task_child.add(split.child, labels, context=context)
+    for kind, seconds in split.idle_by_kind.items():
+        instruments.task_idle.add(seconds, {**labels, WAIT_KIND: kind.value}, context=context)
+    if run.exhausted is not None:
+        instruments.budget_exhausted.add(1, {**labels, BUDGET_LIMIT: run.exhausted.limit}, context=context)
+    agent_duration = instruments.genai.agent_duration  # the latest GenAI names only
+    if agent_duration is not None:
+        agent_labels = {GEN_AI_OPERATION_NAME: Operation.INVOKE_AGENT.value, GEN_AI_AGENT_NAME: run.name}
+        if error is not None:
+            agent_labels[ERROR_TYPE] = error
+        agent_duration.record(split.wall, agent_labels, context=context)
+    return attributes
+
+
 class TaskInvocation(Invocation):
     """A task's span: ends with the outcome, cost, tokens and the active/idle split of its wall time."""
 
-    __slots__ = ("outcome", "_cpu_start")
+    __slots__ = ("run", "outcome", "_cpu_start")
 
     def __init__(self, handler: Handler, span: trace.Span, run: TaskRun, *, on_this_thread: bool) -> None:
-        super().__init__(handler, span, run, None, {TASK_NAME: run.name})
+        super().__init__(handler, span, None, {TASK_NAME: run.name})
+        self.run = run
         self.outcome: Outcome | None = None
         """An outcome the application set; else it is derived from how the task ended."""
         # Thread CPU time is only meaningful when the task's body runs on this thread.
         self._cpu_start = time.thread_time() if on_this_thread else None
 
     def _record(self, exc: BaseException | None, elapsed: float) -> int:
-        run = self.run
-        assert run is not None
         end_ns = time.time_ns()
-        outcome = self.outcome or outcome_of(exc, run)
-        split = split_time(run.start_ns, end_ns, list(run.waits))
-        span = self.span
-        if span.is_recording():
-            attributes: dict[str, Any] = {
-                TASK_OUTCOME: outcome.value,
-                TASK_WALL_TIME: split.wall,
-                TASK_ACTIVE_TIME: split.active,
-                TASK_IDLE_TIME: split.idle,
-                TASK_CHILD_TIME: split.child,
-                TASK_COST_AMOUNT: run.cost_usd,
-                TASK_UNPRICED_CALLS: run.unpriced_calls,
-                TASK_INPUT_TOKENS: run.input_tokens,
-                TASK_OUTPUT_TOKENS: run.output_tokens,
-                TASK_LLM_CALLS: run.llm_calls,
-                TASK_TOOL_CALLS: run.tool_calls,
-            }
-            for kind, seconds in split.idle_by_kind.items():
-                attributes[task_idle_time(kind)] = seconds
-            if self._cpu_start is not None:
-                attributes[TASK_CPU_TIME] = time.thread_time() - self._cpu_start
-            if run.exhausted is not None:
-                attributes[BUDGET_LIMIT] = run.exhausted.limit
-            span.set_attributes(attributes)
+        outcome = self.outcome or outcome_of(exc, self.run)
+        cpu_time = time.thread_time() - self._cpu_start if self._cpu_start is not None else None
+        error = error_type(exc) if outcome is Outcome.ERROR and exc is not None else None
+        attributes = finish_task(self.handler, self.run, self.span, outcome, end_ns, cpu_time, error)
+        if self.span.is_recording():
+            self.span.set_attributes(attributes)
         if outcome is Outcome.ERROR and exc is not None:
             self.mark_failed(exc)
-
-        # Every measurement of the task links to the task's span (when sampled), not to whatever is current now.
-        context = trace.set_span_in_context(span)
-        instruments = self.handler.instruments
-        labels = {TASK_NAME: run.name}
-        outcome_labels = {**labels, TASK_OUTCOME: outcome.value}
-        instruments.task_duration.record(split.wall, outcome_labels, context=context)
-        instruments.task_cost.add(run.cost_usd, outcome_labels, context=context)
-        instruments.task_active.add(split.active, labels, context=context)
-        instruments.task_child.add(split.child, labels, context=context)
-        for kind, seconds in split.idle_by_kind.items():
-            instruments.task_idle.add(seconds, {**labels, WAIT_KIND: kind.value}, context=context)
-        if run.exhausted is not None:
-            instruments.budget_exhausted.add(1, {**labels, BUDGET_LIMIT: run.exhausted.limit}, context=context)
         return end_ns
 
 
@@ -139,6 +153,13 @@ def start_task(handler: Handler, name: str, *, budget: Budget | None, attributes
     The span starts in a context that already carries the new :class:`TaskRun`, so the accounting span
     processor sees which task the span is the root of."""
     run = TaskRun(name, budget, current_task())
+    if budget is not None:
+        # Budget exhaustions are rare: each (task, limit) series exists from the start, at 0, so a dashboard
+        # shows "none" rather than no data, and rate() does not lose the first one (its first sample).
+        # Outside any span: a zero is no example of anything (no exemplar).
+        no_span = trace.set_span_in_context(trace.INVALID_SPAN)
+        for limit in budget.limits():
+            handler.instruments.budget_exhausted.add(0, {TASK_NAME: name, BUDGET_LIMIT: limit}, context=no_span)
     context = otel_context.set_value(TASK_KEY, run)
     span_attributes = {
         GEN_AI_OPERATION_NAME: Operation.INVOKE_AGENT.value,
@@ -219,7 +240,7 @@ class task(Scope):  # noqa: N801 - used as a decorator and a context manager, li
         """Raise :class:`BudgetExhausted` if the cost or wall-time budget is spent (no step counted)."""
         run = self.run
         if run is not None:
-            run.begin_step("check")
+            run.check_step("check")
 
     # --- Scope ----------------------------------------------------------------------------------
     def _begin(self, *, is_async: bool) -> otel_context.Context:

@@ -24,7 +24,8 @@ from collections.abc import Iterable
 from importlib.metadata import entry_points
 from typing import Any
 
-from opentelemetry.instrumentation.distro import BaseDistro
+# The module opts out of type checking (``# type: ignore`` at its top): mypy sees none of its names.
+from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 from packaging.requirements import InvalidRequirement, Requirement
 
 _logger = logging.getLogger("agentvitals")

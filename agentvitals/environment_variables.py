@@ -40,13 +40,16 @@ OTEL_SDK_DISABLED: Final = "OTEL_SDK_DISABLED"
 """``true`` makes ``init()`` a no-op."""
 
 OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: Final = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
-"""Content capture (prompts, completions, tool arguments): ``true``/``span_only``/``span_and_event`` turn it on;
-``false``/``no_content``/``event_only`` (events are not emitted) keep it off. Default: off."""
+"""Content capture (prompts, completions, tool arguments): ``true``/``span_only`` put it on spans, ``event_only``
+on the conventions' ``gen_ai.client.inference.operation.details`` event (a span event) instead, ``span_and_event``
+on both; ``false``/``no_content`` keep it off. Default: off."""
 
 OTEL_SEMCONV_STABILITY_OPT_IN: Final = "OTEL_SEMCONV_STABILITY_OPT_IN"
-"""Read, never written. ``database`` (or ``database/dup``) makes the contrib DB instrumentations emit the
-stable DB conventions on their spans and record ``db.client.operation.duration`` themselves; without it,
-agentvitals records that metric from their spans (one count either way)."""
+"""Read, never written; a comma-separated list. ``gen_ai_latest_experimental`` makes agentvitals emit the
+latest GenAI conventions (semantic-conventions-genai v0.1.0) instead of v1.41, for spans and metrics alike
+(``init(genai_names=...)`` overrides it). ``database`` (or ``database/dup``) makes the contrib DB
+instrumentations emit the stable DB conventions on their spans and record ``db.client.operation.duration``
+themselves; without it, agentvitals records that metric from their spans (one count either way)."""
 
 AGENTVITALS_CONTENT_MAX_LENGTH: Final = "AGENTVITALS_CONTENT_MAX_LENGTH"
 """Maximum characters of captured content per attribute. Default: 2000."""

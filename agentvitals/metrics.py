@@ -4,14 +4,26 @@ The emitters, the dashboard generator and the rule generator all read these defi
 a unit or a bucket boundary exists in one place. How a metric is named once it reaches Prometheus is
 the monitoring code's concern (:mod:`agentvitals.monitoring`).
 
-GenAI metrics follow semantic conventions v1.41; names no convention defines live under ``agentvitals.*``.
+GenAI metrics exist in two generations (:class:`~agentvitals.semconv.Generation`): semantic conventions
+v1.41 (the default) and semantic-conventions-genai v0.1.0 (behind ``gen_ai_latest_experimental``).
+:func:`genai_conventions` returns, per generation, the metrics and keys an emitter, a dashboard or a rule
+needs; :func:`metrics_for` every metric a process emits in that generation. Names no convention defines live
+under ``agentvitals.*`` and are the same in both.
+
+Labels: the conventions' metrics carry ``gen_ai.operation.name``, ``gen_ai.provider.name``,
+``gen_ai.request.model``, ``gen_ai.response.model``, ``server.address``, ``server.port`` and
+``openai.response.service_tier`` (the last five only when known: :attr:`Metric.conditional_labels`), plus
+``error.type`` on durations and per-call histograms. All are bounded: model names, a deployment's endpoints,
+a provider's service tiers. Never labels: response ids, ``openai.response.system_fingerprint`` (a new value
+with every backend change), request parameters, content.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from types import MappingProxyType
 from typing import Any, Final
 
 from opentelemetry import metrics as otel_metrics
@@ -23,8 +35,11 @@ from opentelemetry.semconv.metrics.db_metrics import DB_CLIENT_OPERATION_DURATIO
 
 from agentvitals import attributes as av
 from agentvitals import semconv
+from agentvitals.semconv import GenAIKeys, Generation, TokenCount, genai_keys
 
 __all__ = [
+    "AGENT_DURATION",
+    "AGENT_DURATION_BUCKETS",
     "BUDGET_EXHAUSTED",
     "CACHE_REQUESTS",
     "CACHE_SAVED",
@@ -32,6 +47,9 @@ __all__ = [
     "DB_DURATION",
     "DB_DURATION_BUCKETS",
     "DURATION_BUCKETS",
+    "EMBEDDINGS_DURATION",
+    "EMBEDDINGS_INPUT_TOKENS",
+    "GENAI_METRIC_LABELS",
     "GPU_MEMORY_LIMIT",
     "GPU_MEMORY_USAGE",
     "GPU_MEMORY_UTILIZATION",
@@ -39,10 +57,16 @@ __all__ = [
     "GPU_POWER",
     "GPU_TEMPERATURE",
     "GPU_UTILIZATION",
+    "INFERENCE_DURATION",
+    "INFERENCE_INPUT_TOKENS",
+    "INFERENCE_OUTPUT_TOKENS",
+    "INFERENCE_TIME_TO_FIRST_CHUNK",
+    "INFERENCE_USAGE",
     "LATENCY_THRESHOLD_SECONDS",
     "METRICS",
     "OPERATION_DURATION",
     "RETRIEVAL_DURATION",
+    "RETRIEVAL_DURATION_LATEST",
     "TASK_ACTIVE",
     "TASK_CHILD",
     "TASK_COST",
@@ -55,10 +79,17 @@ __all__ = [
     "TOKEN_BUCKETS",
     "TOKEN_USAGE",
     "TOOL_DURATION",
+    "UNINSTRUMENTED_CALLS",
+    "TOOL_DURATION_LATEST",
     "UNPRICED_CALLS",
+    "GenAIConventions",
     "Instrument",
     "Metric",
+    "TokenSeries",
+    "all_metrics",
     "create_instrument",
+    "genai_conventions",
+    "metrics_for",
 ]
 
 
@@ -84,6 +115,9 @@ class Metric:
     buckets: tuple[float, ...] | None = None
     emitter: str = "agentvitals"
     """``agentvitals`` (our instruments) or ``contrib`` (an instrumentation init() enables; we set its buckets)."""
+    conditional_labels: tuple[str, ...] = ()
+    """The labels (a subset of ``labels``) attached only when known: ``gen_ai.response.model`` needs a
+    response, ``server.*`` a client with a base URL, ``error.type`` a failure."""
 
 
 Callback = Callable[[otel_metrics.CallbackOptions], Iterable[otel_metrics.Observation]]
@@ -126,32 +160,109 @@ DB_DURATION_BUCKETS: Final = (
 """The stable DB conventions' advisory edges (0.001 … 10 s), finer below 10 ms (a local query takes well
 under the GenAI buckets' lowest edge), plus the 2 s alert threshold."""
 
-_LLM_LABELS = (semconv.GEN_AI_OPERATION_NAME, semconv.GEN_AI_PROVIDER_NAME, semconv.GEN_AI_REQUEST_MODEL)
+AGENT_DURATION_BUCKETS: Final = (0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8, 409.6)
+"""The conventions' advisory edges for ``gen_ai.invoke_agent.duration``, plus the 2 s alert threshold."""
 
-# --- GenAI client metrics (semantic conventions v1.41) ------------------------------------------------
-OPERATION_DURATION: Final = Metric(
-    GEN_AI_CLIENT_OPERATION_DURATION,
-    Instrument.HISTOGRAM,
-    "s",
-    "GenAI operation duration.",
-    (*_LLM_LABELS, semconv.ERROR_TYPE),
-    DURATION_BUCKETS,
+_LLM_LABELS = (semconv.GEN_AI_OPERATION_NAME, semconv.GEN_AI_PROVIDER_NAME, semconv.GEN_AI_REQUEST_MODEL)
+"""Labels of our own LLM metrics (cost, unpriced calls, extra token counts)."""
+_GENAI_CONDITIONAL = (semconv.GEN_AI_RESPONSE_MODEL, semconv.SERVER_ADDRESS, semconv.SERVER_PORT,
+                      semconv.OPENAI_RESPONSE_SERVICE_TIER)
+GENAI_METRIC_LABELS: Final = (*_LLM_LABELS, *_GENAI_CONDITIONAL)
+"""The attributes the conventions list for their client metrics, as we attach them (``openai.response.service_tier``
+is the conventions' OpenAI refinement: on OpenAI calls only)."""
+
+
+def _genai(name: str, instrument: Instrument, unit: str, description: str, extra: tuple[str, ...] = (),
+           buckets: tuple[float, ...] | None = None) -> Metric:
+    """A GenAI client metric: the conventions' common labels plus ``extra``."""
+    conditional = (*_GENAI_CONDITIONAL, *(label for label in extra if label == semconv.ERROR_TYPE))
+    return Metric(name, instrument, unit, description, (*GENAI_METRIC_LABELS, *extra), buckets,
+                  conditional_labels=conditional)
+
+
+# --- GenAI client metrics (semantic conventions v1.41, the default) ------------------------------------
+OPERATION_DURATION: Final = _genai(
+    GEN_AI_CLIENT_OPERATION_DURATION, Instrument.HISTOGRAM, "s", "GenAI operation duration.",
+    (semconv.ERROR_TYPE,), DURATION_BUCKETS,
 )
-TOKEN_USAGE: Final = Metric(
-    GEN_AI_CLIENT_TOKEN_USAGE,
-    Instrument.HISTOGRAM,
-    "{token}",
-    "Measures number of input and output tokens used.",
-    (*_LLM_LABELS, semconv.GEN_AI_TOKEN_TYPE),
-    TOKEN_BUCKETS,
+TOKEN_USAGE: Final = _genai(
+    GEN_AI_CLIENT_TOKEN_USAGE, Instrument.HISTOGRAM, "{token}", "Measures number of input and output tokens used.",
+    (semconv.GEN_AI_TOKEN_TYPE,), TOKEN_BUCKETS,
 )
-TIME_TO_FIRST_CHUNK: Final = Metric(
+TIME_TO_FIRST_CHUNK: Final = _genai(
     "gen_ai.client.operation.time_to_first_chunk",  # in opentelemetry-semantic-conventions since 0.63b0
+    Instrument.HISTOGRAM, "s", "Time from the request to the first chunk of a streamed response.",
+    buckets=DURATION_BUCKETS,
+)
+
+# --- GenAI client metrics (semantic-conventions-genai v0.1.0, behind gen_ai_latest_experimental) ---------
+# No opentelemetry-semantic-conventions release has these names yet: they are written here.
+INFERENCE_DURATION: Final = _genai(
+    "gen_ai.client.inference.duration", Instrument.HISTOGRAM, "s", "GenAI client inference operation duration.",
+    (semconv.ERROR_TYPE,), DURATION_BUCKETS,
+)
+INFERENCE_TIME_TO_FIRST_CHUNK: Final = _genai(
+    "gen_ai.client.inference.time_to_first_chunk", Instrument.HISTOGRAM, "s",
+    "Time from the request to the first chunk of a streamed response.", buckets=DURATION_BUCKETS,
+)
+INFERENCE_USAGE: Final[Mapping[TokenCount, Metric]] = MappingProxyType({
+    count: _genai(f"gen_ai.client.inference.usage.{suffix}", Instrument.COUNTER, "{token}", description,
+                  (semconv.GEN_AI_TOKEN_MODALITY,))
+    for count, suffix, description in (
+        (TokenCount.INPUT, "input_tokens", "The number of input (prompt) tokens used, including cached tokens."),
+        (TokenCount.OUTPUT, "output_tokens", "The number of output (completion) tokens used, including reasoning "
+                                             "tokens."),
+        (TokenCount.CACHE_READ, "cache_read.input_tokens", "The number of input tokens served from a "
+                                                           "provider-managed cache."),
+        (TokenCount.CACHE_WRITE, "cache_write.input_tokens", "The number of input tokens written to a "
+                                                             "provider-managed cache."),
+        (TokenCount.REASONING, "reasoning.output_tokens", "The number of output tokens used for reasoning."),
+    )
+})
+"""Usage counters, one per token count, by ``gen_ai.token.modality``. Failed calls and calls without usage
+add 0 (modality ``unknown``) to the input and output counters, as v0.1.0 asks."""
+INFERENCE_INPUT_TOKENS: Final = _genai(
+    "gen_ai.client.inference.operation.input_tokens", Instrument.HISTOGRAM, "{token}",
+    "The number of input (prompt) tokens used per inference operation.", (semconv.ERROR_TYPE,), TOKEN_BUCKETS,
+)
+INFERENCE_OUTPUT_TOKENS: Final = _genai(
+    "gen_ai.client.inference.operation.output_tokens", Instrument.HISTOGRAM, "{token}",
+    "The number of output (completion) tokens used per inference operation.", (semconv.ERROR_TYPE,), TOKEN_BUCKETS,
+)
+EMBEDDINGS_DURATION: Final = _genai(
+    "gen_ai.client.embeddings.duration", Instrument.HISTOGRAM, "s", "GenAI client embeddings operation duration.",
+    (semconv.ERROR_TYPE,), DURATION_BUCKETS,
+)
+EMBEDDINGS_INPUT_TOKENS: Final = _genai(
+    "gen_ai.client.embeddings.operation.input_tokens", Instrument.HISTOGRAM, "{token}",
+    "The number of input tokens used per embeddings operation.", (semconv.ERROR_TYPE,), TOKEN_BUCKETS,
+)
+AGENT_DURATION: Final = Metric(
+    "gen_ai.invoke_agent.duration",
     Instrument.HISTOGRAM,
     "s",
-    "Time from the request to the first chunk of a streamed response.",
-    _LLM_LABELS,
+    "The end-to-end duration of a single agent invocation (an agentvitals task).",
+    (semconv.GEN_AI_OPERATION_NAME, semconv.GEN_AI_AGENT_NAME, semconv.ERROR_TYPE),
+    AGENT_DURATION_BUCKETS,
+    conditional_labels=(semconv.ERROR_TYPE,),
+)
+TOOL_DURATION_LATEST: Final = Metric(
+    "gen_ai.execute_tool.duration",
+    Instrument.HISTOGRAM,
+    "s",
+    "The duration of a single tool execution.",
+    (semconv.GEN_AI_TOOL_NAME, semconv.GEN_AI_TOOL_TYPE, semconv.ERROR_TYPE),
     DURATION_BUCKETS,
+    conditional_labels=(semconv.ERROR_TYPE,),
+)
+RETRIEVAL_DURATION_LATEST: Final = Metric(
+    "gen_ai.retrieval.duration",
+    Instrument.HISTOGRAM,
+    "s",
+    "Duration of retrievals (queries and additions to a vector store or index).",
+    (semconv.GEN_AI_DATA_SOURCE_ID, av.RETRIEVAL_OPERATION, semconv.ERROR_TYPE),
+    DURATION_BUCKETS,
+    conditional_labels=(semconv.ERROR_TYPE,),
 )
 
 # --- agentvitals: LLM calls ---------------------------------------------------------------------------
@@ -178,6 +289,15 @@ UNPRICED_CALLS: Final = Metric(
     _LLM_LABELS,
 )
 
+UNINSTRUMENTED_CALLS: Final = Metric(
+    "agentvitals.llm.uninstrumented_calls",
+    Instrument.COUNTER,
+    "{call}",
+    "HTTP calls to a known LLM API path that no model-call span covered: a coverage gap (no tokens, no cost). "
+    "Their time still counts as LLM wait.",
+    (semconv.GEN_AI_PROVIDER_NAME, semconv.SERVER_ADDRESS),
+)
+
 # --- agentvitals: tools and retrievals ---------------------------------------------------------------
 TOOL_DURATION: Final = Metric(
     "agentvitals.tool.duration",
@@ -186,6 +306,7 @@ TOOL_DURATION: Final = Metric(
     "Duration of tool executions.",
     (semconv.GEN_AI_TOOL_NAME, semconv.ERROR_TYPE),
     DURATION_BUCKETS,
+    conditional_labels=(semconv.ERROR_TYPE,),
 )
 RETRIEVAL_DURATION: Final = Metric(
     "agentvitals.retrieval.duration",
@@ -194,6 +315,7 @@ RETRIEVAL_DURATION: Final = Metric(
     "Duration of retrievals (queries and additions to a vector store or index).",
     (semconv.GEN_AI_DATA_SOURCE_ID, av.RETRIEVAL_OPERATION, semconv.ERROR_TYPE),
     DURATION_BUCKETS,
+    conditional_labels=(semconv.ERROR_TYPE,),
 )
 
 # --- agentvitals: tasks ---------------------------------------------------------------------------------
@@ -304,6 +426,7 @@ METRICS: Final[tuple[Metric, ...]] = (
     TOKENS,
     COST,
     UNPRICED_CALLS,
+    UNINSTRUMENTED_CALLS,
     TOOL_DURATION,
     RETRIEVAL_DURATION,
     TASK_DURATION,
@@ -318,3 +441,138 @@ METRICS: Final[tuple[Metric, ...]] = (
     DB_DURATION,
 )
 """Every metric ``init()`` makes a process emit (its own instruments and the contrib ones it enables), GPUs aside."""
+
+
+# --- one object per generation of GenAI names -----------------------------------------------------------
+@dataclass(frozen=True)
+class TokenSeries:
+    """Where one token count is recorded: a metric, and the label values that pick the count out of it.
+
+    A histogram's total is its ``_sum``; a counter's is its value.
+    """
+
+    metric: Metric
+    selector: Mapping[str, str]
+    """E.g. ``{gen_ai.token.type: input}`` on v1.41's ``gen_ai.client.token.usage``; empty when the metric
+    records only this count."""
+
+
+@dataclass(frozen=True)
+class GenAIConventions:
+    """The metric and key names of one generation of GenAI conventions: what an emitter, a dashboard or an
+    alert rule needs to know to speak it. Get one with :func:`genai_conventions`."""
+
+    keys: GenAIKeys
+    inference_duration: Metric
+    """Chat and other inference calls."""
+    embeddings_duration: Metric
+    time_to_first_chunk: Metric
+    tool_duration: Metric
+    retrieval_duration: Metric
+    agent_duration: Metric | None
+    """Recorded for every task (an ``invoke_agent`` span); v1.41 defines no such metric."""
+    token_totals: Mapping[TokenCount, TokenSeries]
+    """Where each inference token count adds up (for rates, totals and the cache-hit ratio)."""
+    token_distribution: Mapping[TokenCount, TokenSeries]
+    """The per-call histograms of input and output tokens (for percentiles)."""
+    embeddings_input_tokens: TokenSeries
+    extra_tokens: Metric | None
+    """``agentvitals.llm.tokens``: cache and reasoning counts v1.41 has no metric for; ``None`` in v0.1.0,
+    whose usage counters carry them."""
+    token_usage: Metric | None
+    """v1.41's ``gen_ai.client.token.usage`` (input and output by ``gen_ai.token.type``); removed in v0.1.0."""
+    usage_counters: Mapping[TokenCount, Metric]
+    """v0.1.0's usage counters (empty in v1.41)."""
+
+    @property
+    def generation(self) -> Generation:
+        return self.keys.generation
+
+    @property
+    def schema_url(self) -> str:
+        return self.keys.schema_url
+
+    @property
+    def metrics(self) -> tuple[Metric, ...]:
+        """Every GenAI metric of this generation, once each."""
+        found: dict[str, Metric] = {}
+        for metric in (self.inference_duration, self.embeddings_duration, self.time_to_first_chunk,
+                       self.tool_duration, self.retrieval_duration, self.agent_duration, self.token_usage,
+                       self.extra_tokens, *self.usage_counters.values(),
+                       *(series.metric for series in self.token_distribution.values()),
+                       self.embeddings_input_tokens.metric):
+            if metric is not None:
+                found.setdefault(metric.name, metric)
+        return tuple(found.values())
+
+
+_CURRENT_TOTALS: Final[Mapping[TokenCount, TokenSeries]] = MappingProxyType({
+    TokenCount.INPUT: TokenSeries(TOKEN_USAGE, {semconv.GEN_AI_TOKEN_TYPE: "input"}),
+    TokenCount.OUTPUT: TokenSeries(TOKEN_USAGE, {semconv.GEN_AI_TOKEN_TYPE: "output"}),
+    **{count: TokenSeries(TOKENS, {av.TOKEN_TYPE: count.value})
+       for count in (TokenCount.CACHE_READ, TokenCount.CACHE_WRITE, TokenCount.REASONING)},
+})
+
+_CONVENTIONS: Final[Mapping[Generation, GenAIConventions]] = MappingProxyType({
+    Generation.CURRENT: GenAIConventions(
+        keys=genai_keys(Generation.CURRENT),
+        inference_duration=OPERATION_DURATION,
+        embeddings_duration=OPERATION_DURATION,
+        time_to_first_chunk=TIME_TO_FIRST_CHUNK,
+        tool_duration=TOOL_DURATION,
+        retrieval_duration=RETRIEVAL_DURATION,
+        agent_duration=None,
+        token_totals=_CURRENT_TOTALS,
+        token_distribution=MappingProxyType({count: _CURRENT_TOTALS[count]
+                                             for count in (TokenCount.INPUT, TokenCount.OUTPUT)}),
+        embeddings_input_tokens=TokenSeries(TOKEN_USAGE, {semconv.GEN_AI_TOKEN_TYPE: "input"}),
+        extra_tokens=TOKENS,
+        token_usage=TOKEN_USAGE,
+        usage_counters=MappingProxyType({}),
+    ),
+    Generation.LATEST: GenAIConventions(
+        keys=genai_keys(Generation.LATEST),
+        inference_duration=INFERENCE_DURATION,
+        embeddings_duration=EMBEDDINGS_DURATION,
+        time_to_first_chunk=INFERENCE_TIME_TO_FIRST_CHUNK,
+        tool_duration=TOOL_DURATION_LATEST,
+        retrieval_duration=RETRIEVAL_DURATION_LATEST,
+        agent_duration=AGENT_DURATION,
+        token_totals=MappingProxyType({count: TokenSeries(metric, {}) for count, metric in INFERENCE_USAGE.items()}),
+        token_distribution=MappingProxyType({TokenCount.INPUT: TokenSeries(INFERENCE_INPUT_TOKENS, {}),
+                                             TokenCount.OUTPUT: TokenSeries(INFERENCE_OUTPUT_TOKENS, {})}),
+        embeddings_input_tokens=TokenSeries(EMBEDDINGS_INPUT_TOKENS, {}),
+        extra_tokens=None,
+        token_usage=None,
+        usage_counters=INFERENCE_USAGE,
+    ),
+})
+
+
+def genai_conventions(generation: Generation | str = Generation.CURRENT) -> GenAIConventions:
+    """The GenAI metric and key names of one generation, by :class:`~agentvitals.semconv.Generation` or its
+    name (``current``: v1.41, the default; ``latest``: semantic-conventions-genai v0.1.0)."""
+    return _CONVENTIONS[Generation(generation)]
+
+
+_GENERATION_SPECIFIC: Final = frozenset(
+    metric.name for conventions in _CONVENTIONS.values() for metric in conventions.metrics
+)
+
+
+def metrics_for(generation: Generation | str) -> tuple[Metric, ...]:
+    """Every metric ``init()`` makes a process emit with this generation of GenAI names, GPUs aside
+    (``current``: :data:`METRICS`): the generation's GenAI metrics, then those the generations share."""
+    if Generation(generation) is Generation.CURRENT:
+        return METRICS
+    shared = tuple(metric for metric in METRICS if metric.name not in _GENERATION_SPECIFIC)
+    return (*genai_conventions(generation).metrics, *shared)
+
+
+def all_metrics() -> tuple[Metric, ...]:
+    """Every metric either generation may emit, once each (bucket views cover both)."""
+    found: dict[str, Metric] = {}
+    for generation in Generation:
+        for metric in metrics_for(generation):
+            found.setdefault(metric.name, metric)
+    return tuple(found.values())

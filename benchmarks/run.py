@@ -115,7 +115,7 @@ def throughput_rows(seconds: float) -> list[Row]:
 
 
 def demo_rows(rates: list[float], seconds: float) -> list[Row]:
-    from demo_agent.runner import DemoConfig, run_demo
+    from agentvitals.demo.runner import DemoConfig, run_demo
 
     def run(rate: float, duration: float) -> Any:
         return asyncio.run(run_demo(DemoConfig(phases=f"steady:{duration:g}", rate=rate, degraded=True, seed=2,

@@ -16,6 +16,7 @@ from typing import Any
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
+from agentvitals._handler import current
 from agentvitals.attributes import (
     CACHE_RESULT,
     TASK_CHILD_TIME,
@@ -23,13 +24,12 @@ from agentvitals.attributes import (
     TASK_IDLE_TIME,
     TASK_OUTCOME,
     TASK_WALL_TIME,
-    TOKEN_TYPE,
     Outcome,
     WaitKind,
     task_idle_time,
 )
-from agentvitals.metrics import CACHE_REQUESTS, TOKEN_USAGE, TOKENS
-from agentvitals.semconv import GEN_AI_OPERATION_NAME, GEN_AI_TOKEN_TYPE, Operation
+from agentvitals.metrics import CACHE_REQUESTS
+from agentvitals.semconv import GEN_AI_OPERATION_NAME, Operation, TokenCount
 
 __all__ = ["Report", "TaskSpanCollector", "build_report", "percentile"]
 
@@ -77,6 +77,10 @@ class PhaseStats:
     name: str
     tasks: int
     p95_s: float
+    start: float = math.nan
+    """Seconds since the epoch when the phase's arrivals began."""
+    end: float = math.nan
+    """When the next phase began (the last phase: when arrivals stopped)."""
 
 
 @dataclass
@@ -159,7 +163,8 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 def build_report(tasks: Iterable[TaskRecord], reader: InMemoryMetricReader, *,
                  degraded_periods: list[tuple[float, float]],
-                 phase_starts: Sequence[tuple[str, float]] = (), workers_max: int = 0, shed: int = 0) -> Report:
+                 phase_starts: Sequence[tuple[str, float]] = (), load_ended: float = math.inf, workers_max: int = 0,
+                 shed: int = 0) -> Report:
     records = list(tasks)
     outcomes: dict[str, int] = {}
     for record in records:
@@ -180,14 +185,17 @@ def build_report(tasks: Iterable[TaskRecord], reader: InMemoryMetricReader, *,
 
     phases: list[PhaseStats] = []
     for index, (name, start) in enumerate(phase_starts):
-        end = phase_starts[index + 1][1] if index + 1 < len(phase_starts) else math.inf
+        end = phase_starts[index + 1][1] if index + 1 < len(phase_starts) else load_ended
         in_phase = [float(r.attributes[TASK_WALL_TIME]) for r in records if start <= r.start < end]
-        phases.append(PhaseStats(name, len(in_phase), percentile(in_phase, 95)))
+        phases.append(PhaseStats(name, len(in_phase), percentile(in_phase, 95), start, end))
 
     hits = _total(reader, CACHE_REQUESTS.name, **{CACHE_RESULT: "hit"})
     lookups = _total(reader, CACHE_REQUESTS.name)
-    cached_tokens = _total(reader, TOKENS.name, **{TOKEN_TYPE: "cache_read"})
-    input_tokens = _total(reader, TOKEN_USAGE.name, **{GEN_AI_TOKEN_TYPE: "input"})
+    # Where token counts add up depends on the generation of GenAI names the process emits.
+    totals = current().conventions.token_totals
+    cached, all_input = totals[TokenCount.CACHE_READ], totals[TokenCount.INPUT]
+    cached_tokens = _total(reader, cached.metric.name, **cached.selector)
+    input_tokens = _total(reader, all_input.metric.name, **all_input.selector)
     return Report(
         tasks=len(records),
         outcomes=outcomes,

@@ -214,6 +214,7 @@ async def run_demo(config: DemoConfig,
         ticker = asyncio.create_task(show_progress())
         try:
             await generate_load(phases, submit, seed=config.seed, max_tasks=config.max_tasks, on_phase=on_phase)
+            load_ended = time.time()
             progress.phase = "draining"
             await pool.drain(config.drain_timeout_s)
         finally:
@@ -226,6 +227,7 @@ async def run_demo(config: DemoConfig,
             collector.snapshot(), reader,
             degraded_periods=router.degraded_periods(),
             phase_starts=phase_starts,
+            load_ended=load_ended,
             workers_max=max(size for _, size in pool.size_history),
             shed=pool.shed,
         )

@@ -49,4 +49,5 @@ done
 
 export AGENTVITALS_REQUIRE_STACK=1
 .venv/bin/ruff check .
+.venv/bin/mypy  # strict on the agentvitals package (pyproject [tool.mypy])
 exec .venv/bin/python -m pytest "$@"

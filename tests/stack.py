@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent import futures
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,6 +82,19 @@ def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
+def scraped(address: str, metric: str, **labels: str) -> float:
+    """Sum of the samples named ``metric`` (with these labels) that ``http://address/metrics`` serves now.
+
+    Names as the Prometheus client's parser gives them: a counter's samples end in ``_total``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    status, body = http_get(f"http://{address}/metrics")
+    assert status == 200, f"{address}/metrics: {status}"
+    return sum(sample.value for family in text_string_to_metric_families(body.decode())
+               for sample in family.samples
+               if sample.name == metric and all(sample.labels.get(k) == v for k, v in labels.items()))
+
+
 @contextmanager
 def process(args: list[str], *, env: dict[str, str] | None = None, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as out:
@@ -117,6 +130,7 @@ class TraceSink:
         sink = self
         self.trace_ids: set[str] = set()
         self.span_names: list[str] = []
+        self.spans: list[tuple[str, str]] = []  # (trace id, span id) of every span received, repeats included
 
         class Service(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
             def Export(self, request: Any, context: Any) -> Any:  # noqa: N802 - gRPC API
@@ -125,6 +139,7 @@ class TraceSink:
                         for span in scope_spans.spans:
                             sink.trace_ids.add(span.trace_id.hex())
                             sink.span_names.append(span.name)
+                            sink.spans.append((span.trace_id.hex(), span.span_id.hex()))
                 return trace_service_pb2.ExportTraceServiceResponse()
 
         self.port = free_port()
@@ -141,14 +156,23 @@ class TraceSink:
 
 
 class Collector:
-    def __init__(self, tmp: Path, tempo_endpoint: str) -> None:
+    """A committed Collector config (``collector/<config>``) run with loopback addresses.
+
+    ``tempo_endpoint`` is where an ``otlp_grpc/tempo`` exporter sends; ``env`` sets further
+    ``${env:...}`` variables of that config (e.g. the agent's gateway list).
+    """
+
+    def __init__(self, tmp: Path, tempo_endpoint: str | None = None, *, config: str = "config.yaml",
+                 name: str = "collector", env: Mapping[str, str] | None = None) -> None:
         self.binary = collector_binary()
+        self.config = ROOT / "collector" / config
+        self.name = name
         self.otlp_http = free_port()
         self.otlp_grpc = free_port()
         self.health = free_port()
         self.prometheus_exporter = free_port()
         self.self_metrics = free_port()
-        self.log = tmp / "collector.log"
+        self.log = tmp / f"{name}.log"
         self.env = {
             "OTLP_HTTP_ENDPOINT": f"127.0.0.1:{self.otlp_http}",
             "OTLP_GRPC_ENDPOINT": f"127.0.0.1:{self.otlp_grpc}",
@@ -156,27 +180,45 @@ class Collector:
             "PROMETHEUS_EXPORTER_ENDPOINT": f"127.0.0.1:{self.prometheus_exporter}",
             "SELF_METRICS_HOST": "127.0.0.1",
             "SELF_METRICS_PORT": str(self.self_metrics),
-            "TEMPO_OTLP_ENDPOINT": tempo_endpoint,
             # Longer than the 1s scrape: the connector clears exemplars after each flush, so a flush
             # interval shorter than the scrape interval could hide them from Prometheus.
             "SPAN_METRICS_FLUSH_INTERVAL": "3s",
+            **({"TEMPO_OTLP_ENDPOINT": tempo_endpoint} if tempo_endpoint else {}),
+            **(env or {}),
         }
 
     @property
     def otlp_http_url(self) -> str:
         return f"http://127.0.0.1:{self.otlp_http}"
 
+    @property
+    def otlp_grpc_address(self) -> str:
+        return f"127.0.0.1:{self.otlp_grpc}"
+
+    @property
+    def exporter_address(self) -> str:
+        return f"127.0.0.1:{self.prometheus_exporter}"
+
+    @property
+    def self_metrics_address(self) -> str:
+        return f"127.0.0.1:{self.self_metrics}"
+
     @contextmanager
     def running(self) -> Iterator[Collector]:
-        args = [self.binary, f"--config={ROOT / 'collector' / 'config.yaml'}"]
+        args = [self.binary, f"--config={self.config}"]
         with serving(args, env=self.env, log=self.log, ready_url=f"http://127.0.0.1:{self.health}/ready",
-                     what="the Collector"):
+                     what=f"the Collector {self.name}"):
             yield self
 
 
 class Prometheus:
-    def __init__(self, tmp: Path, collector: Collector, rule_files: list[Path] | None = None,
-                 alertmanager: str | None = None, model_server: str | None = None) -> None:
+    """Debian's Prometheus with ``prometheus/prometheus.yml``: each committed target (``host:port``, or a
+    DNS service-discovery name with its port) is replaced by the loopback addresses standing in for it;
+    jobs with none are dropped. ``targets`` adds to (or overrides) the ones derived from ``collector``."""
+
+    def __init__(self, tmp: Path, collector: Collector | None = None, rule_files: list[Path] | None = None,
+                 alertmanager: str | None = None, model_server: str | None = None, *,
+                 targets: Mapping[str, Sequence[str]] | None = None) -> None:
         self.binary = require_binary("prometheus")
         self.port = free_port()
         self.tmp = tmp
@@ -185,17 +227,18 @@ class Prometheus:
         config["global"]["scrape_interval"] = "1s"
         config["global"]["evaluation_interval"] = "1s"
         config["rule_files"] = [str(path) for path in rule_files or []]
-        targets = {
-            "otel-collector:8889": f"127.0.0.1:{collector.prometheus_exporter}",
-            "otel-collector:8888": f"127.0.0.1:{collector.self_metrics}",
-            "model-server:8000": model_server,
-        }
+        stand_ins: dict[str, list[str]] = {"model-server:8000": [model_server] if model_server else []}
+        if collector is not None:
+            stand_ins["otel-collector:8889"] = [collector.exporter_address]
+            stand_ins["otel-collector:8888"] = [collector.self_metrics_address]
+        stand_ins.update({target: list(addresses) for target, addresses in (targets or {}).items()})
         jobs = []
         for job in config["scrape_configs"]:
-            for static in job["static_configs"]:
-                static["targets"] = [targets[target] for target in static["targets"] if targets[target]]
-            if any(static["targets"] for static in job["static_configs"]):
-                jobs.append(job)
+            committed = [target for static in job.pop("static_configs", []) for target in static["targets"]]
+            committed += [f"{name}:{sd['port']}" for sd in job.pop("dns_sd_configs", []) for name in sd["names"]]
+            loopback = [address for target in committed for address in stand_ins.get(target, [])]
+            if loopback:
+                jobs.append({**job, "static_configs": [{"targets": loopback}]})
         config["scrape_configs"] = jobs
         if alertmanager is None:
             config.pop("alerting", None)

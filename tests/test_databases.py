@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import agentvitals
-from agentvitals._accounting import wait_kind
+from agentvitals._spans import wait_kind
 from agentvitals.attributes import TASK_ACTIVE_TIME, TASK_IDLE_TIME, WaitKind, task_idle_time
 from agentvitals.metrics import DB_DURATION
 from agentvitals.semconv import DB_OPERATION_NAME, DB_QUERY_TEXT, DB_SYSTEM_NAME
@@ -176,9 +176,8 @@ def test_pgvector_queries_count_as_retrieval(query: str, kind: WaitKind) -> None
 def test_demo_agent_on_postgresql(postgres: PostgresServer) -> None:
     import asyncio
 
+    from agentvitals.demo.runner import DemoConfig, run_demo
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    from demo_agent.runner import DemoConfig, run_demo
 
     exporter = InMemorySpanExporter()
     run = asyncio.run(run_demo(DemoConfig(phases="steady:4", rate=3, seed=6, progress=False, db_url=postgres.url,

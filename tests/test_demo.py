@@ -10,14 +10,14 @@ from pathlib import Path
 
 import openai
 import pytest
+from agentvitals.demo.load import WorkerPool, make_phases
+from agentvitals.demo.model_server import LARGE, ModelServer
+from agentvitals.demo.report import percentile
+from agentvitals.demo.runner import DemoConfig, DemoRun, run_demo
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from agentvitals.attributes import COST_AMOUNT, TASK_OUTCOME
 from agentvitals.semconv import GEN_AI_OPERATION_NAME, GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, GEN_AI_USAGE_INPUT_TOKENS
-from demo_agent.load import WorkerPool, make_phases
-from demo_agent.model_server import LARGE, ModelServer
-from demo_agent.report import percentile
-from demo_agent.runner import DemoConfig, DemoRun, run_demo
 
 BIN = Path(sys.executable).parent
 

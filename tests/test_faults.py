@@ -69,7 +69,6 @@ def test_collector_down_for_the_whole_run_then_back(exporting: Callable[[int], N
     stats = agentvitals.export_stats()
     # Every one of the 10,000 spans is counted as lost, either way: none silently.
     assert stats["dropped_spans_queue_full"] + stats["dropped_spans"] == 10_000
-    assert stats["dropped_spans_queue_full"] > 0
     outage = [r.getMessage() for r in caplog.records if "cannot export spans" in r.getMessage()]
     assert len(outage) == 1  # one clear line, not one per span or per retry
     assert not any("Queue full" in r.getMessage() for r in caplog.records)

@@ -1,25 +1,28 @@
 """The whole loop with real binaries, and every dashboard and rule query against the data it produced.
 
-One run (≈ 2.5 minutes): the demo's model server and agent (as in docker-compose: separate
-processes), the built Collector, Debian's Prometheus evaluating generated rules, Debian's
-Alertmanager delivering to the demo's control webhook. The demo's load has a spike: task p95
-crosses 2 s, AgentTaskLatencyHigh fires, Alertmanager delivers it, the control service degrades
-the router and adds workers, p95 falls, the alert resolves, and after the cool-down the router
-returns to normal and the pool to its baseline. Each transition is read back from Prometheus.
+One run per generation of GenAI metric names (≈ 2.5 minutes each): the demo's model server and agent
+(as in docker-compose: separate processes), the built Collector, Debian's Prometheus evaluating generated
+rules, Debian's Alertmanager delivering to the demo's control webhook. The demo's load has a spike: task p95
+crosses 2 s, AgentTaskLatencyHigh fires, Alertmanager delivers it, the control service degrades the router
+and adds workers, p95 falls, the alert resolves, and after the cool-down the router returns to normal and
+the pool to its baseline. Each transition is read back from Prometheus, and so is what the Overview shows
+of it, with the Overview's own queries.
 
-The alerting rules here are generated from the same code as the committed ones with windows
-shrunk to seconds (a 5-minute window would make the test last half an hour); the committed
-recording rules are loaded as they are, for the dashboard and rule queries.
+The alerting rules here are generated from the same code as the committed ones with windows shrunk to
+seconds (a 5-minute window would make the test last half an hour); the committed recording rules (for the
+current names; generated ones for the latest) are loaded as they are, for the dashboard and rule queries.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ import yaml
 from agentvitals.control.metrics import CONTROL_ACTION, CONTROL_ACTIONS, CONTROL_RESULT, ROUTER_DEGRADED, WORKERS
 from agentvitals.monitoring import CONDITIONAL_PANELS, MonitoringConfig, Rules, build_dashboards, build_rules
 from agentvitals.monitoring.series import prometheus_label, prometheus_name
+from agentvitals.semconv import GEN_AI_LATEST_EXPERIMENTAL, Generation
 from tests.conftest import subprocess_environ
 from tests.stack import ROOT, Alertmanager, Collector, Prometheus, TraceSink, free_port, process, wait_until
 
@@ -36,38 +40,59 @@ pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
 SERVICE = "support-agent"
 COOLDOWN_S = 10
-LOOP = MonitoringConfig(rate_window="30s", latency_for="10s", keep_firing_for="10s", slow_for="1m",
-                        slo_fast_windows=("2m", "30s"), slo_slow_windows=("3m", "1m"), cache_baseline_offset="1m")
-COMMITTED = MonitoringConfig()
+LOOP = MonitoringConfig(fast_window="10s", rate_window="30s", latency_for="10s", keep_firing_for="10s",
+                        slow_for="1m", slo_fast_windows=("2m", "30s"), slo_slow_windows=("3m", "1m"),
+                        cache_baseline_offset="1m")
 BIN = Path(sys.executable).parent
+
+
+def committed(generation: Generation) -> MonitoringConfig:
+    return MonitoringConfig(genai_names=generation)
+
+
+def loop(generation: Generation) -> MonitoringConfig:
+    return replace(LOOP, genai_names=generation)
 
 
 @dataclass
 class LoopRun:
+    generation: Generation
     prometheus: Prometheus
     started: float
     ended: float
     report: dict[str, Any]
 
     def range(self, expr: str) -> list[tuple[float, float]]:
+        return sorted(point for _, points in self.range_by_series(expr) for point in points)
+
+    def range_by_series(self, expr: str) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
         data = self.prometheus.api("query_range", query=expr, start=str(self.started), end=str(self.ended + 5),
                                    step="1")
-        points = [(float(t), float(v)) for result in data["result"] for t, v in result["values"]]
-        return sorted(points)
+        return [(result["metric"], [(float(t), float(v)) for t, v in result["values"]])
+                for result in data["result"]]
+
+    def phase(self, name: str) -> tuple[float, float]:
+        found = next(p for p in self.report["phases"] if p["name"] == name)
+        return found["start"], found["end"]
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopRun]:
-    tmp = tmp_path_factory.mktemp("loop")
+@pytest.fixture(scope="module", params=list(Generation), ids=lambda g: f"{g.value}-names")
+def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopRun]:
+    generation: Generation = request.param
+    tmp = tmp_path_factory.mktemp(f"loop-{generation.value}")
     secret = tmp / "control-webhook.secret"
     secret.write_text("loop-test-secret-0123456789\n")
-    committed = yaml.safe_load((ROOT / "alerts" / "rules" / "agentvitals.rules.yml").read_text())
+    if generation is Generation.CURRENT:  # the committed file, as users load it
+        rules = yaml.safe_load((ROOT / "alerts" / "rules" / "agentvitals.rules.yml").read_text())
+    else:
+        rules = build_rules(committed(generation))
     recording = tmp / "recording.yml"
-    recording_groups = [group for group in committed["groups"] if group["name"].endswith("recording")]
+    recording_groups = [group for group in rules["groups"] if group["name"].endswith("recording")]
     recording.write_text(yaml.safe_dump({"groups": recording_groups}))
     loop_rules = tmp / "loop.yml"
-    loop_rules.write_text(yaml.safe_dump(build_rules(LOOP)))
+    loop_rules.write_text(yaml.safe_dump(build_rules(loop(generation))))
     model_port, control_port = free_port(), free_port()
+    names = {"OTEL_SEMCONV_STABILITY_OPT_IN": GEN_AI_LATEST_EXPERIMENTAL} if generation is Generation.LATEST else {}
 
     with TraceSink() as sink, process([str(BIN / "agentvitals"), "serve-model", "--port", str(model_port)],
                                       log=tmp / "model-server.log"):
@@ -87,12 +112,13 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopRun]:
                      "--control-cooldown", str(COOLDOWN_S), "--metrics-port", "0", "--no-progress",
                      "--service-name", SERVICE, "--report-json", str(report)],
                     capture_output=True, text=True, timeout=600,
-                    env=subprocess_environ(OTEL_METRIC_EXPORT_INTERVAL="1000", OTEL_BSP_SCHEDULE_DELAY="1000"),
+                    env=subprocess_environ(OTEL_METRIC_EXPORT_INTERVAL="1000", OTEL_BSP_SCHEDULE_DELAY="1000",
+                                           **names),
                 )
                 assert demo.returncode == 0, demo.stderr[-3000:]
                 ended = time.time()
                 time.sleep(3)  # one more scrape of the last flushed metrics (bounded, not a wait for luck)
-                yield LoopRun(prometheus, started, ended, json.loads(report.read_text()))
+                yield LoopRun(generation, prometheus, started, ended, json.loads(report.read_text()))
 
 
 def first(points: list[tuple[float, float]], predicate: Any, after: float = 0.0) -> float | None:
@@ -100,9 +126,9 @@ def first(points: list[tuple[float, float]], predicate: Any, after: float = 0.0)
 
 
 def test_spike_fires_alert_control_degrades_and_scales_then_restores(run: LoopRun) -> None:
-    rules = Rules(LOOP)
+    rules = Rules(loop(run.generation))
     job = f'job="{SERVICE}"'
-    p95 = run.range(f"max({rules.task_p[95]}{{{job}}})")
+    p95 = run.range(f"max({rules.slow.task_p[95]}{{{job}}})")
     firing = run.range('max(ALERTS{alertname="AgentTaskLatencyHigh", alertstate="firing", action="degrade"})')
     degraded = run.range(f"max({prometheus_name(ROUTER_DEGRADED)}{{{job}}})")
     workers = run.range(f"max({prometheus_name(WORKERS)}{{{job}}})")
@@ -130,34 +156,84 @@ def test_spike_fires_alert_control_degrades_and_scales_then_restores(run: LoopRu
     assert run.report["degraded_periods"] and run.report["workers_max"] == 16
 
 
-def _instantiate(expr: str) -> str:
-    return expr.replace("$__rate_interval", "1m").replace('"$service"', '".*"').replace('"$model"', '".*"')
+def _instantiate(expr: str, window: str = "1m") -> str:
+    """A panel query as Grafana sends it: its variables substituted (every service and model; ``window``
+    for Grafana's rate interval and step, which here only need to span a few scrapes)."""
+    return (expr.replace("$__rate_interval", window).replace("$__interval", window)
+            .replace('"$service"', '".*"').replace('"$model"', '".*"'))
 
 
-PANELS = [(stem, panel["title"], target["refId"], target["expr"])
-          for stem, dashboard in build_dashboards(COMMITTED).items()
-          for panel in dashboard["panels"] for target in panel["targets"]]
+def _panel_queries(config: MonitoringConfig) -> dict[tuple[str, str, str], str]:
+    return {(stem, panel["title"], target["refId"]): target["expr"]
+            for stem, dashboard in build_dashboards(config).items()
+            for panel in dashboard["panels"] for target in panel["targets"]}
 
 
-@pytest.mark.parametrize(("stem", "title", "ref_id", "expr"), PANELS,
-                         ids=[f"{stem}:{title}:{ref}" for stem, title, ref, _ in PANELS])
-def test_every_dashboard_query_returns_data(run: LoopRun, stem: str, title: str, ref_id: str, expr: str) -> None:
+PANELS = list(_panel_queries(committed(Generation.CURRENT)))
+"""(dashboard, panel title, refId): the same panels for both generations, with different queries."""
+
+
+def _overview_query(config: MonitoringConfig, title_start: str, ref_id: str = "A") -> str:
+    overview = build_dashboards(config)["overview"]
+    panel = next(p for p in overview["panels"] if p["title"].startswith(title_start))
+    return next(t["expr"] for t in panel["targets"] if t["refId"] == ref_id)
+
+
+def _finite(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    return [(t, v) for t, v in points if math.isfinite(v)]
+
+
+def test_overview_follows_the_spike(run: LoopRun) -> None:
+    """What a person sees on the Overview during the spike, read with the Overview's own queries.
+
+    Grafana's ``$__rate_interval`` is four scrape intervals or more; the loop's rules use a 10 s window,
+    so the panels are evaluated at it too (this Prometheus scrapes every second)."""
+    config = loop(run.generation)
+    window = config.fast_window
+    spike_start, spike_end = run.phase("spike")
+    steady_start, _ = run.phase("steady")
+    _, recovery_end = run.phase("recovery")
+    threshold = config.latency_threshold_s
+
+    by_time: dict[float, float] = {}
+    for _, points in run.range_by_series(_instantiate(_overview_query(config, "Tasks / s by outcome"), window)):
+        for t, v in points:
+            by_time[t] = by_time.get(t, 0.0) + v  # the stacked total
+    peak_at = max(by_time, key=lambda t: by_time[t])
+    assert spike_start <= peak_at <= spike_end, (peak_at - spike_start, spike_end - spike_start)
+
+    p95 = _finite(run.range(_instantiate(_overview_query(config, "Task latency", "B"), window)))
+    assert max(v for t, v in p95 if spike_start <= t <= spike_end) > threshold
+    at_end = [v for t, v in p95 if t <= recovery_end][-1]
+    assert at_end < threshold, at_end
+
+    cost = _finite(run.range(_instantiate(_overview_query(config, "Cost per task"), window)))
+    degraded = [v for t, v in cost if any(start <= t <= end for start, end in run.report["degraded_periods"])]
+    normal = [v for t, v in cost if steady_start + 10 <= t <= spike_start]  # steady load, normal mode
+    assert degraded and normal
+    assert statistics.median(degraded) < 0.5 * statistics.median(normal), (degraded, normal)
+
+
+@pytest.mark.parametrize(("stem", "title", "ref_id"), PANELS, ids=[":".join(key) for key in PANELS])
+def test_every_dashboard_query_returns_data(run: LoopRun, stem: str, title: str, ref_id: str) -> None:
+    expr = _instantiate(_panel_queries(committed(run.generation))[(stem, title, ref_id)])
     if title in CONDITIONAL_PANELS:
         # Only has data under its condition: check it had data at some point during the run.
-        assert run.range(_instantiate(expr)), f"{title}: {CONDITIONAL_PANELS[title]}"
+        assert run.range(expr), f"{title}: {CONDITIONAL_PANELS[title]}"
         return
-    assert run.prometheus.query(_instantiate(expr)), f"{stem} / {title} [{ref_id}] returned no data"
+    assert run.prometheus.query(expr), f"{stem} / {title} [{ref_id}] returned no data: {expr}"
 
 
 def test_every_template_variable_has_values(run: LoopRun) -> None:
-    for dashboard in build_dashboards(COMMITTED).values():
+    for dashboard in build_dashboards(committed(run.generation)).values():
         for variable in dashboard["templating"]["list"]:
             metric, label = variable["query"].removeprefix("label_values(").removesuffix(")").split(", ")
             values = {s.get(label) for s in run.prometheus.series(metric)} - {None}
             assert values, variable["name"]
 
 
-RECORDINGS = [r.record for r in Rules(COMMITTED).recordings]
+RECORDINGS = [r.record for r in Rules(committed(Generation.CURRENT)).recordings]
+ALERTS = [(a.name, a.action) for a in Rules(committed(Generation.CURRENT)).alerts if not a.name.endswith("NoData")]
 NEEDS_HISTORY = {"AgentCacheHitRatioCollapsed": "compares with the ratio an hour ago; its 1m-offset twin is checked"}
 
 
@@ -166,9 +242,27 @@ def test_every_committed_recording_rule_returns_data(run: LoopRun, record: str) 
     assert run.prometheus.query(record), record
 
 
-@pytest.mark.parametrize("alert", Rules(COMMITTED).alerts, ids=lambda a: f"{a.name}-{a.action}")
-def test_every_committed_alert_signal_returns_data(run: LoopRun, alert: Any) -> None:
-    signal = alert.signal
-    if alert.name in NEEDS_HISTORY:
-        signal = next(a.signal for a in Rules(LOOP).alerts if a.name == alert.name)
-    assert run.prometheus.query(signal), f"{alert.name}: {signal}"
+@pytest.mark.parametrize(("name", "action"), ALERTS, ids=[f"{name}-{action}" for name, action in ALERTS])
+def test_every_alert_signal_returns_data(run: LoopRun, name: str, action: str) -> None:
+    config = loop(run.generation) if name in NEEDS_HISTORY else committed(run.generation)
+    signal = next(a.signal for a in Rules(config).alerts if (a.name, a.action) == (name, action))
+    assert run.prometheus.query(signal), f"{name}: {signal}"
+
+
+def test_every_alert_input_exists_and_the_other_generations_would_be_missed(run: LoopRun) -> None:
+    """The ...NoData partners watch real series: every input of every alert exists. The rules for the other
+    generation of names would find theirs missing while the service reports — what their partners page on
+    (once the series had been there: a rename)."""
+    rules = Rules(committed(run.generation))
+    for alert in rules.alerts:
+        for name in alert.inputs:
+            assert run.prometheus.query(f'{name}{{job="{SERVICE}"}}'), f"{alert.name}: {name}"
+    other = next(g for g in Generation if g is not run.generation)
+    config = committed(other)
+    mine = {name for alert in rules.alerts for name in alert.inputs}
+    renamed = {name for alert in Rules(config).alerts for name in alert.inputs} - mine
+    assert renamed  # the LLM calls' durations
+    for name in renamed:
+        missing = run.prometheus.query(f"group by (job) ({config.service_info_metric}{{job=\"{SERVICE}\"}})"
+                                       f" unless group by (job) ({name})")
+        assert missing == [{"metric": {"job": SERVICE}, "value": missing[0]["value"]}], name

@@ -13,7 +13,7 @@ import yaml
 
 from agentvitals.attributes import TASK_OUTCOME
 from agentvitals.metrics import BUDGET_EXHAUSTED, CACHE_REQUESTS, COST, OPERATION_DURATION, TASK_DURATION, TASK_IDLE
-from agentvitals.monitoring import MonitoringConfig
+from agentvitals.monitoring import MonitoringConfig, Rules
 from agentvitals.monitoring.series import (
     COLLECTOR_REFUSED_SPANS,
     COLLECTOR_SELF_JOB,
@@ -31,7 +31,8 @@ pytestmark = pytest.mark.stack
 
 RULES = ROOT / "alerts" / "rules" / "agentvitals.rules.yml"
 JOB = "support-agent"
-RUNBOOK = MonitoringConfig().runbook_url
+CONFIG = MonitoringConfig()
+RUNBOOK = CONFIG.runbook_url
 
 
 def input_series(name: str, values: str, **labels: str) -> dict[str, str]:
@@ -51,10 +52,10 @@ def task_histogram(per_minute: dict[float, int], total: int, **labels: str) -> l
     return out
 
 
-def alert(name: str, labels: dict[str, str], summary: str, description: str) -> dict[str, Any]:
+def alert(name: str, labels: dict[str, str], summary: str, description: str, runbook: str = "") -> dict[str, Any]:
     return {"exp_labels": labels,
             "exp_annotations": {"summary": summary, "description": description,
-                                "runbook_url": f"{RUNBOOK}-{name.lower()}"}}
+                                "runbook_url": f"{RUNBOOK}-{runbook or name.lower()}"}}
 
 
 def case(name: str, eval_time: str, inputs: list[dict[str, str]], expected: list[dict[str, Any]]) -> dict[str, Any]:
@@ -201,6 +202,53 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
+def _no_data_cases() -> dict[str, dict[str, Any]]:
+    """For each ...NoData partner: it fires when one of its inputs disappears while the service still sends
+    telemetry (a renamed metric), and stays quiet while the input keeps coming."""
+    cases = {}
+    info = input_series(CONFIG.service_info_metric, "1x130", instance="a")
+    for partner in (a for a in Rules(CONFIG).alerts if a.name.endswith("NoData")):
+        watched = next(a for a in Rules(CONFIG).alerts if f"{a.name}NoData" == partner.name)
+        gone, *kept = watched.inputs
+        kept_series = [input_series(name, "0+1x130", instance="a") for name in kept]
+        cases[f"{partner.name} fires when {gone} disappears while the service still reports"] = case(
+            partner.name, "100m", [info, input_series(gone, "0+1x60", instance="a"), *kept_series],
+            [alert(partner.name, {"job": JOB, "input": gone, "severity": "warning", "action": "page"},
+                   f"{JOB} no longer reports {gone}, which {watched.name} reads", partner.description,
+                   runbook=partner.runbook)])
+        cases[f"{partner.name} stays quiet while {gone} keeps coming"] = case(
+            partner.name, "100m", [info, input_series(gone, "0+1x130", instance="a"), *kept_series], [])
+    return cases
+
+
+CASES.update(_no_data_cases())
+CASES["AgentTaskLatencyHighNoData stays quiet when the whole service is gone"] = case(
+    "AgentTaskLatencyHighNoData", "100m", [input_series(COUNT, "0+1x60", instance="a")], [])
+
+# Counting with counted_rate: a series' first sample is counted, a series that only paused is not counted again.
+TASKS_1M = Rules(CONFIG).fast.tasks_by_outcome
+RATE_CASES: dict[str, dict[str, Any]] = {
+    "the first task of a new outcome is counted, not lost to rate()": {
+        "interval": "1m",
+        "input_series": [input_series(COUNT, "_x10 1x10", **{OUTCOME: "error"})],
+        "promql_expr_test": [
+            {"expr": TASKS_1M, "eval_time": "10m",
+             "exp_samples": [{"labels": f'{TASKS_1M}{{job="{JOB}", {OUTCOME}="error"}}', "value": 1 / 60}]},
+            {"expr": TASKS_1M, "eval_time": "15m",  # nothing since: zero, not the first one again
+             "exp_samples": [{"labels": f'{TASKS_1M}{{job="{JOB}", {OUTCOME}="error"}}', "value": 0}]},
+        ],
+    },
+    "a series back after a gap (a Collector restart) is not counted again from zero": {
+        "interval": "1m",
+        "input_series": [input_series(COUNT, "50x10 _x7 50x10", **{OUTCOME: "success"})],
+        "promql_expr_test": [
+            {"expr": TASKS_1M, "eval_time": "19m",
+             "exp_samples": [{"labels": f'{TASKS_1M}{{job="{JOB}", {OUTCOME}="success"}}', "value": 0}]},
+        ],
+    },
+}
+
+
 def test_rules_pass_promtool_check() -> None:
     promtool = require_binary("promtool")
     result = subprocess.run([promtool, "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60)
@@ -218,14 +266,14 @@ def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
         assert outcomes == {True, False}, name
 
 
-@pytest.mark.parametrize("title", list(CASES))
+@pytest.mark.parametrize("title", [*CASES, *RATE_CASES])
 def test_promtool_rule_case(title: str, tmp_path: Path) -> None:
     promtool = require_binary("promtool")
     test_file = tmp_path / "test.yml"
     test_file.write_text(yaml.safe_dump({
         "rule_files": [str(RULES)],
         "evaluation_interval": "1m",
-        "tests": [CASES[title]],
+        "tests": [CASES.get(title) or RATE_CASES[title]],
     }))
     result = subprocess.run([promtool, "test", "rules", str(test_file)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr

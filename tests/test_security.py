@@ -8,6 +8,7 @@ import uuid
 
 import openai
 import pytest
+from agentvitals.demo.runner import DemoConfig, run_demo
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import agentvitals
@@ -18,7 +19,6 @@ from agentvitals.semconv import (
     GEN_AI_OUTPUT_MESSAGES,
     GEN_AI_TOOL_CALL_ARGUMENTS,
 )
-from demo_agent.runner import DemoConfig, run_demo
 from tests.conftest import Telemetry, make_telemetry
 from tests.fake_llm import FakeLLMServer
 
@@ -69,7 +69,8 @@ def test_content_capture_is_off_by_default_and_bounded_when_on(fake_llm: FakeLLM
             pass
         captured = on.span("chat ").attributes[GEN_AI_INPUT_MESSAGES]
         assert captured.startswith('[{"role": "user"') and len(captured) <= 200 + len("…[truncated]")
-        assert on.span("chat ").attributes[GEN_AI_OUTPUT_MESSAGES] == "hello"
+        assert json.loads(on.span("chat ").attributes[GEN_AI_OUTPUT_MESSAGES]) == [  # the conventions' form
+            {"role": "assistant", "parts": [{"type": "text", "content": "hello"}], "finish_reason": "stop"}]
         assert len(on.span("execute_tool").attributes[GEN_AI_TOOL_CALL_ARGUMENTS]) <= 200 + len("…[truncated]")
     finally:
         agentvitals.shutdown()

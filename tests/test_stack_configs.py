@@ -1,9 +1,11 @@
 """The stack's configuration files: validated by the real tool where one runs here, else by documented keys.
 
-Docker cannot run on our machines, so docker-compose.yml is validated with Debian's docker-compose;
-Prometheus and Alertmanager configs with promtool and amtool; the Collector's with the built binary
-(in test_stack_e2e). Tempo 3.0.3 and Grafana 13.2 cannot run here: their files are checked against
-the keys their documentation gives for those versions (listed in the README as not run here).
+Docker cannot run on our machines, so docker-compose.yml (and its Collector-tier override) is validated
+with Debian's docker-compose; Prometheus and Alertmanager configs with promtool and amtool; every
+Collector config (collector/*.yaml and the ones the Kubernetes example carries) with the built binary;
+the Kubernetes manifests against the Kubernetes schemas. Tempo 3.0.3, Grafana 13.2 and Kubernetes cannot
+run here: their files are checked against the keys their documentation gives for those versions (listed
+in the README as not run here).
 """
 
 from __future__ import annotations
@@ -16,17 +18,40 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.stack import ROOT, require_binary
+from tests.stack import ROOT, collector_binary, require_binary
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
-ENV_DEFAULT = re.compile(r"\$\{env:[A-Z_]+:-([^}]*)\}")
+TIER_SERVICES: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.tier.yml").read_text())["services"]
+ENV_DEFAULT = re.compile(r"\$\{env:([A-Z_0-9]+):-([^}]*)\}")
+COLLECTOR_CONFIGS = ("config.yaml", "agent.yaml", "gateway.yaml")
+KUBERNETES = [doc for doc in yaml.safe_load_all((ROOT / "deploy/kubernetes/collector-tier.yaml").read_text()) if doc]
+
+
+def collector_config(name: str) -> dict[str, Any]:
+    return dict(yaml.safe_load((ROOT / "collector" / name).read_text()))
+
+
+def env_defaults(config: str) -> dict[str, str]:
+    return {match.group(1): match.group(2) for match in ENV_DEFAULT.finditer(config)}
+
+
+def kubernetes(kind: str, name: str) -> dict[str, Any]:
+    (found,) = [doc for doc in KUBERNETES if doc["kind"] == kind and doc["metadata"]["name"] == name]
+    return found
+
+
+def kubernetes_collector_configs() -> dict[str, str]:
+    """The Collector configs the Kubernetes example's ConfigMaps carry, by file name."""
+    return {key: text for doc in KUBERNETES if doc["kind"] == "ConfigMap" for key, text in doc["data"].items()}
 
 
 @pytest.mark.stack
-def test_compose_file_validates_with_docker_compose() -> None:
+@pytest.mark.parametrize("files", [["docker-compose.yml"], ["docker-compose.yml", "docker-compose.tier.yml"]],
+                         ids=["single", "tier"])
+def test_compose_file_validates_with_docker_compose(files: list[str]) -> None:
     binary = require_binary("docker-compose")
-    result = subprocess.run([binary, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
+    result = subprocess.run([binary, *(arg for name in files for arg in ("-f", str(ROOT / name))), "config", "-q"],
                             capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stderr
 
@@ -56,7 +81,7 @@ def test_the_image_built_here_starts_from_a_pinned_base() -> None:
 
 
 def test_ports_are_bound_to_localhost() -> None:
-    for name, service in SERVICES.items():
+    for name, service in {**SERVICES, **TIER_SERVICES}.items():
         for port in service.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), f"{name}: {port} is not bound to 127.0.0.1"
 
@@ -72,20 +97,158 @@ def test_no_healthcheck_on_shell_less_images_and_no_deadlocking_dependencies() -
 
 
 def test_mounted_files_exist() -> None:
-    for name, service in SERVICES.items():
+    for name, service in [*SERVICES.items(), *TIER_SERVICES.items()]:
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
             if source.startswith("./"):
                 assert (ROOT / source).exists(), f"{name} mounts missing {source}"
 
 
-def test_collector_listens_on_all_interfaces_in_containers() -> None:
-    text = (ROOT / "collector" / "config.yaml").read_text()
-    defaults = {m.group(0).split(":-")[0][6:]: m.group(1) for m in ENV_DEFAULT.finditer(text)}
-    for variable in ("OTLP_GRPC_ENDPOINT", "OTLP_HTTP_ENDPOINT", "HEALTH_CHECK_ENDPOINT",
-                     "PROMETHEUS_EXPORTER_ENDPOINT", "SELF_METRICS_HOST"):
+@pytest.mark.parametrize("name", COLLECTOR_CONFIGS)
+def test_collector_listens_on_all_interfaces_in_containers(name: str) -> None:
+    defaults = env_defaults((ROOT / "collector" / name).read_text())
+    listening = {"OTLP_GRPC_ENDPOINT", "OTLP_HTTP_ENDPOINT", "HEALTH_CHECK_ENDPOINT", "PROMETHEUS_EXPORTER_ENDPOINT",
+                 "SELF_METRICS_HOST"} & set(defaults)
+    assert {"OTLP_GRPC_ENDPOINT", "HEALTH_CHECK_ENDPOINT", "PROMETHEUS_EXPORTER_ENDPOINT"} <= listening
+    for variable in listening:
         assert defaults[variable].startswith("0.0.0.0"), variable
-    assert defaults["TEMPO_OTLP_ENDPOINT"] == "tempo:4317"
+    if name != "agent.yaml":  # the agent sends traces to the gateways, not to Tempo
+        assert defaults["TEMPO_OTLP_ENDPOINT"] == "tempo:4317"
+
+
+def test_builder_manifest_lists_exactly_the_components_the_configs_use() -> None:
+    manifest = yaml.safe_load((ROOT / "collector" / "builder-config.yaml").read_text())
+    module_names = {
+        "otlpreceiver": "otlp", "memorylimiterprocessor": "memory_limiter", "batchprocessor": "batch",
+        "tailsamplingprocessor": "tail_sampling", "otlpexporter": "otlp_grpc", "prometheusexporter": "prometheus",
+        "loadbalancingexporter": "load_balancing", "spanmetricsconnector": "span_metrics",
+        "healthcheckextension": "health_check",
+    }
+    kinds = ("receivers", "processors", "exporters", "connectors", "extensions")
+    built = {kind: {module_names[Path(item["gomod"].split()[0]).name] for item in manifest[kind]} for kind in kinds}
+    configs = [collector_config(name) for name in COLLECTOR_CONFIGS]
+    configs += [yaml.safe_load(text) for text in kubernetes_collector_configs().values()]
+    used = {kind: {name.split("/")[0] for config in configs for name in config.get(kind, {})} for kind in kinds}
+    assert built == used
+    versions = {item["gomod"].split()[1] for kind in kinds for item in manifest[kind]}
+    assert versions == {"v" + manifest["dist"]["version"]}
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize("name", [*COLLECTOR_CONFIGS, *(f"kubernetes:{key}" for key in kubernetes_collector_configs())])
+def test_collector_configs_validate_with_the_built_binary(name: str, tmp_path: Path) -> None:
+    if name.startswith("kubernetes:"):
+        path = tmp_path / name.split(":")[1]
+        path.write_text(kubernetes_collector_configs()[path.name])
+    else:
+        path = ROOT / "collector" / name
+    result = subprocess.run([collector_binary(), "validate", f"--config={path}"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+class TestCollectorTier:
+    agent = collector_config("agent.yaml")
+    gateway = collector_config("gateway.yaml")
+
+    def test_agents_balance_traces_by_trace_id_and_serve_the_sdk_metrics_themselves(self) -> None:
+        balancing = self.agent["exporters"]["load_balancing"]
+        assert balancing["routing_key"] == "traceID"
+        assert set(balancing["resolver"]) == {"static"}
+        pipelines = self.agent["service"]["pipelines"]
+        assert pipelines["traces"]["exporters"] == ["load_balancing"]
+        assert pipelines["metrics"] == {"receivers": ["otlp"], "processors": ["memory_limiter", "batch"],
+                                        "exporters": ["prometheus"]}
+
+    def test_gateways_compute_span_metrics_from_every_span_and_sample_before_tempo(self) -> None:
+        pipelines = self.gateway["service"]["pipelines"]
+        into_span_metrics = [p for p in pipelines.values() if "span_metrics" in p.get("exporters", [])]
+        assert into_span_metrics and all("tail_sampling" not in p["processors"] for p in into_span_metrics)
+        to_tempo = [p for p in pipelines.values() if "otlp_grpc/tempo" in p.get("exporters", [])]
+        assert to_tempo and all("tail_sampling" in p["processors"] for p in to_tempo)
+        assert {p["receivers"][0] for p in [*into_span_metrics, *to_tempo]} == {"otlp"}
+        assert all("otlp" not in p["receivers"] for name, p in pipelines.items() if name.startswith("metrics"))
+
+    def test_tail_sampling_keeps_errors_slow_traces_and_a_share(self) -> None:
+        policies = {p["type"]: p for p in self.gateway["processors"]["tail_sampling"]["policies"]}
+        assert set(policies) == {"status_code", "latency", "probabilistic"}
+        assert policies["status_code"]["status_code"]["status_codes"] == ["ERROR"]
+        assert policies["latency"]["latency"] == {"threshold_ms": 2000}  # the latency alert's threshold
+
+    def test_span_metrics_are_configured_as_in_the_single_collector(self) -> None:
+        single = collector_config("config.yaml")
+        assert self.gateway["connectors"]["span_metrics"] == single["connectors"]["span_metrics"]
+
+    def test_compose_gateways_are_the_agents_default_gateways_and_prometheus_finds_them(self) -> None:
+        hostnames = env_defaults((ROOT / "collector" / "agent.yaml").read_text())["GATEWAY_ENDPOINTS"]
+        gateways = {name: service for name, service in TIER_SERVICES.items() if name.startswith("otel-gateway")}
+        assert yaml.safe_load(hostnames) == [f"{name}:4317" for name in sorted(gateways)]
+        prometheus = yaml.safe_load((ROOT / "prometheus" / "prometheus.yml").read_text())
+        discovered = {(sd["names"][0], sd["port"]) for job in prometheus["scrape_configs"]
+                      for sd in job.get("dns_sd_configs", [])}
+        assert discovered == {("otel-gateway", 8889), ("otel-gateway", 8888)}
+        manifest = yaml.safe_load((ROOT / "collector" / "builder-config.yaml").read_text())
+        for service in gateways.values():
+            assert service["networks"]["default"]["aliases"] == ["otel-gateway"]
+            assert service["image"] == SERVICES["otel-collector"]["image"]
+            assert service["image"].endswith(":" + manifest["dist"]["version"])
+        assert TIER_SERVICES["otel-collector"]["command"] == ["--config=/etc/otelcol/agent.yaml"]
+
+
+class TestKubernetesCollectorTier:
+    def test_manifests_match_the_kubernetes_schemas(self) -> None:
+        import kubernetes_validate
+
+        for doc in KUBERNETES:
+            try:
+                kubernetes_validate.validate(doc, "1.32", strict=True)
+            except kubernetes_validate.ValidationError as exc:
+                pytest.fail(f"{doc['kind']} {doc['metadata']['name']}: {exc.message}")
+
+    def test_configmaps_carry_the_committed_configs_the_agent_with_a_k8s_resolver(self) -> None:
+        carried = {key: yaml.safe_load(text) for key, text in kubernetes_collector_configs().items()}
+        assert set(carried) == {"agent.yaml", "gateway.yaml"}
+        assert carried["gateway.yaml"] == collector_config("gateway.yaml")
+        resolver = carried["agent.yaml"]["exporters"]["load_balancing"].pop("resolver")
+        expected = collector_config("agent.yaml")
+        del expected["exporters"]["load_balancing"]["resolver"]
+        assert carried["agent.yaml"] == expected
+        service = kubernetes("Service", "otel-gateway")
+        assert resolver == {"k8s": {"service": f"otel-gateway.{service['metadata']['namespace']}", "ports": [4317]}}
+        assert service["spec"]["clusterIP"] == "None"
+        assert {"port": 4317, "name": "otlp-grpc", "targetPort": "otlp-grpc"} in service["spec"]["ports"]
+
+    def test_the_agents_may_watch_the_gateway_endpoints(self) -> None:
+        daemonset = kubernetes("DaemonSet", "otel-agent")
+        account = daemonset["spec"]["template"]["spec"]["serviceAccountName"]
+        binding = kubernetes("RoleBinding", "otel-agent-gateway-endpoints")
+        assert {"kind": "ServiceAccount", "name": account, "namespace": "monitoring"} in binding["subjects"]
+        role = kubernetes("Role", binding["roleRef"]["name"])
+        assert role["metadata"]["namespace"] == kubernetes("Service", "otel-gateway")["metadata"]["namespace"]
+        (rule,) = role["rules"]
+        assert rule["apiGroups"] == ["discovery.k8s.io"] and rule["resources"] == ["endpointslices"]
+        assert set(rule["verbs"]) == {"get", "list", "watch"}
+
+    @pytest.mark.parametrize(("kind", "name", "config"), [("DaemonSet", "otel-agent", "agent.yaml"),
+                                                         ("Deployment", "otel-gateway", "gateway.yaml")])
+    def test_workloads_run_the_pinned_collector_on_their_configmap(self, kind: str, name: str, config: str) -> None:
+        manifest = yaml.safe_load((ROOT / "collector" / "builder-config.yaml").read_text())
+        workload = kubernetes(kind, name)
+        template = workload["spec"]["template"]
+        assert workload["spec"]["selector"]["matchLabels"].items() <= template["metadata"]["labels"].items()
+        (container,) = template["spec"]["containers"]
+        assert container["image"] == f"otel/opentelemetry-collector-contrib:{manifest['dist']['version']}"
+        (mount,) = container["volumeMounts"]
+        assert container["args"] == [f"--config={mount['mountPath']}/{config}"]
+        (volume,) = template["spec"]["volumes"]
+        assert volume["name"] == mount["name"]
+        assert config in kubernetes("ConfigMap", volume["configMap"]["name"])["data"]
+        ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+        assert ports["health"] == 13133 and container["readinessProbe"]["httpGet"] == {"path": "/ready",
+                                                                                       "port": "health"}
+        services = [doc for doc in KUBERNETES if doc["kind"] == "Service"
+                    and doc["spec"]["selector"].items() <= template["metadata"]["labels"].items()]
+        assert services and all(port["targetPort"] in ports for s in services for port in s["spec"]["ports"])
 
 
 @pytest.mark.stack

@@ -180,6 +180,16 @@ def test_budget_of_two_llm_calls_stops_the_third(telemetry: Telemetry, fake_llm:
     assert telemetry.total(BUDGET_EXHAUSTED.name, agentvitals__budget__limit="llm_calls") == 1
 
 
+def test_budget_exhaustion_series_exist_at_zero_from_the_start(telemetry: Telemetry) -> None:
+    # So "budget exhaustions / s" reads 0, not "no data", and rate() sees the first exhaustion.
+    with agentvitals.task("roomy", budget=agentvitals.Budget(max_llm_calls=5, max_cost_usd=1.0)):
+        pass
+    points = {point.attributes[BUDGET_LIMIT]: point.value for point in telemetry.points(BUDGET_EXHAUSTED.name)
+              if point.attributes[TASK_NAME] == "roomy"}
+    assert points == {"llm_calls": 0, "cost": 0}
+    assert all(not point.exemplars for point in telemetry.points(BUDGET_EXHAUSTED.name))
+
+
 def test_budget_partial_result_and_opt_in_raise(telemetry: Telemetry) -> None:
     with agentvitals.task("partial", budget=agentvitals.Budget(max_tool_calls=1)) as task:
         with agentvitals.tool("one"):

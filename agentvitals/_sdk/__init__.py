@@ -24,22 +24,22 @@ from typing import Any
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from agentvitals import environment_variables as env
 from agentvitals import instrumentation
-from agentvitals._accounting import WaitAccountingProcessor
+from agentvitals._accounting import AccountingProcessor
 from agentvitals._config import Settings, resolve_settings
 from agentvitals._content import ContentPolicy
-from agentvitals._handler import Handler, activate, deactivate
+from agentvitals._handler import Handler, activate, current, deactivate
 from agentvitals._pricing import load_price_table
 from agentvitals._sdk._db_metrics import DatabaseMetricsProcessor, contrib_records_db_metrics
-from agentvitals._sdk._export import BatchExportProcessor, ExporterLogFilter
+from agentvitals._sdk._export import BatchExportProcessor, ExporterLogFilter, replace_attributes
 from agentvitals._sdk._providers import RecordEverythingSampler, meter_provider, tracer_provider
 from agentvitals._version import __version__
 from agentvitals.attributes import INSTRUMENTATION_SCOPE, TELEMETRY_SIGNAL
-from agentvitals.metrics import TELEMETRY_DROPPED, create_instrument
+from agentvitals.metrics import TELEMETRY_DROPPED, create_instrument, genai_conventions
 from agentvitals.semconv import ERROR_TYPE, SCHEMA_URL
 
 _logger = logging.getLogger("agentvitals")
@@ -61,6 +61,8 @@ class _Runtime:
 
 
 _runtime: _Runtime | None = None
+_final_stats: dict[str, int] | None = None
+"""What the last runtime had dropped when it shut down (export_stats() still answers after shutdown())."""
 # Providers a previous init() created: after shutdown() the global may still be one of them.
 _ours: list[Any] = []
 _lock = threading.Lock()
@@ -85,6 +87,7 @@ def init(
     pricing: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
     instrumentations: Sequence[str] | None = None,
     shutdown_timeout: float | None = None,
+    genai_names: str | None = None,
     tracer_provider: trace.TracerProvider | None = None,
     meter_provider: metrics.MeterProvider | None = None,
     span_exporter: SpanExporter | None = None,
@@ -114,6 +117,9 @@ def init(
             ``openai_agents``, ``pydantic_ai``, ``llama_index``, ``smolagents``, ``crewai``, ``threading``, and
             ``gpu`` (NVML gauges, when NVML loads).
         shutdown_timeout: Seconds the final export at exit or ``shutdown()`` may take (default 3).
+        genai_names: ``current`` (semantic conventions v1.41, the default) or ``latest``
+            (semantic-conventions-genai v0.1.0, as ``OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental``
+            selects): the GenAI span attribute and metric names emitted.
         tracer_provider, meter_provider: Use these instead of creating (or reusing global) ones.
         span_exporter: Export spans here instead of OTLP (e.g. an in-memory exporter in tests).
         span_processors: Extra span processors, added after the exporter's (they see every span).
@@ -132,7 +138,7 @@ def init(
             resource_attributes=resource_attributes, sample_ratio=sample_ratio,
             metric_export_interval=metric_export_interval, capture_content=capture_content,
             content_max_length=content_max_length, instrumentations=instrumentations,
-            shutdown_timeout=shutdown_timeout,
+            shutdown_timeout=shutdown_timeout, genai_names=genai_names,
         )
         prices = load_price_table(pricing, os.environ.get(env.AGENTVITALS_PRICES) or None)
         if _runtime is not None:
@@ -155,13 +161,16 @@ def _start(settings: Settings, prices: Any, explicit_tracer_provider: Any, expli
     resource = Resource.create({"service.name": settings.service_name, **settings.resource_attributes})
     meters, metric_exporter = meter_provider(settings, resource, explicit=explicit_meter_provider,
                                              metric_readers=metric_readers, previous=_ours)
-    ours: list[SpanProcessor] = [WaitAccountingProcessor()]
+    accounting = AccountingProcessor(current)
+    ours: list[SpanProcessor] = [accounting]
     if not contrib_records_db_metrics():
         meter = metrics.get_meter(INSTRUMENTATION_SCOPE, __version__, meters.provider, schema_url=SCHEMA_URL)
         ours.append(DatabaseMetricsProcessor(meter))
     tracers, span_export = tracer_provider(settings, resource, explicit=explicit_tracer_provider,
-                                           span_exporter=span_exporter, span_processors=(*ours, *span_processors),
-                                           previous=_ours, prepare=None)
+                                           span_exporter=span_exporter, before_export=ours,
+                                           span_processors=span_processors, previous=_ours,
+                                           prepare=_annotating(accounting))
+    accounting.annotate = span_export is not None
     for chosen, set_global, sdk_global in ((tracers, trace.set_tracer_provider, trace.get_tracer_provider),
                                            (meters, metrics.set_meter_provider, metrics.get_meter_provider)):
         if chosen.owned:
@@ -171,9 +180,9 @@ def _start(settings: Settings, prices: Any, explicit_tracer_provider: Any, expli
 
     runtime = _Runtime(settings, tracers.provider, meters.provider, tracers.owned, meters.owned, span_export,
                        metric_exporter)
-    content = ContentPolicy(settings.capture_content, settings.content_max_length)
+    content = ContentPolicy(settings.capture_content, settings.content_max_length, settings.content_events)
     handler = Handler.create(tracer_provider=tracers.provider, meter_provider=meters.provider, pricing=prices,
-                             content=content)
+                             content=content, conventions=genai_conventions(settings.genai_names))
     activate(handler)
     if span_export is not None or metric_exporter is not None:
         _observe_drops(meters.provider, lambda: _drops(runtime))
@@ -190,6 +199,16 @@ def _start(settings: Settings, prices: Any, explicit_tracer_provider: Any, expli
     instrumentation.enable(libraries, handler=handler, tracer_provider=tracers.provider,
                            meter_provider=meters.provider)
     return runtime
+
+
+def _annotating(accounting: AccountingProcessor) -> Callable[[ReadableSpan], ReadableSpan]:
+    """The export-time step that adds task results to other instrumentations' agent spans."""
+
+    def prepare(span: ReadableSpan) -> ReadableSpan:
+        extra = accounting.annotations(span)
+        return span if extra is None else replace_attributes(span, {**(span.attributes or {}), **extra})
+
+    return prepare
 
 
 def _observe_drops(provider: metrics.MeterProvider, read: Callable[[], dict[tuple[str, str], int]]) -> None:
@@ -252,7 +271,7 @@ def _flush_until(runtime: _Runtime, deadline: float, timeout: float) -> None:
 def shutdown(timeout_s: float | None = None) -> None:
     """Flush and stop what ``init()`` started, and undo every patch. Bounded by ``timeout_s`` (default: the
     ``shutdown_timeout`` setting) whatever the Collector does. Safe to call more than once."""
-    global _runtime
+    global _runtime, _final_stats
     with _lock:
         runtime, _runtime = _runtime, None
         instrumentation.disable_all()
@@ -261,6 +280,7 @@ def shutdown(timeout_s: float | None = None) -> None:
             return
         timeout = runtime.settings.shutdown_timeout if timeout_s is None else max(timeout_s, 0.0)
         _flush_until(runtime, time.monotonic() + timeout, timeout)
+        _final_stats = _stats(runtime)
         # An export abandoned at the deadline may still log its retries: keep those lines filtered then.
         if runtime.log_filter is not None and not any(runtime.lost_at_exit.values()):
             runtime.log_filter.remove()
@@ -285,16 +305,23 @@ def _drops(runtime: _Runtime) -> dict[tuple[str, str], int]:
             ("metrics", "export_failed"): failed_metric_exports}
 
 
-def export_stats() -> dict[str, int]:
-    """Telemetry dropped so far: spans whose export failed, spans dropped because the export queue was
-    full or the exit deadline passed, metric exports that failed. Also exported as the
-    ``agentvitals.telemetry.dropped`` counter."""
-    runtime = _runtime
-    if runtime is None:
-        return {"dropped_spans": 0, "dropped_spans_queue_full": 0, "dropped_spans_deadline": 0,
-                "failed_metric_exports": 0}
+def _stats(runtime: _Runtime) -> dict[str, int]:
     drops = _drops(runtime)
     return {"dropped_spans": drops.get(("spans", "export_failed"), 0),
             "dropped_spans_queue_full": drops.get(("spans", "queue_full"), 0),
             "dropped_spans_deadline": drops.get(("spans", "deadline"), 0),
-            "failed_metric_exports": drops[("metrics", "export_failed")]}
+            "failed_metric_exports": drops[("metrics", "export_failed")]
+            + runtime.lost_at_exit.get("metric_exports", 0)}
+
+
+def export_stats() -> dict[str, int]:
+    """Telemetry dropped so far (after ``shutdown()``: by the last runtime): spans whose export failed, spans
+    dropped because the export queue was full or the exit deadline passed, metric exports that failed or were
+    cut off at exit. Also exported as the ``agentvitals.telemetry.dropped`` counter while running."""
+    runtime = _runtime
+    if runtime is not None:
+        return _stats(runtime)
+    if _final_stats is not None:
+        return dict(_final_stats)
+    return {"dropped_spans": 0, "dropped_spans_queue_full": 0, "dropped_spans_deadline": 0,
+            "failed_metric_exports": 0}

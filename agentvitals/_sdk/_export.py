@@ -22,7 +22,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry.context import Context
@@ -32,7 +32,14 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 _logger = logging.getLogger("agentvitals")
 
-__all__ = ["BatchExportProcessor", "ExporterLogFilter", "MetricExportGuard", "SpanPreparer", "guarded_metric_exporter"]
+__all__ = [
+    "BatchExportProcessor",
+    "ExporterLogFilter",
+    "MetricExportGuard",
+    "SpanPreparer",
+    "guarded_metric_exporter",
+    "replace_attributes",
+]
 
 SpanPreparer = Callable[[ReadableSpan], ReadableSpan]
 
@@ -43,7 +50,17 @@ _EXPORTER_LOGGERS = (
     "opentelemetry.exporter.otlp.proto.http.metric_exporter",
     "opentelemetry.exporter.otlp.proto.grpc.exporter",
 )
-_REPEATED_FAILURES = ("Transient error", "Failed to export", "Queue full", "exporting", "Exporter already shutdown")
+_REPEATED_FAILURES = ("Transient error", "Failed to export", "Queue full", "exporting", "Exporter already shutdown",
+                      "aborting retry")
+
+
+def replace_attributes(span: ReadableSpan, attributes: Mapping[str, Any]) -> ReadableSpan:
+    """A copy of an ended span with other attributes (an ended span cannot be changed; a copy is exported)."""
+    return ReadableSpan(
+        name=span.name, context=span.context, parent=span.parent, resource=span.resource, attributes=attributes,
+        events=span.events, links=span.links, kind=span.kind, status=span.status, start_time=span.start_time,
+        end_time=span.end_time, instrumentation_scope=span.instrumentation_scope,
+    )
 
 
 class ExporterLogFilter(logging.Filter):
@@ -197,7 +214,7 @@ class BatchExportProcessor(SpanProcessor):
     def _export_queued(self) -> None:
         """Export what is queued now, in batches (woken by a full batch, a flush, closing or the delay)."""
         while self._queue:
-            batch = []
+            batch: list[ReadableSpan] = []
             while self._queue and len(batch) < self._max_batch_size:
                 batch.append(self._queue.popleft())
             self._in_flight = len(batch)
@@ -219,6 +236,8 @@ class BatchExportProcessor(SpanProcessor):
             # until the cycle collector runs; emptying the list we passed keeps the spans out of it.
             spans.clear()
             batch.clear()
+        if self._outage.silenced:
+            return  # abandoned at the exit deadline: this batch is already counted as lost there
         if result is SpanExportResult.SUCCESS:
             self._outage.succeeded()
         else:
@@ -296,6 +315,8 @@ class MetricExportGuard:
             reason = "exporter returned FAILURE"
         except Exception as exc:  # deliberate: see BatchExportProcessor._export
             result, reason = MetricExportResult.FAILURE, type(exc).__name__
+        if self._outage is not None and self._outage.silenced:
+            return result  # abandoned at the exit deadline: counted there
         if result is MetricExportResult.SUCCESS:
             if self._outage is not None:
                 self._outage.succeeded()

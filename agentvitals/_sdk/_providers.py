@@ -29,7 +29,7 @@ from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, Sam
 
 from agentvitals._config import Settings
 from agentvitals._sdk._export import BatchExportProcessor, SpanPreparer, guarded_metric_exporter
-from agentvitals.metrics import METRICS, Instrument
+from agentvitals.metrics import Instrument, all_metrics
 
 _logger = logging.getLogger("agentvitals")
 
@@ -57,7 +57,8 @@ class RecordEverythingSampler(Sampler):
         return result
 
     def get_description(self) -> str:
-        return f"RecordEverything{{{self._inner.get_description()}}}"
+        inner: str = self._inner.get_description()  # type: ignore[no-untyped-call]  # untyped in the SDK
+        return f"RecordEverything{{{inner}}}"
 
 
 @dataclass
@@ -109,16 +110,22 @@ def _batch_settings() -> dict[str, float]:
 
 
 def tracer_provider(settings: Settings, resource: Resource, *, explicit: trace.TracerProvider | None,
-                    span_exporter: SpanExporter | None, span_processors: Sequence[SpanProcessor],
-                    previous: Sequence[Any], prepare: SpanPreparer | None
+                    span_exporter: SpanExporter | None, before_export: Sequence[SpanProcessor],
+                    span_processors: Sequence[SpanProcessor], previous: Sequence[Any], prepare: SpanPreparer | None
                     ) -> tuple[Chosen[Any], BatchExportProcessor | None]:
-    """The tracer provider, with our export processor when we own it (and something to export to)."""
+    """The tracer provider, with our export processor when we own it (and something to export to).
+    ``before_export`` processors see each span end before it is queued for export; ``span_processors`` after."""
 
     def create() -> TracerProvider:
         return TracerProvider(resource=resource, sampler=RecordEverythingSampler(settings.sample_ratio),
                               shutdown_on_exit=False)  # our own atexit handler bounds the final flush
 
     chosen = _choose(explicit, trace.get_tracer_provider(), TracerProvider, previous, "TracerProvider", create)
+    if not hasattr(chosen.provider, "add_span_processor"):
+        _logger.warning("agentvitals: the TracerProvider is not the OpenTelemetry SDK's: no task accounting")
+        return chosen, None
+    for processor in before_export:
+        chosen.provider.add_span_processor(processor)
     export = None
     if chosen.owned:
         exporter = span_exporter or (_otlp_span_exporter(settings) if settings.traces_export else None)
@@ -126,18 +133,17 @@ def tracer_provider(settings: Settings, resource: Resource, *, explicit: trace.T
             export = BatchExportProcessor(exporter, target=settings.endpoint or type(exporter).__name__,
                                           prepare=prepare, **_batch_settings())  # type: ignore[arg-type]
             chosen.provider.add_span_processor(export)
-    if hasattr(chosen.provider, "add_span_processor"):
-        for processor in span_processors:
-            chosen.provider.add_span_processor(processor)
+    for processor in span_processors:
+        chosen.provider.add_span_processor(processor)
     return chosen, export
 
 
 def _views() -> list[View]:
     """Bucket boundaries from the registry for every histogram, ours and the contrib ones we enable
-    (the SDK's default buckets assume milliseconds; these metrics are in seconds)."""
+    (the SDK's default buckets assume milliseconds; these metrics are in seconds), in both generations of names."""
     return [
         View(instrument_name=metric.name, aggregation=ExplicitBucketHistogramAggregation(list(metric.buckets)))
-        for metric in METRICS
+        for metric in all_metrics()
         if metric.instrument is Instrument.HISTOGRAM and metric.buckets
     ]
 

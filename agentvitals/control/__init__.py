@@ -5,11 +5,14 @@
 
 Alertmanager routes alerts by their ``action`` label (``scale_out``, ``degrade``, ``page``) to
 ``POST /alertmanager`` with the shared secret as a bearer token (see ``alerts/alertmanager.yml``).
+The controller's model of notifications is in ``_controller``, the HTTP contract and the server's
+limits (:class:`ServerLimits`) in ``_webhook``. The server needs aiohttp (``agentvitals[control]``),
+imported only when a ControlServer is built.
 """
 
 from agentvitals.control._controller import ACTIONS, AlertEvent, Controller, RouterSwitch, Scaler, ThreadScheduler
 from agentvitals.control._scalers import CallbackScaler, CommandRouterSwitch, CommandScaler
-from agentvitals.control._webhook import ControlServer, PayloadError, parse_notification
+from agentvitals.control._webhook import ControlServer, PayloadError, ServerLimits, parse_notification
 
 __all__ = [
     "ACTIONS",
@@ -22,6 +25,7 @@ __all__ = [
     "PayloadError",
     "RouterSwitch",
     "Scaler",
+    "ServerLimits",
     "ThreadScheduler",
     "parse_notification",
 ]

@@ -30,7 +30,7 @@ ROUTER_MODE: Final = "agentvitals.router.mode"
 CONTROL_ACTION: Final = "agentvitals.control.action"
 """*label*: the action an alert requested (``scale_out``, ``degrade``, ``page``)."""
 CONTROL_RESULT: Final = "agentvitals.control.result"
-"""*label*: what handling it did (``applied``, ``duplicate``, ``ignored``)."""
+"""*label*: what handling it did (``applied``, ``duplicate``, ``stale``, ``ignored``)."""
 
 ROUTER_DEGRADED: Final = Metric(
     "agentvitals.router.degraded",
@@ -80,7 +80,7 @@ CONTROL_ACTIONS: Final = Metric(
     Instrument.COUNTER,
     "{alert}",
     "Alert notifications the control service handled, by requested action and result "
-    "(applied, duplicate, ignored).",
+    "(applied, duplicate, stale, ignored).",
     (CONTROL_ACTION, CONTROL_RESULT),
 )
 LOOP_METRICS: Final[tuple[Metric, ...]] = (

@@ -10,7 +10,7 @@ the user's exception unchanged. Our own failures are logged at debug level and n
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,15 +19,15 @@ from agentvitals._lifecycle import LLMInvocation, should_instrument_llm, start_l
 from agentvitals._records import LLMResponse
 from agentvitals._taskrun import BudgetExhausted
 from agentvitals.attributes import RESPONSE_PARSE_ERROR
-from agentvitals.instrumentation._streams import AsyncStreamProxy, ChunkHandler, StreamRecorder, SyncStreamProxy
-from agentvitals.semconv import (
-    GEN_AI_REQUEST_MAX_TOKENS,
-    GEN_AI_REQUEST_STREAM,
-    GEN_AI_REQUEST_TEMPERATURE,
-    GEN_AI_REQUEST_TOP_P,
-    SERVER_ADDRESS,
-    SERVER_PORT,
+from agentvitals.instrumentation._request_fields import Field, request_attributes
+from agentvitals.instrumentation._streams import (
+    AsyncStreamProxy,
+    ChunkHandler,
+    RawStreamResponseProxy,
+    StreamRecorder,
+    SyncStreamProxy,
 )
+from agentvitals.semconv import GEN_AI_REQUEST_STREAM, SERVER_ADDRESS, SERVER_PORT
 
 _logger = logging.getLogger("agentvitals")
 
@@ -40,6 +40,12 @@ class LLMRequest:
     stream: bool = False
     attributes: dict[str, Any] = field(default_factory=dict)
     messages: Any = None
+    """Input messages as given (captured as they are when the endpoint has no ``request_content``)."""
+
+
+RequestContent = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+"""(the call's kwargs) -> content attributes in the conventions' structured form: ``gen_ai.input.messages``,
+``gen_ai.system_instructions``, ``gen_ai.tool.definitions``. Called only when content capture is on."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,17 @@ class LLMEndpoint:
     parse_response: Callable[[Any, bool], LLMResponse]
     """(the returned object, capture_content) -> response. May raise on malformed data."""
     on_chunk: ChunkHandler | None = None
+    request_content: RequestContent | None = None
+
+
+def _content(handler: Handler, endpoint: LLMEndpoint, kwargs: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    if not handler.content.collect or endpoint.request_content is None:
+        return None
+    try:
+        return endpoint.request_content(kwargs)
+    except Exception:  # deliberate: content is optional, the span is not
+        _logger.debug("agentvitals: could not read %s request content", endpoint.provider, exc_info=True)
+        return None
 
 
 def _start(handler: Handler, endpoint: LLMEndpoint, instance: Any, kwargs: Mapping[str, Any]
@@ -60,13 +77,15 @@ def _start(handler: Handler, endpoint: LLMEndpoint, instance: Any, kwargs: Mappi
     """Start the span, or ``None`` if we cannot (then the call runs uninstrumented)."""
     try:
         request = endpoint.parse_request(instance, kwargs)
+        content = _content(handler, endpoint, kwargs)
         invocation = start_llm(
             handler,
             provider=endpoint.provider,
             operation=endpoint.operation,
             model=request.model,
             attributes=request.attributes,
-            messages=request.messages,
+            messages=request.messages if content is None else None,
+            content=content,
         )
         return invocation, request.stream and endpoint.on_chunk is not None
     except BudgetExhausted:
@@ -84,13 +103,15 @@ def _is_raw_response(result: Any) -> bool:
 
 def _finish(invocation: LLMInvocation, endpoint: LLMEndpoint, result: Any, stream: bool, proxy: type) -> Any:
     try:
-        if stream and not _is_raw_response(result):
+        if stream:
             assert endpoint.on_chunk is not None
-            return proxy(result, StreamRecorder(invocation, endpoint.on_chunk))
-        # The SDK caches what parse() returns, so parsing here costs the caller nothing later. A raw
-        # response to a streamed request parses to a stream we never see: its usage stays absent.
-        parsed = result.parse() if _is_raw_response(result) and not stream else result
-        invocation.response = endpoint.parse_response(parsed, invocation.handler.content.capture)
+            recorder = StreamRecorder(invocation, endpoint.on_chunk)
+            if _is_raw_response(result):  # the stream is what the caller's parse() will return
+                return RawStreamResponseProxy(result, recorder, proxy)
+            return proxy(result, recorder)
+        # The SDK caches what parse() returns, so parsing here costs the caller nothing later.
+        parsed = result.parse() if _is_raw_response(result) else result
+        invocation.response = endpoint.parse_response(parsed, invocation.handler.content.collect)
     except Exception:  # a malformed response still yields a closed span, never an exception
         _logger.debug("agentvitals: could not read %s response", endpoint.provider, exc_info=True)
         invocation.span.set_attribute(RESPONSE_PARSE_ERROR, True)
@@ -136,41 +157,34 @@ def async_llm_wrapper(endpoint: LLMEndpoint) -> Callable[[Handler], Callable[...
     return factory
 
 
-def chat_request(instance: Any, kwargs: Mapping[str, Any], *, max_tokens_keys: tuple[str, ...] = ("max_tokens",),
+def chat_request(instance: Any, kwargs: Mapping[str, Any], fields: Sequence[Field], *,
                  messages_key: str = "messages") -> LLMRequest:
-    """The request attributes chat-style SDK methods share: model, stream, max tokens, sampling, server."""
+    """What every SDK method's request shares (model, stream, server), plus the attributes the endpoint's
+    ``fields`` read from the call's parameters."""
     model = kwargs.get("model")
     attributes = server_attributes(instance)
     stream = kwargs.get("stream") is True
     if stream:
         attributes[GEN_AI_REQUEST_STREAM] = True
-    max_tokens = next((value for key in max_tokens_keys if (value := number(kwargs.get(key))) is not None), None)
-    for attribute, value in (
-        (GEN_AI_REQUEST_MAX_TOKENS, max_tokens),
-        (GEN_AI_REQUEST_TEMPERATURE, number(kwargs.get("temperature"))),
-        (GEN_AI_REQUEST_TOP_P, number(kwargs.get("top_p"))),
-    ):
-        if value is not None:
-            attributes[attribute] = value
+    attributes.update(request_attributes(kwargs, fields))
     return LLMRequest(model if isinstance(model, str) else None, stream, attributes, kwargs.get(messages_key))
 
 
-def number(value: Any) -> float | int | None:
-    """A request parameter if it is a real number (SDK sentinels like ``omit`` are not)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value
-    return None
+_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 def server_attributes(instance: Any) -> dict[str, Any]:
-    """``server.address``/``server.port`` from the resource's client base URL, when it has one."""
+    """``server.address``/``server.port`` from the resource's client base URL, when it has one. The port is
+    the scheme's default when the URL names none (the conventions require it whenever the address is set)."""
     base_url = getattr(getattr(instance, "_client", None), "base_url", None)
     host = getattr(base_url, "host", None)
     if not isinstance(host, str) or not host:
         return {}
     attributes: dict[str, Any] = {SERVER_ADDRESS: host}
     port = getattr(base_url, "port", None)
-    if isinstance(port, int):
+    if not isinstance(port, int):
+        port = _DEFAULT_PORTS.get(str(getattr(base_url, "scheme", "")))
+    if port is not None:
         attributes[SERVER_PORT] = port
     return attributes
 
@@ -193,13 +207,50 @@ def remember_request(handler: Handler) -> Callable[..., Any]:
     return wrapper
 
 
-def _wrap_raw_stream(invocation: LLMInvocation, endpoint: LLMEndpoint, stream: Any, proxy: type) -> None:
+_RECORDER_ATTRIBUTE = "_agentvitals_recorder"
+
+
+def _wrap_raw_stream(invocation: LLMInvocation, endpoint: LLMEndpoint, manager: Any, stream: Any,
+                     proxy: type) -> None:
     try:
         assert endpoint.on_chunk is not None
-        stream._raw_stream = proxy(stream._raw_stream, StreamRecorder(invocation, endpoint.on_chunk))
+        recorder = StreamRecorder(invocation, endpoint.on_chunk)
+        stream._raw_stream = proxy(stream._raw_stream, recorder)
+        setattr(manager, _RECORDER_ATTRIBUTE, recorder)  # for the manager's exit to report the caller's error
     except Exception:  # a stream of another shape: end the span now rather than never
         _logger.debug("agentvitals: cannot wrap the message stream", exc_info=True)
         invocation.stop()
+
+
+def _failure(args: tuple[Any, ...]) -> BaseException | None:
+    exc = args[1] if len(args) > 1 else None
+    return exc if isinstance(exc, Exception) else None
+
+
+def sync_exit_stream_wrapper(handler: Handler) -> Callable[..., Any]:
+    """Wrap a stream manager's ``__exit__``: an exception the caller's block raised ends the span failed."""
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        recorder = getattr(instance, _RECORDER_ATTRIBUTE, None)
+        failure = _failure(args)
+        if isinstance(recorder, StreamRecorder) and failure is not None:
+            recorder.finish(failure)
+        return wrapped(*args, **kwargs)
+
+    return wrapper
+
+
+def async_exit_stream_wrapper(handler: Handler) -> Callable[..., Any]:
+    async def wrapper(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        recorder = getattr(instance, _RECORDER_ATTRIBUTE, None)
+        failure = _failure(args)
+        if isinstance(recorder, StreamRecorder) and failure is not None:
+            recorder.finish(failure)
+        return await wrapped(*args, **kwargs)
+
+    return wrapper
 
 
 def sync_enter_stream_wrapper(endpoint: LLMEndpoint) -> Callable[[Handler], Callable[..., Any]]:
@@ -216,7 +267,7 @@ def sync_enter_stream_wrapper(endpoint: LLMEndpoint) -> Callable[[Handler], Call
             invocation, _ = started
             with invocation:
                 stream = wrapped(*args, **kwargs)
-            _wrap_raw_stream(invocation, endpoint, stream, SyncStreamProxy)
+            _wrap_raw_stream(invocation, endpoint, instance, stream, SyncStreamProxy)
             return stream
 
         return wrapper
@@ -238,7 +289,7 @@ def async_enter_stream_wrapper(endpoint: LLMEndpoint) -> Callable[[Handler], Cal
             invocation, _ = started
             with invocation:
                 stream = await wrapped(*args, **kwargs)
-            _wrap_raw_stream(invocation, endpoint, stream, AsyncStreamProxy)
+            _wrap_raw_stream(invocation, endpoint, instance, stream, AsyncStreamProxy)
             return stream
 
         return wrapper

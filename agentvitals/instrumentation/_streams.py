@@ -3,6 +3,10 @@
 The proxy forwards everything to the SDK's stream and ends the LLM span exactly once: when the stream
 is exhausted, fails, is closed (``close``/``with``/``async with``), or is garbage-collected unread.
 The span is never current while the consumer iterates, so nothing is attached across a ``yield``.
+
+When the caller's own code raises inside ``with stream:`` (or ``async with``), the span ends failed with that
+exception's ``error.type``; the exception propagates unchanged. A raw response to a streamed request
+(``with_raw_response.create(stream=True)``) is proxied too: the stream its ``parse()`` returns is recorded.
 """
 
 from __future__ import annotations
@@ -14,24 +18,33 @@ from typing import Any
 import wrapt
 
 from agentvitals._lifecycle import LLMInvocation
+from agentvitals._messages import OutputBuffer
 from agentvitals._records import LLMResponse
 
 _logger = logging.getLogger("agentvitals")
 
-__all__ = ["AsyncStreamProxy", "StreamRecorder", "SyncStreamProxy"]
+__all__ = ["AsyncStreamProxy", "RawStreamResponseProxy", "StreamRecorder", "SyncStreamProxy"]
 
-ChunkHandler = Callable[[Any, LLMResponse, list[str] | None], None]
-"""Updates the response being accumulated from one chunk; appends output text when capturing."""
+ChunkHandler = Callable[[Any, LLMResponse, OutputBuffer], None]
+"""Updates the response being accumulated from one chunk: response-level fields on the response, each
+choice's finish reason and (when capturing) content in the output buffer."""
+
+
+def _raised(exc_info: tuple[Any, ...]) -> BaseException | None:
+    """The exception a ``with`` block ended with, if it is a failure (not a generator being closed)."""
+    exc = exc_info[1] if len(exc_info) > 1 else None
+    return exc if isinstance(exc, Exception) else None
 
 
 class StreamRecorder:
-    __slots__ = ("invocation", "_handler", "_response", "_text", "_seen_chunk")
+    __slots__ = ("invocation", "_handler", "_response", "_output", "_seen_chunk")
 
     def __init__(self, invocation: LLMInvocation, handler: ChunkHandler) -> None:
         self.invocation = invocation
         self._handler = handler
         self._response = LLMResponse()
-        self._text: list[str] | None = [] if invocation.handler.content.capture else None
+        content = invocation.handler.content
+        self._output = OutputBuffer(content.collect, content.max_length)
         self._seen_chunk = False
 
     def on_chunk(self, chunk: Any) -> None:
@@ -39,7 +52,7 @@ class StreamRecorder:
             self._seen_chunk = True
             self.invocation.first_chunk()
         try:
-            self._handler(chunk, self._response, self._text)
+            self._handler(chunk, self._response, self._output)
         except Exception:  # deliberate: a malformed chunk must not break the consumer
             _logger.debug("agentvitals: could not read a stream chunk", exc_info=True)
 
@@ -47,13 +60,17 @@ class StreamRecorder:
         invocation = self.invocation
         if invocation.ended:
             return
-        if self._text:
-            self._response.output_text = "".join(self._text)
-        invocation.response = self._response
+        try:
+            response = self._response
+            response.finish_reasons = self._output.finish_reasons() or response.finish_reasons
+            response.output_messages = self._output.messages()
+            invocation.response = response
+        except Exception:  # deliberate: the span still ends
+            _logger.debug("agentvitals: could not assemble a streamed response", exc_info=True)
         invocation.end(exc)
 
 
-class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class SyncStreamProxy(wrapt.ObjectProxy[Any]):
     def __init__(self, wrapped: Any, recorder: StreamRecorder) -> None:
         super().__init__(wrapped)
         self._self_recorder = recorder
@@ -87,13 +104,13 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         try:
             return self.__wrapped__.__exit__(*exc_info)
         finally:
-            self._self_recorder.finish()
+            self._self_recorder.finish(_raised(exc_info))
 
     def __del__(self) -> None:
         self._self_recorder.finish()
 
 
-class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class AsyncStreamProxy(wrapt.ObjectProxy[Any]):
     def __init__(self, wrapped: Any, recorder: StreamRecorder) -> None:
         super().__init__(wrapped)
         self._self_recorder = recorder
@@ -127,7 +144,35 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         try:
             return await self.__wrapped__.__aexit__(*exc_info)
         finally:
-            self._self_recorder.finish()
+            self._self_recorder.finish(_raised(exc_info))
 
     def __del__(self) -> None:
         self._self_recorder.finish()
+
+
+class RawStreamResponseProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
+    """A raw response (``with_raw_response.create(stream=True)``) whose ``parse()`` returns our stream proxy.
+
+    The SDK caches what ``parse()`` returns, and so do we: every call returns the same proxied stream. A raw
+    response dropped without being parsed ends the span (its usage absent)."""
+
+    def __init__(self, wrapped: Any, recorder: StreamRecorder, stream_proxy: type) -> None:
+        super().__init__(wrapped)
+        self._self_recorder = recorder
+        self._self_stream_proxy = stream_proxy
+        self._self_stream: Any = None
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        parsed = self.__wrapped__.parse(*args, **kwargs)
+        if self._self_stream is None:
+            try:
+                self._self_stream = self._self_stream_proxy(parsed, self._self_recorder)
+            except Exception:  # deliberate: the caller gets the SDK's stream, the span ends now
+                _logger.debug("agentvitals: cannot proxy a parsed raw stream", exc_info=True)
+                self._self_recorder.finish()
+                return parsed
+        return self._self_stream
+
+    def __del__(self) -> None:
+        if self._self_stream is None:
+            self._self_recorder.finish()

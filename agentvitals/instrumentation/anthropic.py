@@ -4,6 +4,11 @@ Usage convention: Anthropic's ``input_tokens`` *excludes* cache reads and writes
 reported on top (additive). We convert to the inclusive semconv convention:
 input = input_tokens + cache_read_input_tokens + cache_creation_input_tokens.
 
+Finish reasons are mapped to the conventions' values (``end_turn`` and ``stop_sequence`` -> ``stop``,
+``max_tokens`` -> ``length``, ``tool_use`` -> ``tool_call``, ``refusal`` -> ``content_filter``), as the
+conventions' Anthropic instrumentation does; others are kept as Anthropic sends them. ``system`` is recorded
+as ``gen_ai.system_instructions`` (Anthropic takes it apart from the messages).
+
 Native tracing: anthropic 2.x starts its own span (``anthropic.messages.create``) for every call,
 on by default. For the calls we instrument, we make the SDK skip it, through the SDK's own
 documented path (``start_api_call_span`` returning ``None`` means "no span, call goes on"), so each
@@ -17,29 +22,124 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from agentvitals import _messages as content
 from agentvitals._handler import Handler
 from agentvitals._lifecycle import llm_active
+from agentvitals._messages import OutputBuffer, Part
 from agentvitals._records import LLMResponse, Usage, non_empty_str, non_negative_int
 from agentvitals.instrumentation._base import Patch, PatchTableInstrumentor
 from agentvitals.instrumentation._llm import (
     LLMEndpoint,
     LLMRequest,
     async_enter_stream_wrapper,
+    async_exit_stream_wrapper,
     async_llm_wrapper,
     chat_request,
     remember_request,
     sync_enter_stream_wrapper,
+    sync_exit_stream_wrapper,
     sync_llm_wrapper,
 )
-from agentvitals.semconv import Operation
+from agentvitals.instrumentation._openai_format import field_of
+from agentvitals.instrumentation._request_fields import INTEGER, NUMBER, TEXT_LIST, Field
+from agentvitals.semconv import (
+    GEN_AI_INPUT_MESSAGES,
+    GEN_AI_REQUEST_MAX_TOKENS,
+    GEN_AI_REQUEST_STOP_SEQUENCES,
+    GEN_AI_REQUEST_TEMPERATURE,
+    GEN_AI_REQUEST_TOP_K,
+    GEN_AI_REQUEST_TOP_P,
+    GEN_AI_SYSTEM_INSTRUCTIONS,
+    GEN_AI_TOOL_DEFINITIONS,
+    Operation,
+)
 
 __all__ = ["AnthropicInstrumentor"]
 
 PROVIDER = "anthropic"
 
 
+FIELDS = (
+    Field.of(GEN_AI_REQUEST_MAX_TOKENS, "max_tokens", INTEGER),
+    Field.of(GEN_AI_REQUEST_TEMPERATURE, "temperature", NUMBER),
+    Field.of(GEN_AI_REQUEST_TOP_P, "top_p", NUMBER),
+    Field.of(GEN_AI_REQUEST_TOP_K, "top_k", INTEGER),
+    Field.of(GEN_AI_REQUEST_STOP_SEQUENCES, "stop_sequences", TEXT_LIST),
+)
+
+_FINISH_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_call",
+    "refusal": "content_filter",
+}
+
+
+def finish_reason(stop_reason: Any) -> str | None:
+    """Anthropic's ``stop_reason`` as the conventions' finish reason."""
+    if not isinstance(stop_reason, str) or not stop_reason:
+        return None
+    return _FINISH_REASONS.get(stop_reason, stop_reason)
+
+
 def _request(instance: Any, kwargs: Mapping[str, Any]) -> LLMRequest:
-    return chat_request(instance, kwargs)
+    return chat_request(instance, kwargs, FIELDS)
+
+
+# --- content (only read when content capture is on) --------------------------------------------------
+def _block_part(block: Any) -> Part | None:
+    """One content block (request or response) as a part."""
+    kind = field_of(block, "type")
+    if kind == "text":
+        text = field_of(block, "text")
+        return content.text(text) if isinstance(text, str) else None
+    if kind in ("tool_use", "server_tool_use"):
+        return content.tool_call(field_of(block, "id"), field_of(block, "name"), field_of(block, "input"))
+    if kind == "tool_result":
+        result = field_of(block, "content")
+        if isinstance(result, (list, tuple)):
+            texts = [field_of(item, "text") for item in result]
+            result = "".join(texts) if all(isinstance(text, str) for text in texts) else result
+        return content.tool_call_response(field_of(block, "tool_use_id"), result)
+    if kind == "thinking":
+        thinking = field_of(block, "thinking")
+        return content.reasoning(thinking) if isinstance(thinking, str) else None
+    if kind == "image":
+        source = field_of(block, "source")
+        if field_of(source, "type") == "url":
+            return {"type": "uri", "modality": "image", "uri": field_of(source, "url")}
+        return {"type": "blob", "modality": "image", "mime_type": field_of(source, "media_type"),
+                "content": field_of(source, "data")}
+    return {"type": kind} if isinstance(kind, str) else None
+
+
+def _parts(body: Any) -> list[Part]:
+    if isinstance(body, str):
+        return [content.text(body)] if body else []
+    found = (_block_part(block) for block in body if block is not None) if isinstance(body, (list, tuple)) else ()
+    return [part for part in found if part is not None]
+
+
+def _content(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    captured: dict[str, Any] = {}
+    messages = kwargs.get("messages")
+    if isinstance(messages, (list, tuple)):
+        captured[GEN_AI_INPUT_MESSAGES] = [content.message(field_of(item, "role"), _parts(field_of(item, "content")))
+                                           for item in messages]
+    system = _parts(kwargs.get("system"))
+    if system:
+        captured[GEN_AI_SYSTEM_INSTRUCTIONS] = system
+    tools = kwargs.get("tools")
+    if isinstance(tools, (list, tuple)) and tools:
+        captured[GEN_AI_TOOL_DEFINITIONS] = [
+            {key: value for key, value in (("type", "function"), ("name", field_of(tool, "name")),
+                                           ("description", field_of(tool, "description")),
+                                           ("parameters", field_of(tool, "input_schema"))) if value is not None}
+            for tool in tools
+        ]
+    return captured
 
 
 def _usage(raw: Any, previous: Usage | None = None) -> Usage | None:
@@ -63,39 +163,55 @@ def _usage(raw: Any, previous: Usage | None = None) -> Usage | None:
                  cache_write_tokens=cache_write)
 
 
-def _text_of(content: Any) -> str | None:
-    parts = [getattr(block, "text", None) for block in content or ()]
-    text = "".join(p for p in parts if isinstance(p, str))
-    return text or None
-
-
 def _message_response(result: Any, capture: bool) -> LLMResponse:
-    stop = getattr(result, "stop_reason", None)
+    finish = finish_reason(getattr(result, "stop_reason", None))
+    output = []
+    if capture:
+        output = [content.message("assistant", _parts(getattr(result, "content", None)), finish or "error")]
     return LLMResponse(
         model=non_empty_str(getattr(result, "model", None)),
         response_id=non_empty_str(getattr(result, "id", None)),
-        finish_reasons=(stop,) if isinstance(stop, str) else (),
+        finish_reasons=(finish,) if finish else (),
         usage=_usage(getattr(result, "usage", None)),
-        output_text=_text_of(getattr(result, "content", None)) if capture else None,
+        output_messages=output,
     )
 
 
-def _message_event(event: Any, response: LLMResponse, text: list[str] | None) -> None:
+_DELTA_TEXT = {"text_delta": ("text", "text"), "thinking_delta": ("thinking", "reasoning")}
+
+
+def _message_event(event: Any, response: LLMResponse, output: OutputBuffer) -> None:
+    """One stream event. A message is one choice; its content blocks (by ``index``) are its parts."""
     kind = getattr(event, "type", None)
-    if kind == "message_start":
+    if kind == "content_block_delta":  # most events: checked first
+        if output.capture:
+            delta = getattr(event, "delta", None)
+            index = getattr(event, "index", 0)
+            delta_kind = getattr(delta, "type", None)
+            if delta_kind == "input_json_delta":
+                output.add_tool_call(0, index, arguments=getattr(delta, "partial_json", None))
+            elif delta_kind in _DELTA_TEXT:
+                name, part_kind = _DELTA_TEXT[delta_kind]
+                output.add_text(0, getattr(delta, name, None), part=index, kind=part_kind)
+    elif kind == "content_block_start":
+        if output.capture:
+            block = getattr(event, "content_block", None)
+            index = getattr(event, "index", 0)
+            block_kind = getattr(block, "type", None)
+            if block_kind in ("tool_use", "server_tool_use"):
+                output.add_tool_call(0, index, call_id=getattr(block, "id", None), name=getattr(block, "name", None))
+            elif block_kind == "text":
+                output.add_text(0, getattr(block, "text", None), part=index)
+            elif block_kind == "thinking":
+                output.add_text(0, getattr(block, "thinking", None), part=index, kind="reasoning")
+    elif kind == "message_start":
         message = getattr(event, "message", None)
         response.model = non_empty_str(getattr(message, "model", None))
         response.response_id = non_empty_str(getattr(message, "id", None))
         response.usage = _usage(getattr(message, "usage", None))
     elif kind == "message_delta":
         response.usage = _usage(getattr(event, "usage", None), response.usage)
-        stop = getattr(getattr(event, "delta", None), "stop_reason", None)
-        if isinstance(stop, str):
-            response.finish_reasons = (stop,)
-    elif kind == "content_block_delta" and text is not None:
-        delta_text = getattr(getattr(event, "delta", None), "text", None)
-        if isinstance(delta_text, str):
-            text.append(delta_text)
+        output.finish(0, finish_reason(getattr(getattr(event, "delta", None), "stop_reason", None)))
 
 
 def _skip_native_span(handler: Handler) -> Callable[..., Any]:
@@ -107,7 +223,8 @@ def _skip_native_span(handler: Handler) -> Callable[..., Any]:
     return wrapper
 
 
-MESSAGES = LLMEndpoint(PROVIDER, Operation.CHAT.value, _request, _message_response, _message_event)
+MESSAGES = LLMEndpoint(PROVIDER, Operation.CHAT.value, _request, _message_response, _message_event,
+                       request_content=_content)
 
 _MESSAGES_MODULE = "anthropic.resources.messages.messages"
 _STREAMING_MODULE = "anthropic.lib.streaming._messages"
@@ -127,5 +244,8 @@ class AnthropicInstrumentor(PatchTableInstrumentor):
         Patch(_MESSAGES_MODULE, "AsyncMessages.stream", remember_request),
         Patch(_STREAMING_MODULE, "MessageStreamManager.__enter__", sync_enter_stream_wrapper(MESSAGES)),
         Patch(_STREAMING_MODULE, "AsyncMessageStreamManager.__aenter__", async_enter_stream_wrapper(MESSAGES)),
+        # An exception the caller's `with` block raises ends the span failed (error.type).
+        Patch(_STREAMING_MODULE, "MessageStreamManager.__exit__", sync_exit_stream_wrapper),
+        Patch(_STREAMING_MODULE, "AsyncMessageStreamManager.__aexit__", async_exit_stream_wrapper),
         Patch("anthropic._base_client", "start_api_call_span", _skip_native_span),
     )

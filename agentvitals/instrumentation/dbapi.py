@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["DRIVERS", "DBAPIInstrumentor"]
 
@@ -56,7 +56,8 @@ class DBAPIInstrumentor:
         integration = integration_tracing(self.driver.shortcuts) if self.driver.shortcuts else None
         for name in self.driver.connect_modules or (self.driver.module,):
             module = importlib.import_module(name)
-            wrap_connect(__name__, module, "connect", self.driver.system, {"database": "database"},
+            # Typed as a callable upstream; its documented use (and implementation) is the module that has connect.
+            wrap_connect(__name__, cast(Any, module), "connect", self.driver.system, {"database": "database"},
                          tracer_provider=kwargs.get("tracer_provider"), meter_provider=kwargs.get("meter_provider"),
                          capture_parameters=False, db_api_integration_factory=integration)
             self._modules.append(module)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from agentvitals.metrics import LATENCY_THRESHOLD_SECONDS, TASK_DURATION
 from agentvitals.monitoring.series import COLLECTOR_SELF_JOB
+from agentvitals.semconv import Generation
 
 __all__ = ["MonitoringConfig", "seconds"]
 
@@ -24,13 +25,16 @@ def seconds(duration: str) -> float:
 
 @dataclass(frozen=True)
 class MonitoringConfig:
-    """Selectors, thresholds and windows. The defaults are what the committed files use.
+    """Selectors, thresholds, windows and the GenAI name generation. The defaults are what the committed
+    files use.
 
     Raises ValueError (one message per problem) when a value cannot work, e.g. a latency threshold
     that is not a bucket edge of the task-duration histogram.
     """
 
     prometheus_uid: str = "prometheus"
+    grafana_version: str = "13.2.0"
+    """The Grafana the dashboards are written for (``pluginVersion`` of every panel; the compose stack's)."""
     tempo_uid: str = "tempo"
     alertmanager_uid: str = "alertmanager"
     latency_threshold_s: float = LATENCY_THRESHOLD_SECONDS
@@ -39,7 +43,23 @@ class MonitoringConfig:
     """LLM spend per service per hour above which AgentCostBurnHigh fires."""
     slo_success_target: float = 0.99
     """Share of tasks that must succeed; the burn-rate alerts protect it."""
+    genai_names: Generation = Generation.CURRENT
+    """Which generation of GenAI metric names the application emits (the SDK's default is ``current``)."""
+    service_label: str = "job"
+    """The label that names a service: the SDK's ``service.name`` after the Collector's translation."""
+    service_info_metric: str = "target_info"
+    """A series every reporting service has (the Collector exports resource attributes as ``target_info``):
+    an alert input missing while this is present means the input was renamed or stopped."""
+    fast_window: str = "1m"
+    """Window of the figures a person reads during an incident (dashboards): a few scrapes, no more."""
     rate_window: str = "5m"
+    """Window of the alerts' recording rules (and of the dashboard figures labelled "(5m)")."""
+    births_lookback: str = "1h"
+    """A series with no sample this long before a rate's window started from zero inside it (see
+    ``counted_rate``): its first sample is counted, not lost to ``rate()``."""
+    absent_lookback: str = "6h"
+    """An alert input present within this long, now gone while its service still reports, pages."""
+    absent_for: str = "10m"
     latency_for: str = "2m"
     keep_firing_for: str = "2m"
     """How long a latency alert keeps firing after recovering: no degraded/normal flapping."""
@@ -64,10 +84,11 @@ class MonitoringConfig:
 
     def __post_init__(self) -> None:
         problems = []
-        if self.latency_threshold_s not in TASK_DURATION.buckets:  # type: ignore[operator]
+        if self.latency_threshold_s not in (TASK_DURATION.buckets or ()):
             problems.append(f"latency_threshold_s={self.latency_threshold_s} must be a bucket edge of "
                             f"{TASK_DURATION.name}: {TASK_DURATION.buckets}")
-        for name in ("rate_window", "latency_for", "keep_firing_for", "slow_for", "cache_baseline_offset",
+        for name in ("fast_window", "rate_window", "births_lookback", "absent_lookback", "absent_for", "latency_for",
+                     "keep_firing_for", "slow_for", "cache_baseline_offset",
                      *(f"slo_{speed}_windows" for speed in ("fast", "slow"))):
             values = getattr(self, name)
             for value in values if isinstance(values, tuple) else (values,):
@@ -75,6 +96,12 @@ class MonitoringConfig:
                     problems.append(f"{name}: {value!r} is not a Prometheus duration like 30s, 5m or 1h")
         if not 0 < self.slo_success_target < 1:
             problems.append(f"slo_success_target must be in (0, 1), got {self.slo_success_target}")
+        if not problems and seconds(self.births_lookback) < seconds(self.fast_window):
+            problems.append(f"births_lookback ({self.births_lookback}) must not be shorter than fast_window "
+                            f"({self.fast_window})")
+        for label in (self.service_label, self.service_info_metric):
+            if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", label):
+                problems.append(f"{label!r} is not a Prometheus label or metric name")
         if self.hourly_budget_usd <= 0:
             problems.append(f"hourly_budget_usd must be positive, got {self.hourly_budget_usd}")
         for uid in (self.prometheus_uid, self.tempo_uid, self.alertmanager_uid):

@@ -67,7 +67,7 @@ def keda_scaled_object(config: MonitoringConfig) -> dict[str, Any]:
                 "metricType": "Value",
                 "metadata": {
                     "serverAddress": config.keda_prometheus_url,
-                    "query": f'max({rules.task_p[95]}{{job="{config.keda_deployment}"}})',
+                    "query": f'max({rules.slow.task_p[95]}{{{config.service_label}="{config.keda_deployment}"}})',
                     "threshold": f"{config.latency_threshold_s:g}",
                     "ignoreNullValues": "true",
                 },

@@ -1,30 +1,56 @@
 """Recording rules and alerts, from the name registry and one :class:`MonitoringConfig`.
 
 Recording rules follow ``level:metric:operations`` and are shared by the dashboards and the alerts,
-so a panel and the alert about it cannot drift apart. Every alert names the action it requests in
-its ``action`` label (``scale_out``, ``degrade`` or ``page``); Alertmanager routes on it.
+so a panel and the alert about it cannot drift apart. They exist at two windows: the fast one
+(``fast_window``, 1m) the dashboards read during an incident, and the alerts' (``rate_window``, 5m).
+Counts are taken with :func:`counted_rate`, so the first event of a new series is not lost.
+
+Every alert names the action it requests in its ``action`` label (``scale_out``, ``degrade`` or
+``page``); Alertmanager routes on it. Every alert on an application metric has a ``...NoData`` partner
+that pages when the metric it reads disappears while its service still reports (a rename, an
+instrumentation that stopped), so an alert cannot go quiet by losing its input.
 The service is the ``job`` label (the SDK's ``service.name`` after the Collector's translation).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
-from agentvitals.attributes import CACHE_RESULT, TASK_OUTCOME, TOKEN_TYPE, Outcome, TokenType
+from agentvitals.attributes import (
+    BUDGET_LIMIT,
+    CACHE_NAME,
+    CACHE_RESULT,
+    TASK_OUTCOME,
+    WAIT_KIND,
+    Outcome,
+)
 from agentvitals.metrics import (
     BUDGET_EXHAUSTED,
     CACHE_REQUESTS,
+    CACHE_SAVED,
     COST,
+    DB_DURATION,
     GPU_UTILIZATION,
-    OPERATION_DURATION,
+    TASK_ACTIVE,
     TASK_CHILD,
     TASK_COST,
     TASK_DURATION,
     TASK_IDLE,
-    TOKEN_USAGE,
-    TOKENS,
+    UNPRICED_CALLS,
 )
 from agentvitals.monitoring._config import MonitoringConfig, seconds
+from agentvitals.monitoring._genai import GenAISeries, genai_series
+from agentvitals.monitoring._promql import (
+    Selector,
+    aggregate,
+    counted_rate,
+    eq,
+    ne,
+    quantile,
+    ratio,
+    with_label,
+)
 from agentvitals.monitoring.series import (
     COLLECTOR_REFUSED_METRIC_POINTS,
     COLLECTOR_REFUSED_SPANS,
@@ -34,17 +60,40 @@ from agentvitals.monitoring.series import (
     MODEL_NAME_LABEL,
     MODEL_SERVER_KV_CACHE_USAGE,
     collector_counter,
+    prometheus_label,
     prometheus_name,
     series,
 )
-from agentvitals.monitoring.series import prometheus_label as label
-from agentvitals.semconv import ERROR_TYPE, GEN_AI_REQUEST_MODEL, GEN_AI_TOKEN_TYPE, HW_GPU_TASK, HW_ID, HW_NAME
+from agentvitals.semconv import (
+    DB_OPERATION_NAME,
+    ERROR_TYPE,
+    GEN_AI_DATA_SOURCE_ID,
+    GEN_AI_OPERATION_NAME,
+    GEN_AI_REQUEST_MODEL,
+    GEN_AI_TOOL_NAME,
+    HW_GPU_TASK,
+    HW_ID,
+    HW_NAME,
+    TokenCount,
+)
 
-__all__ = ["Alert", "Recording", "Rules", "build_rules", "ratio"]
+__all__ = ["Alert", "BreakdownRules", "Recording", "Rules", "WindowRules", "build_rules", "gpu_utilization_percent"]
 
-SERVICE = "job"
-OUTCOME = label(TASK_OUTCOME)
-MODEL = label(GEN_AI_REQUEST_MODEL)
+OUTCOME = prometheus_label(TASK_OUTCOME)
+MODEL = prometheus_label(GEN_AI_REQUEST_MODEL)
+OPERATION = prometheus_label(GEN_AI_OPERATION_NAME)
+TOOL = prometheus_label(GEN_AI_TOOL_NAME)
+SOURCE = prometheus_label(GEN_AI_DATA_SOURCE_ID)
+DB_OPERATION = prometheus_label(DB_OPERATION_NAME)
+WAIT = prometheus_label(WAIT_KIND)
+LIMIT = prometheus_label(BUDGET_LIMIT)
+CACHE = prometheus_label(CACHE_NAME)
+RESULT = prometheus_label(CACHE_RESULT)
+ERRORED = ne(prometheus_label(ERROR_TYPE), "")
+TOKEN_TYPE_LABEL = "token_type"
+"""The label the token-rate rule gives each token type (one name for both GenAI generations)."""
+INPUT_LABEL = "input"
+"""The label of a ``...NoData`` alert naming the series that disappeared."""
 
 
 @dataclass(frozen=True)
@@ -69,121 +118,237 @@ class Alert:
     extra_labels: dict[str, str] = field(default_factory=dict)
     and_signal: str | None = None
     """A second quantity that must meet the same condition (multi-window burn rates)."""
+    inputs: tuple[str, ...] = ()
+    """Application series the signal reads; each gets watched by the alert's ``...NoData`` partner."""
+    runbook: str = ""
+    """The runbook section (README anchor ``runbook-<runbook>``); default: the alert name in lower case."""
+    service_label: str = "job"
 
     @property
     def expr(self) -> str:
         # Comparisons bind tighter than "or"/"and": a union must be parenthesised before comparing, and
         # both windows of a burn-rate alert compared on their own.
         signal = f"(\n{self.signal}\n)" if "\nor\n" in self.signal else self.signal
-        expr = f"{signal} {self.condition}"
+        expr = f"{signal} {self.condition}".strip()
         if self.and_signal is not None:
-            expr += f"\nand on ({SERVICE})\n{self.and_signal} {self.condition}"
+            expr += f"\nand on ({self.service_label})\n{self.and_signal} {self.condition}"
         return expr
+
+    @property
+    def runbook_anchor(self) -> str:
+        return f"runbook-{self.runbook or self.name.lower()}"
 
 
 def gpu_utilization_percent() -> str:
     """Per-GPU utilisation in percent, from dcgm-exporter or from the SDK's NVML gauges (labelled ``gpu``)."""
-    nvml = (f'max by ({label(HW_ID)}, {label(HW_NAME)}) '
-            f'({prometheus_name(GPU_UTILIZATION)}{{{label(HW_GPU_TASK)}="general"}}) * 100')
-    return (f"avg by (gpu, modelName) ({GPU_UTIL_PERCENT})\nor\n"
-            f'label_replace({nvml}, "gpu", "$1", "{label(HW_ID)}", "(.+)")')
+    hw_id = prometheus_label(HW_ID)
+    nvml = Selector(prometheus_name(GPU_UTILIZATION), (eq(prometheus_label(HW_GPU_TASK), "general"),))
+    per_gpu = aggregate("max", nvml, (hw_id, prometheus_label(HW_NAME)))
+    return (f"{aggregate('avg', GPU_UTIL_PERCENT, ('gpu', 'modelName'))}\nor\n"
+            f'label_replace({per_gpu} * 100, "gpu", "$1", "{hw_id}", "(.+)")')
 
 
-def _rate(series: str, window: str, matchers: str = "") -> str:
-    return f"rate({series}{{{matchers}}}[{window}])" if matchers else f"rate({series}[{window}])"
+class _Namer:
+    """Rule names and ``counted_rate`` for one window."""
+
+    def __init__(self, config: MonitoringConfig, window: str) -> None:
+        self.config = config
+        self.window = window
+        self.service = config.service_label
+
+    def name(self, level: str, metric: str, operation: str) -> str:
+        level = "_".join((self.service, level)) if level else self.service
+        return f"{level}:{metric}:{operation}{self.window}"
+
+    def rate(self, selector: Selector) -> str:
+        c = self.config
+        return counted_rate(selector, self.window, seconds(self.window), c.births_lookback)
+
+    def sum_rate(self, selector: Selector, *by: str) -> str:
+        return aggregate("sum", self.rate(selector), (self.service, *by))
+
+    def rates(self, selectors: Sequence[Selector], *by: str) -> str:
+        """The rates of several metrics that count different operations (v0.1.0's inference and embeddings
+        durations), each summed by operation too, so that "or" cannot drop one's series for the other's."""
+        if len(selectors) == 1:
+            return self.rate(selectors[0])
+        return "\nor\n".join(aggregate("sum", self.rate(selector), (self.service, *by, OPERATION))
+                              for selector in selectors)
+
+    def sum_rates(self, selectors: Sequence[Selector], *by: str) -> str:
+        return aggregate("sum", self.rates(selectors, *by), (self.service, *by))
 
 
-def ratio(numerator: str, denominator: str, by: str = SERVICE) -> str:
-    """sum(numerator) / sum(denominator) by ``by``. The "or ... * 0" makes a numerator with no series yet
-    (no errors so far) give 0, not an empty result."""
-    return (f"(sum by ({by}) ({numerator}) or sum by ({by}) ({denominator}) * 0)"
-            f"\n/\nsum by ({by}) ({denominator})")
+def _metric(name: str) -> str:
+    """A rule's metric part: the counter's name without ``_total`` (dropped after ``rate()``)."""
+    return name.removesuffix("_total")
 
 
-def eq(name: str, value: str) -> str:
-    return f'{name}="{value}"'
+class WindowRules:
+    """The per-service rules at one window: what the Overview shows and the alerts compare."""
+
+    def __init__(self, config: MonitoringConfig, window: str, llm: GenAISeries) -> None:
+        n = _Namer(config, window)
+        s = n.service
+        self.window = window
+        count = Selector(series(TASK_DURATION, "_count"))
+        task = prometheus_name(TASK_DURATION)
+        success = eq(OUTCOME, Outcome.SUCCESS.value)
+
+        self.tasks_by_outcome = n.name("outcome", "agentvitals_tasks", "rate")
+        self.tasks = n.name("", "agentvitals_tasks", "rate")
+        self.task_p = {q: n.name("", task, f"p{q}_") for q in (50, 95, 99)}
+        self.success_ratio = n.name("", "agentvitals_task_successes_per_task", "ratio_rate")
+        self.task_cost_rate = n.name("", _metric(prometheus_name(TASK_COST)), "rate")
+        self.cost_per_task = n.name("", "agentvitals_task_cost_usd_per_task", "ratio_rate")
+        self.cost_per_success = n.name("", "agentvitals_task_cost_usd_per_successful_task", "ratio_rate")
+        self.cost_rate = n.name("", _metric(prometheus_name(COST)), "rate")
+        self.wall_rate = n.name("", series(TASK_DURATION, "_sum"), "rate")
+        self.active_rate = n.name("", _metric(prometheus_name(TASK_ACTIVE)), "rate")
+        self.idle_rate = n.name("kind", _metric(prometheus_name(TASK_IDLE)), "rate")
+        self.child_rate = n.name("", _metric(prometheus_name(TASK_CHILD)), "rate")
+        self.idle_ratio = n.name("", "agentvitals_task_idle_per_wall_time", "ratio_rate")
+        self.parallelism = n.name("", "agentvitals_task_child_per_idle_time", "ratio_rate")
+        self.llm_calls = n.name("", "gen_ai_calls", "rate")
+        self.llm_error_ratio = n.name("", "gen_ai_call_errors_per_call", "ratio_rate")
+        self.prompt_cache_ratio = n.name("", "gen_ai_cache_read_per_input_tokens", "ratio_rate")
+        self.cache_requests = n.name("", _metric(prometheus_name(CACHE_REQUESTS)), "rate")
+        self.cache_ratio = n.name("", "agentvitals_cache_hits_per_request", "ratio_rate")
+        self.budget_ratio = n.name("", "agentvitals_budget_exhausted_per_task", "ratio_rate")
+
+        by_outcome = Selector(self.tasks_by_outcome)
+        calls = [Selector(series(metric, "_count")) for metric in llm.call_durations]
+        cache = Selector(prometheus_name(CACHE_REQUESTS))
+        self.recordings: list[Recording] = [
+            Recording(self.tasks_by_outcome, n.sum_rate(count, OUTCOME)),
+            Recording(self.tasks, aggregate("sum", self.tasks_by_outcome, (s,))),
+            *(Recording(self.task_p[q], quantile(q / 100, Selector(series(TASK_DURATION, "_bucket")), window, (s,)))
+              for q in (50, 95, 99)),
+            Recording(self.success_ratio, ratio(str(by_outcome.where(success)), self.tasks_by_outcome, (s,))),
+            Recording(self.task_cost_rate, n.sum_rate(Selector(prometheus_name(TASK_COST)))),
+            Recording(self.cost_per_task, ratio(self.task_cost_rate, self.tasks, (s,))),
+            Recording(self.cost_per_success, ratio(self.task_cost_rate, str(by_outcome.where(success)), (s,))),
+            Recording(self.cost_rate, n.sum_rate(Selector(prometheus_name(COST)))),
+            Recording(self.wall_rate, n.sum_rate(Selector(series(TASK_DURATION, "_sum")))),
+            Recording(self.active_rate, n.sum_rate(Selector(prometheus_name(TASK_ACTIVE)))),
+            Recording(self.idle_rate, n.sum_rate(Selector(prometheus_name(TASK_IDLE)), WAIT)),
+            Recording(self.child_rate, n.sum_rate(Selector(prometheus_name(TASK_CHILD)))),
+            Recording(self.idle_ratio, ratio(self.idle_rate, self.wall_rate, (s,))),
+            Recording(self.parallelism, ratio(self.child_rate, self.idle_rate, (s,))),
+            Recording(self.llm_calls, n.sum_rates(calls)),
+            Recording(self.llm_error_ratio, ratio(n.rates([c.where(ERRORED) for c in calls]), self.llm_calls, (s,))),
+            Recording(self.prompt_cache_ratio, ratio(n.rate(llm.token_series(TokenCount.CACHE_READ)),
+                                                     n.rate(llm.token_series(TokenCount.INPUT)), (s,))),
+            Recording(self.cache_requests, n.sum_rate(cache)),
+            Recording(self.cache_ratio, ratio(n.rate(cache.where(eq(RESULT, "hit"))), self.cache_requests, (s,))),
+            Recording(self.budget_ratio, ratio(n.rate(Selector(prometheus_name(BUDGET_EXHAUSTED))), self.tasks, (s,))),
+        ]
 
 
-def ne(name: str, value: str) -> str:
-    return f'{name}!="{value}"'
+class BreakdownRules:
+    """Per model, tool, source, operation, cache and limit: what the detail dashboards plot (fast window)."""
+
+    def __init__(self, config: MonitoringConfig, window: str, llm: GenAISeries) -> None:
+        n = _Namer(config, window)
+        s = n.service
+        calls = [Selector(series(metric, "_count")) for metric in llm.call_durations]
+        tool_count = Selector(series(llm.tool_duration, "_count"))
+
+        self.tasks_cost_by_outcome = n.name("outcome", _metric(prometheus_name(TASK_COST)), "rate")
+        self.llm_calls = n.name("model", "gen_ai_calls", "rate")
+        self.llm_errors = n.name("model", "gen_ai_call_errors", "rate")
+        self.llm_error_ratio = n.name("model", "gen_ai_call_errors_per_call", "ratio_rate")
+        self.tokens = n.name("model_type", "gen_ai_tokens", "rate")
+        self.cost = n.name("model", _metric(prometheus_name(COST)), "rate")
+        self.unpriced = n.name("model", _metric(prometheus_name(UNPRICED_CALLS)), "rate")
+        self.tool_calls = n.name("tool", "agentvitals_tool_calls", "rate")
+        self.tool_errors = n.name("tool", "agentvitals_tool_errors", "rate")
+        self.tool_error_ratio = n.name("tool", "agentvitals_tool_errors_per_call", "ratio_rate")
+        self.retrievals = n.name("source", "agentvitals_retrievals", "rate")
+        self.db_operations = n.name("operation", "db_client_operations", "rate")
+        self.cache_requests = n.name("cache_result", _metric(prometheus_name(CACHE_REQUESTS)), "rate")
+        self.budget_exhausted = n.name("limit", _metric(prometheus_name(BUDGET_EXHAUSTED)), "rate")
+        self.cache_saved = n.name("cache", _metric(prometheus_name(CACHE_SAVED)), "rate")
+
+        # One rule for every token type: each type's series (a histogram's sum, a counter) gets the
+        # type as a label, so panels need not know which generation of names holds which type.
+        tokens = "\nor\n".join(
+            with_label(aggregate("sum", n.rate(selector), (s, MODEL)), TOKEN_TYPE_LABEL, token_type)
+            for token_type, selector in llm.tokens
+        )
+        self.recordings: list[Recording] = [
+            Recording(self.tasks_cost_by_outcome, n.sum_rate(Selector(prometheus_name(TASK_COST)), OUTCOME)),
+            Recording(self.llm_calls, n.sum_rates(calls, MODEL)),
+            # No errors yet is 0 errors/s, not no data.
+            Recording(self.llm_errors, f"{n.sum_rates([c.where(ERRORED) for c in calls], MODEL)}\nor\n"
+                                       f"{self.llm_calls} * 0"),
+            Recording(self.llm_error_ratio, ratio(self.llm_errors, self.llm_calls, (s, MODEL))),
+            Recording(self.tokens, tokens),
+            Recording(self.cost, n.sum_rate(Selector(prometheus_name(COST)), MODEL)),
+            Recording(self.unpriced, n.sum_rate(Selector(prometheus_name(UNPRICED_CALLS)), MODEL)),
+            Recording(self.tool_calls, n.sum_rate(tool_count, TOOL)),
+            Recording(self.tool_errors, f"{n.sum_rate(tool_count.where(ERRORED), TOOL)}\nor\n{self.tool_calls} * 0"),
+            Recording(self.tool_error_ratio, ratio(self.tool_errors, self.tool_calls, (s, TOOL))),
+            Recording(self.retrievals, n.sum_rate(Selector(series(llm.retrieval_duration, "_count")), SOURCE)),
+            Recording(self.db_operations, n.sum_rate(Selector(series(DB_DURATION, "_count")), DB_OPERATION)),
+            Recording(self.cache_requests, n.sum_rate(Selector(prometheus_name(CACHE_REQUESTS)), CACHE, RESULT)),
+            Recording(self.budget_exhausted, n.sum_rate(Selector(prometheus_name(BUDGET_EXHAUSTED)), LIMIT)),
+            Recording(self.cache_saved, n.sum_rate(Selector(prometheus_name(CACHE_SAVED)), CACHE)),
+        ]
 
 
 class Rules:
-    """The recording-rule names and the expressions built on them, for one config."""
+    """The recording-rule names and the alerts built on them, for one config."""
 
     def __init__(self, config: MonitoringConfig) -> None:
         self.config = config
-        w = config.rate_window
-        self.window = w
-        task = TASK_DURATION
-        count, bucket = series(task, "_count"), series(task, "_bucket")
-        llm = OPERATION_DURATION
-        tokens = prometheus_name(TOKENS)
-        token_type = label(TOKEN_TYPE)
+        self.llm = genai_series(config.genai_names)
+        self.fast = WindowRules(config, config.fast_window, self.llm)
+        self.slow = WindowRules(config, config.rate_window, self.llm)
+        self.breakdown = BreakdownRules(config, config.fast_window, self.llm)
 
-        self.tasks_by_outcome = f"{SERVICE}_outcome:agentvitals_tasks:rate{w}"
-        self.tasks = f"{SERVICE}:agentvitals_tasks:rate{w}"
-        self.task_p = {q: f"{SERVICE}:{prometheus_name(task)}:p{q}_{w}" for q in (50, 95, 99)}
-        self.success_ratio = f"{SERVICE}:agentvitals_task_successes_per_task:ratio_rate{w}"
-        self.failure_ratio = {
-            window: f"{SERVICE}:agentvitals_task_failures_per_task:ratio_rate{window}"
-            for window in sorted({w, *config.slo_fast_windows, *config.slo_slow_windows}, key=seconds)
-        }
-        self.cost_rate = f"{SERVICE}:{prometheus_name(COST).removesuffix('_total')}:rate{w}"
-        self.cost_per_task = f"{SERVICE}:agentvitals_task_cost_usd_per_task:ratio_rate{w}"
-        self.cost_per_success = f"{SERVICE}:agentvitals_task_cost_usd_per_successful_task:ratio_rate{w}"
-        self.idle_ratio = f"{SERVICE}:agentvitals_task_idle_per_wall_time:ratio_rate{w}"
-        self.parallelism = f"{SERVICE}:agentvitals_task_child_per_idle_time:ratio_rate{w}"
-        self.llm_p = {q: f"{SERVICE}_model:{prometheus_name(llm)}:p{q}_{w}" for q in (95, 99)}
-        self.llm_error_ratio = f"{SERVICE}:gen_ai_client_operation_errors_per_operation:ratio_rate{w}"
-        self.prompt_cache_ratio = f"{SERVICE}:agentvitals_llm_cache_read_per_input_tokens:ratio_rate{w}"
-        self.cache_ratio = f"{SERVICE}:agentvitals_cache_hits_per_request:ratio_rate{w}"
-        self.cache_requests = f"{SERVICE}:{prometheus_name(CACHE_REQUESTS).removesuffix('_total')}:rate{w}"
-        self.budget_ratio = f"{SERVICE}:agentvitals_budget_exhausted_per_task:ratio_rate{w}"
+        # Failed-task ratios at every window the burn-rate alerts compare.
+        n_windows = sorted({*config.slo_fast_windows, *config.slo_slow_windows}, key=seconds)
+        count = Selector(series(TASK_DURATION, "_count"))
+        self.failure_ratio: dict[str, str] = {}
+        failures: list[Recording] = []
+        for window in n_windows:
+            n = _Namer(config, window)
+            name = n.name("", "agentvitals_task_failures_per_task", "ratio_rate")
+            self.failure_ratio[window] = name
+            failures.append(Recording(name, ratio(n.rate(count.where(ne(OUTCOME, Outcome.SUCCESS.value))),
+                                                  n.rate(count), (n.service,))))
 
-        success = eq(OUTCOME, Outcome.SUCCESS.value)
-        failure = ne(OUTCOME, Outcome.SUCCESS.value)
-        errored = ne(label(ERROR_TYPE), "")
-        cache_read = eq(token_type, TokenType.CACHE_READ.value)
-        all_input = eq(label(GEN_AI_TOKEN_TYPE), "input")
-        hit = eq(label(CACHE_RESULT), "hit")
-
+        fast_names = {r.record for r in self.fast.recordings}
         self.recordings: list[Recording] = [
-            Recording(self.tasks_by_outcome, f"sum by ({SERVICE}, {OUTCOME}) ({_rate(count, w)})"),
-            Recording(self.tasks, f"sum by ({SERVICE}) ({_rate(count, w)})"),
-            *(Recording(self.task_p[q], f"histogram_quantile(0.{q}, sum by ({SERVICE}, le) ({_rate(bucket, w)}))")
-              for q in (50, 95, 99)),
-            Recording(self.success_ratio, ratio(_rate(count, w, success), _rate(count, w))),
-            *(Recording(name, ratio(_rate(count, window, failure), _rate(count, window)))
-              for window, name in self.failure_ratio.items()),
-            Recording(self.cost_rate, f"sum by ({SERVICE}) ({_rate(prometheus_name(COST), w)})"),
-            Recording(self.cost_per_task, ratio(_rate(prometheus_name(TASK_COST), w), _rate(count, w))),
-            Recording(self.cost_per_success, ratio(_rate(prometheus_name(TASK_COST), w), _rate(count, w, success))),
-            Recording(self.idle_ratio, ratio(_rate(prometheus_name(TASK_IDLE), w), _rate(series(task, "_sum"), w))),
-            Recording(self.parallelism,
-                      ratio(_rate(prometheus_name(TASK_CHILD), w), _rate(prometheus_name(TASK_IDLE), w))),
-            *(Recording(self.llm_p[q], f"histogram_quantile(0.{q}, sum by ({SERVICE}, {MODEL}, le) "
-                                       f"({_rate(series(llm, '_bucket'), w)}))") for q in (95, 99)),
-            Recording(self.llm_error_ratio, ratio(_rate(series(llm, "_count"), w, errored),
-                                                  _rate(series(llm, "_count"), w))),
-            Recording(self.prompt_cache_ratio,
-                      ratio(_rate(tokens, w, cache_read), _rate(series(TOKEN_USAGE, "_sum"), w, all_input))),
-            Recording(self.cache_requests, f"sum by ({SERVICE}) ({_rate(prometheus_name(CACHE_REQUESTS), w)})"),
-            Recording(self.cache_ratio, ratio(_rate(prometheus_name(CACHE_REQUESTS), w, hit),
-                                              _rate(prometheus_name(CACHE_REQUESTS), w))),
-            Recording(self.budget_ratio, ratio(_rate(prometheus_name(BUDGET_EXHAUSTED), w), _rate(count, w))),
+            *self.fast.recordings,
+            *(r for r in self.slow.recordings if r.record not in fast_names),  # equal windows: once
+            *self.breakdown.recordings,
+            *failures,
         ]
-        self.alerts = self._alerts()
+        # Written with the default service label; another one is substituted in one place.
+        service = config.service_label
+        alerts = [replace(a, summary=a.summary.replace("$labels.job", f"$labels.{service}"), service_label=service)
+                  for a in self._alerts()]
+        partners: dict[str, Alert] = {}  # AgentTaskLatencyHigh requests two actions but has one partner
+        for alert in alerts:
+            partner = self._no_data(alert)
+            if partner is not None:
+                partners.setdefault(partner.name, partner)
+        self.alerts = [*alerts, *partners.values()]
 
     def _alerts(self) -> list[Alert]:
         c = self.config
+        slow = self.slow
+        window = c.rate_window
         threshold = c.latency_threshold_s
+        task_count = series(TASK_DURATION, "_count")
         latency = [
-            Alert("AgentTaskLatencyHigh", self.task_p[95], f"> {threshold:g}", c.latency_for, "warning", action,
+            Alert("AgentTaskLatencyHigh", slow.task_p[95], f"> {threshold:g}", c.latency_for, "warning", action,
                   f"Task p95 latency of {{{{ $labels.job }}}} is {{{{ $value | humanizeDuration }}}} "
                   f"(threshold {threshold:g}s)",
-                  f"{what} P95 of task wall time over {self.window} is above {threshold:g}s.",
-                  keep_firing_for=c.keep_firing_for)
+                  f"{what} P95 of task wall time over {window} is above {threshold:g}s.",
+                  keep_firing_for=c.keep_firing_for, inputs=(task_count,))
             for action, what in (("scale_out", "Scale out the agent workers:"),
                                  ("degrade", "Route to the small model with fewer tokens:"))
         ]
@@ -192,44 +357,48 @@ class Rules:
         slow_long, slow_short = c.slo_slow_windows
         # One sum per counter: rate() over several names at once would collide once __name__ is dropped.
         collector_errors = "\n+ ".join(
-            f"(sum(rate({collector_counter(counter, c.collector_self_job)}[{self.window}])) or vector(0))"
+            f"(sum(rate({collector_counter(counter, c.collector_self_job)}[{window}])) or vector(0))"
             for counter in (COLLECTOR_REFUSED_SPANS, COLLECTOR_REFUSED_METRIC_POINTS,
                             COLLECTOR_SEND_FAILED_SPANS, COLLECTOR_SEND_FAILED_METRIC_POINTS)
         )
+        kv_cache = aggregate("max", MODEL_SERVER_KV_CACHE_USAGE, (MODEL_NAME_LABEL,))
         return [
             *latency,
-            Alert("AgentLLMErrorRateHigh", self.llm_error_ratio, f"> {c.llm_error_ratio:g}", "5m", "critical", "page",
+            Alert("AgentLLMErrorRateHigh", slow.llm_error_ratio, f"> {c.llm_error_ratio:g}", "5m", "critical", "page",
                   "{{ $value | humanizePercentage }} of LLM calls of {{ $labels.job }} fail",
-                  f"More than {c.llm_error_ratio:.0%} of LLM calls ended with an error over {self.window}."),
-            Alert("AgentCostBurnHigh", f"{self.cost_rate} * 3600", f"> {c.hourly_budget_usd:g}", c.slow_for,
+                  f"More than {c.llm_error_ratio:.0%} of LLM calls ended with an error over {window}.",
+                  inputs=tuple(series(metric, "_count") for metric in self.llm.call_durations)),
+            Alert("AgentCostBurnHigh", f"{slow.cost_rate} * 3600", f"> {c.hourly_budget_usd:g}", c.slow_for,
                   "warning", "degrade",
                   f"{{{{ $labels.job }}}} spends ${{{{ $value | printf \"%.2f\" }}}}/h on LLM calls "
                   f"(budget ${c.hourly_budget_usd:g}/h)",
-                  "LLM spend is running above the hourly budget; degraded mode routes to the cheaper model."),
-            Alert("AgentBudgetExhaustionsHigh", self.budget_ratio, f"> {c.budget_exhausted_ratio:g}", c.slow_for,
+                  "LLM spend is running above the hourly budget; degraded mode routes to the cheaper model.",
+                  inputs=(prometheus_name(COST),)),
+            Alert("AgentBudgetExhaustionsHigh", slow.budget_ratio, f"> {c.budget_exhausted_ratio:g}", c.slow_for,
                   "warning", "page",
                   "{{ $value | humanizePercentage }} of tasks of {{ $labels.job }} run out of budget",
-                  "Tasks stop with outcome budget_exhausted: budgets too tight, or the agent loops."),
-            Alert("AgentIdleRatioHigh", self.idle_ratio, f"> {c.idle_ratio_high:g}", c.slow_for, "info", "page",
+                  "Tasks stop with outcome budget_exhausted: budgets too tight, or the agent loops.",
+                  inputs=(prometheus_name(BUDGET_EXHAUSTED), task_count)),
+            Alert("AgentIdleRatioHigh", slow.idle_ratio, f"> {c.idle_ratio_high:g}", c.slow_for, "info", "page",
                   "Tasks of {{ $labels.job }} spend {{ $value | humanizePercentage }} of their time waiting",
                   "Almost all task time is spent waiting on LLMs, tools, retrieval or the database: a dependency "
-                  "is slow, or independent calls are not made in parallel (see parallelism on the dashboard)."),
+                  "is slow, or independent calls are not made in parallel (see parallelism on the dashboard).",
+                  inputs=(prometheus_name(TASK_IDLE), series(TASK_DURATION, "_sum"))),
             Alert("ModelServerGPUSaturated", gpu_utilization_percent(),
                   f"> {c.gpu_saturation_percent:g}", c.slow_for, "warning", "page",
                   "GPU {{ $labels.gpu }} is {{ $value | printf \"%.0f\" }}% busy",
                   "The model server's GPU is saturated: add model-server replicas or move load to a smaller model."),
-            Alert("ModelServerKVCacheNearFull",
-                  f"max by ({MODEL_NAME_LABEL}) ({MODEL_SERVER_KV_CACHE_USAGE})",
-                  f"> {c.kv_cache_full_ratio:g}", "5m", "warning", "degrade",
+            Alert("ModelServerKVCacheNearFull", kv_cache, f"> {c.kv_cache_full_ratio:g}", "5m", "warning", "degrade",
                   "KV cache of {{ $labels.model_name }} is {{ $value | humanizePercentage }} full",
                   "Requests will be preempted or queue; degraded mode shortens outputs and moves load to the small "
                   "model."),
             Alert("AgentCacheHitRatioCollapsed",
-                  f"{self.cache_ratio}\n/\n({self.cache_ratio} offset {c.cache_baseline_offset})",
+                  f"{slow.cache_ratio}\n/\n({slow.cache_ratio} offset {c.cache_baseline_offset})",
                   "< 0.5", c.slow_for, "warning", "page",
                   "Cache hit ratio of {{ $labels.job }} fell to {{ $value | humanizePercentage }} of what it was",
                   f"The application cache hit ratio is less than half of its value {c.cache_baseline_offset} ago: "
-                  "cost and latency rise with every miss."),
+                  "cost and latency rise with every miss.",
+                  inputs=(prometheus_name(CACHE_REQUESTS),)),
             Alert("TelemetryPipelineDroppingData", collector_errors, "> 0", "5m", "critical", "page",
                   "The OpenTelemetry Collector is refusing or failing to send telemetry",
                   "Spans or metric points are refused (memory_limiter) or fail to export: dashboards and alerts "
@@ -242,13 +411,35 @@ class Rules:
                   "{{ $labels.job }} burns its task-success error budget 14x too fast",
                   f"Failed tasks over {fast_long} and {fast_short} exceed 14.4 x the {budget:.1%} error budget "
                   f"(SLO {c.slo_success_target:.1%}): 2% of a 30-day budget per hour.",
-                  and_signal=self.failure_ratio[fast_short]),
+                  and_signal=self.failure_ratio[fast_short], inputs=(task_count,)),
             Alert("AgentTaskSLOBurnSlow", self.failure_ratio[slow_long],
                   f"> {6 * budget:g}", "15m", "warning", "page",
                   "{{ $labels.job }} burns its task-success error budget 6x too fast",
                   f"Failed tasks over {slow_long} and {slow_short} exceed 6 x the {budget:.1%} error budget.",
-                  and_signal=self.failure_ratio[slow_short]),
+                  and_signal=self.failure_ratio[slow_short], inputs=(task_count,)),
         ]
+
+    def _no_data(self, alert: Alert) -> Alert | None:
+        """The partner that pages when an input of ``alert`` disappears while its service still reports."""
+        if not alert.inputs:
+            return None
+        c = self.config
+        s = c.service_label
+        gone = "\nor\n".join(
+            with_label(f"{aggregate('group', f'present_over_time({name}[{c.absent_lookback}])', (s,))}\n"
+                       f"unless\n{aggregate('group', name, (s,))}", INPUT_LABEL, name)
+            for name in alert.inputs
+        )
+        signal = f"(\n{gone}\n)\nand on ({s})\n{aggregate('group', c.service_info_metric, (s,))}"
+        return Alert(
+            f"{alert.name}NoData", signal, "", c.absent_for, "warning", "page",
+            f"{{{{ $labels.{s} }}}} no longer reports {{{{ $labels.{INPUT_LABEL} }}}}, which {alert.name} reads",
+            f"The series was there in the last {c.absent_lookback} and the service still sends telemetry, so "
+            f"{alert.name} can no longer fire: a metric was renamed (GenAI semantic-convention names switched with "
+            "OTEL_SEMCONV_STABILITY_OPT_IN, an upgrade) or an instrumentation stopped. Regenerate the rules for the "
+            "names in use (agentvitals generate --genai-names ...).",
+            runbook="alert-inputs-missing", service_label=s,
+        )
 
 
 def build_rules(config: MonitoringConfig) -> dict[str, object]:
@@ -272,6 +463,6 @@ def _alert_rule(alert: Alert, config: MonitoringConfig) -> dict[str, object]:
     rule["annotations"] = {
         "summary": alert.summary,
         "description": alert.description,
-        "runbook_url": f"{config.runbook_url}-{alert.name.lower()}",
+        "runbook_url": f"{config.runbook_url}-{alert.runbook or alert.name.lower()}",
     }
     return rule

@@ -10,6 +10,8 @@ import sqlite3
 import sys
 import time
 
+import httpx
+
 import agentvitals
 
 
@@ -36,6 +38,10 @@ async def main(llm_url: str) -> None:
             async for _ in stream:
                 pass
             await client.chat.completions.create(model="house-model", messages=[{"role": "user", "content": "x"}])
+            # A client we do not instrument, straight over HTTP: an LLM wait all the same, and a coverage gap.
+            async with httpx.AsyncClient() as http:
+                await http.post(llm_url + "/v1/chat/completions",
+                                json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "raw"}]})
             database = sqlite3.connect(":memory:")
             cursor = database.cursor()  # contrib DB-API tracing covers cursors, not Connection.execute
             cursor.execute("CREATE TABLE answers (id INTEGER, text TEXT)")

@@ -1,0 +1,171 @@
+"""Accounting from spans, whoever made them: each model call and tool call counted once in its task, other
+instrumentations' model calls priced, their agent runs made tasks, LLM calls over plain HTTP booked as LLM waits.
+
+Other instrumentations are stood in for by spans shaped like theirs (scope, kind, attributes), made on the
+same provider: pydantic-ai's GenAI-convention spans and OpenInference's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+import agentvitals
+from agentvitals.attributes import (
+    TASK_COST_AMOUNT,
+    TASK_INPUT_TOKENS,
+    TASK_LLM_CALLS,
+    TASK_NAME,
+    TASK_OUTCOME,
+    TASK_OUTPUT_TOKENS,
+    TASK_TOOL_CALLS,
+    WaitKind,
+    task_idle_time,
+)
+from agentvitals.metrics import COST, TASK_DURATION, UNINSTRUMENTED_CALLS
+from agentvitals.semconv import (
+    GEN_AI_AGENT_NAME,
+    GEN_AI_OPERATION_NAME,
+    GEN_AI_PROVIDER_NAME,
+    GEN_AI_REQUEST_MODEL,
+    GEN_AI_TOOL_NAME,
+    GEN_AI_USAGE_INPUT_TOKENS,
+    GEN_AI_USAGE_OUTPUT_TOKENS,
+)
+from tests.conftest import Telemetry
+from tests.fake_llm import FakeLLMServer
+from tests.test_openai import EXPECTED_COST, MESSAGES, client
+
+# gpt-4o-mini at 0.15 / 0.60 USD per 1M tokens: 1000 input, 100 output.
+FOREIGN_USAGE = {GEN_AI_USAGE_INPUT_TOKENS: 1000, GEN_AI_USAGE_OUTPUT_TOKENS: 100}
+FOREIGN_COST = (1000 * 0.15 + 100 * 0.60) / 1e6
+
+
+def chat_attributes(**usage: int) -> dict[str, Any]:
+    return {GEN_AI_OPERATION_NAME: "chat", GEN_AI_PROVIDER_NAME: "openai", GEN_AI_REQUEST_MODEL: "gpt-4o-mini",
+            **usage}
+
+
+def task_span(telemetry: Telemetry, name: str) -> ReadableSpan:
+    return telemetry.span(f"invoke_agent {name}")
+
+
+def test_framework_chat_span_around_our_sdk_span_is_one_call_with_our_cost(
+        telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    framework = telemetry.tracer_provider.get_tracer("pydantic-ai")
+    with agentvitals.task("wrapped"):
+        with framework.start_as_current_span("chat gpt-4o-mini", kind=SpanKind.CLIENT) as outer:
+            client(fake_llm).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+            outer.set_attributes(chat_attributes(**FOREIGN_USAGE))  # its own view of the same call
+    task = task_span(telemetry, "wrapped").attributes
+    assert task[TASK_LLM_CALLS] == 1
+    assert task[TASK_INPUT_TOKENS] == 1200 and task[TASK_OUTPUT_TOKENS] == 50  # ours: the SDK's usage
+    assert task[TASK_COST_AMOUNT] == pytest.approx(EXPECTED_COST)
+    assert telemetry.total(COST.name) == pytest.approx(EXPECTED_COST)  # not the framework's call again
+    assert task[task_idle_time(WaitKind.LLM)] > 0 and task_idle_time(WaitKind.HTTP) not in task
+
+
+def test_a_model_call_only_another_instrumentation_traced_is_counted_and_priced(telemetry: Telemetry) -> None:
+    framework = telemetry.tracer_provider.get_tracer("pydantic-ai")
+    with agentvitals.task("foreign-only"):
+        with framework.start_as_current_span("chat gpt-4o-mini", kind=SpanKind.CLIENT,
+                                             attributes=chat_attributes(**FOREIGN_USAGE)):
+            pass
+    task = task_span(telemetry, "foreign-only").attributes
+    assert task[TASK_LLM_CALLS] == 1
+    assert (task[TASK_INPUT_TOKENS], task[TASK_OUTPUT_TOKENS]) == (1000, 100)
+    assert task[TASK_COST_AMOUNT] == pytest.approx(FOREIGN_COST)
+    assert telemetry.total(COST.name, gen_ai__request__model="gpt-4o-mini") == pytest.approx(FOREIGN_COST)
+    assert task[task_idle_time(WaitKind.LLM)] > 0
+
+
+def test_nested_instrumentations_without_ours_count_the_innermost_usage_once(telemetry: Telemetry) -> None:
+    framework = telemetry.tracer_provider.get_tracer("some-framework")
+    openinference = telemetry.tracer_provider.get_tracer("openinference.instrumentation.openai")
+    with agentvitals.task("stacked"):
+        # The outer layer ends before usage is known (as OpenInference's LlamaIndex spans do); the inner has it.
+        with framework.start_as_current_span("chat", kind=SpanKind.CLIENT, attributes=chat_attributes()):
+            with openinference.start_as_current_span("ChatCompletion", attributes={
+                    "openinference.span.kind": "LLM", "llm.model_name": "gpt-4o-mini", "llm.provider": "openai",
+                    "llm.token_count.prompt": 1000, "llm.token_count.completion": 100}):
+                pass
+    task = task_span(telemetry, "stacked").attributes
+    assert task[TASK_LLM_CALLS] == 1
+    assert task[TASK_COST_AMOUNT] == pytest.approx(FOREIGN_COST)
+    assert telemetry.total(COST.name) == pytest.approx(FOREIGN_COST)
+
+
+def test_other_instrumentations_tool_spans_count_once_and_against_the_budget(telemetry: Telemetry) -> None:
+    framework = telemetry.tracer_provider.get_tracer("pydantic-ai")
+    tool = {GEN_AI_OPERATION_NAME: "execute_tool", GEN_AI_TOOL_NAME: "lookup"}
+    with agentvitals.task("tools", budget=agentvitals.Budget(max_tool_calls=1)):
+        with framework.start_as_current_span("execute_tool lookup", attributes=tool):
+            with agentvitals.tool("lookup"):  # the application's own span inside the framework's: one call
+                pass
+        with framework.start_as_current_span("execute_tool lookup", attributes=tool):
+            pass  # a second tool call, over the budget: the framework cannot be refused, the task is marked
+        with agentvitals.tool("after"):  # ours is refused
+            pass
+    task = task_span(telemetry, "tools").attributes
+    assert task[TASK_TOOL_CALLS] == 2
+    assert task[TASK_OUTCOME] == "budget_exhausted"
+    assert task[task_idle_time(WaitKind.TOOL)] > 0
+    assert not telemetry.spans("execute_tool after")
+
+
+@pytest.fixture
+def exported() -> Iterator[tuple[InMemorySpanExporter, InMemoryMetricReader]]:
+    """init() owning its providers, exporting through its own export processor (as in production)."""
+    exporter, reader = InMemorySpanExporter(), InMemoryMetricReader()
+    agentvitals.init("accounting-test", endpoint=False, span_exporter=exporter, metric_readers=[reader])
+    yield exporter, reader
+    agentvitals.shutdown()
+
+
+def test_an_agent_run_no_task_encloses_becomes_a_task(
+        exported: tuple[InMemorySpanExporter, InMemoryMetricReader]) -> None:
+    from opentelemetry import trace
+
+    exporter, reader = exported
+    framework = trace.get_tracer("pydantic-ai")
+    with framework.start_as_current_span("invoke_agent support", attributes={
+            GEN_AI_OPERATION_NAME: "invoke_agent", GEN_AI_AGENT_NAME: "support"}) as agent:
+        with framework.start_as_current_span("chat gpt-4o-mini", kind=SpanKind.CLIENT,
+                                             attributes=chat_attributes(**FOREIGN_USAGE)):
+            pass
+        with framework.start_as_current_span("execute_tool lookup", attributes={
+                GEN_AI_OPERATION_NAME: "execute_tool", GEN_AI_TOOL_NAME: "lookup"}):
+            pass
+        agent.set_status(Status(StatusCode.ERROR))
+    agentvitals.force_flush()
+    span = next(s for s in exporter.get_finished_spans() if s.name == "invoke_agent support")
+    assert span.attributes[TASK_OUTCOME] == "error"
+    assert span.attributes[TASK_LLM_CALLS] == 1 and span.attributes[TASK_TOOL_CALLS] == 1
+    assert span.attributes[TASK_COST_AMOUNT] == pytest.approx(FOREIGN_COST)
+    data = reader.get_metrics_data()
+    durations = [p for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
+                 if m.name == TASK_DURATION.name for p in m.data.data_points]
+    assert [(p.attributes[TASK_NAME], p.attributes[TASK_OUTCOME], p.count) for p in durations] == [
+        ("support", "error", 1)]
+
+
+def test_plain_http_to_an_llm_api_is_an_llm_wait_and_a_counted_gap(telemetry: Telemetry,
+                                                                    fake_llm: FakeLLMServer) -> None:
+    with agentvitals.task("raw-http"):
+        httpx.post(fake_llm.url + "/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": MESSAGES})
+    task = task_span(telemetry, "raw-http").attributes
+    assert task[task_idle_time(WaitKind.LLM)] > 0 and task_idle_time(WaitKind.HTTP) not in task
+    assert telemetry.total(UNINSTRUMENTED_CALLS.name, gen_ai__provider__name="openai") == 1
+
+
+def test_the_sdks_own_http_call_is_not_a_gap(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    with agentvitals.task("sdk"):
+        client(fake_llm).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert telemetry.total(UNINSTRUMENTED_CALLS.name) == 0
+    assert task_span(telemetry, "sdk").attributes[TASK_LLM_CALLS] == 1
