@@ -31,13 +31,13 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import SpanContext, StatusCode
 
 from agentvitals._handler import Handler
 from agentvitals._spans import (
@@ -63,18 +63,29 @@ from agentvitals.semconv import (
 
 _logger = logging.getLogger("agentvitals")
 
-__all__ = ["AccountingProcessor"]
+__all__ = ["AccountingProcessor", "ExportChange"]
 
 _MAX_ANNOTATIONS = 4096
 """Task attributes waiting for their span's export; bounded (an exporter that never runs must not leak)."""
 
 
+class ExportChange(NamedTuple):
+    drop: bool = False
+    attributes: Mapping[str, Any] | None = None
+    """Attributes to add."""
+    parent: SpanContext | None = None
+    """A new parent (the span's parent is left out of the export)."""
+
+
 class _Nest:
     """Nested spans of one model call (or one tool call): counted once, credited once."""
 
-    __slots__ = ("ours", "best")
+    __slots__ = ("our_root", "ours", "best")
 
-    def __init__(self) -> None:
+    def __init__(self, our_root: bool) -> None:
+        self.our_root = our_root
+        """The outermost span of the call is ours: other instrumentations' model-call spans inside it are
+        duplicates of it (see :meth:`AccountingProcessor.exported`)."""
         self.ours: CallFacts | None = None
         """What our own span in the nest reported (preferred: it carries our cost)."""
         self.best: CallFacts | None = None
@@ -119,7 +130,8 @@ class AccountingProcessor(SpanProcessor):
         processor of ours takes them: see :meth:`annotations`)."""
         self._open: dict[int, _Entry] = {}
         self._annotations: OrderedDict[int, Mapping[str, Any]] = OrderedDict()
-        self._annotations_lock = threading.Lock()
+        self._duplicates: OrderedDict[int, SpanContext] = OrderedDict()
+        self._views_lock = threading.Lock()
 
     # --- start ------------------------------------------------------------------------------------------
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
@@ -168,11 +180,16 @@ class AccountingProcessor(SpanProcessor):
         entry.uninstrumented = uninstrumented
         entry.llm_nest, entry.tool_nest = llm_nest, tool_nest
         if inference and llm_nest is None:
-            entry.llm_nest, entry.llm_root = _Nest(), True
+            entry.llm_nest, entry.llm_root = _Nest(_ours(span)), True
             if run is not None:
                 run.count_step("llm")
+        elif inference and llm_nest is not None and llm_nest.our_root and not _ours(span) and parent is not None:
+            # Another layer tracing the call we already trace (anthropic's native span, a second GenAI
+            # instrumentation): counted once by the nest, and left out of the export when we can.
+            with self._views_lock:
+                self._duplicates[span_id] = self._duplicates.get(parent.span_id, parent)
         if tool and tool_nest is None:
-            entry.tool_nest, entry.tool_root = _Nest(), True
+            entry.tool_nest, entry.tool_root = _Nest(False), True
             if run is not None:
                 run.count_step("tool")
         self._open[span_id] = entry
@@ -269,18 +286,28 @@ class AccountingProcessor(SpanProcessor):
             error = recorded if isinstance(recorded, str) else "_OTHER"
         attributes = finish_task(self._handler(), run, parent, outcome, end_ns, None, error)
         if self.annotate and span.context is not None:
-            with self._annotations_lock:
+            with self._views_lock:
                 self._annotations[span.context.span_id] = {**attributes, TASK_ID: run.task_id}
                 while len(self._annotations) > _MAX_ANNOTATIONS:
                     self._annotations.popitem(last=False)
 
-    def annotations(self, span: ReadableSpan) -> Mapping[str, Any] | None:
-        """Task attributes for an agent span of another instrumentation, to add when it is exported (an ended
-        span cannot be changed); taken once."""
-        if not self._annotations or span.context is None:
+    def export_change(self, span: ReadableSpan) -> ExportChange | None:
+        """How a span should differ when exported through our export processor (an ended span cannot be changed;
+        the exporter gets a copy): another instrumentation's agent span gets the task results it earned; a
+        duplicate model-call span (another layer inside ours) is left out, its children attached to its parent.
+        ``None``: export it as it is."""
+        if not self.annotate or span.context is None or not (self._annotations or self._duplicates):
             return None
-        with self._annotations_lock:
-            return self._annotations.pop(span.context.span_id, None)
+        with self._views_lock:
+            if self._duplicates.pop(span.context.span_id, None) is not None:
+                return ExportChange(drop=True)  # its children, which ended first, were exported before it
+            parent = self._duplicates.get(span.parent.span_id) if span.parent is not None else None
+            extra = self._annotations.pop(span.context.span_id, None)
+            while len(self._duplicates) > _MAX_ANNOTATIONS:
+                self._duplicates.popitem(last=False)
+        if parent is None and extra is None:
+            return None
+        return ExportChange(attributes=extra, parent=parent)
 
     def shutdown(self) -> None:
         self._open.clear()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import anthropic
 import pytest
 
-from agentvitals.attributes import COST_AMOUNT
+import agentvitals
+from agentvitals.attributes import COST_AMOUNT, TASK_COST_AMOUNT, TASK_LLM_CALLS
 from agentvitals.metrics import COST
 from agentvitals.semconv import (
     ERROR_TYPE,
@@ -46,9 +47,15 @@ def async_client(server: FakeLLMServer, telemetry: Telemetry) -> anthropic.Async
 
 
 def assert_one_priced_llm_span(telemetry: Telemetry) -> None:
+    """One priced LLM span, ours. The SDK's native span, when on, is another layer inside ours (this provider is
+    the application's, so both are exported: init()'s own export leaves it out, see the test below)."""
     llm_spans = [s for s in telemetry.spans() if s.attributes.get(GEN_AI_OPERATION_NAME) == "chat"]
-    assert [s.name for s in llm_spans] == [f"chat {MODEL}"]
-    attributes = llm_spans[0].attributes
+    ours = [s for s in llm_spans if s.name.startswith("chat ")]
+    assert [s.name for s in ours] == [f"chat {MODEL}"]
+    for native in set(llm_spans) - set(ours):
+        assert native.parent is not None and native.parent.span_id == ours[0].context.span_id
+        assert COST_AMOUNT not in native.attributes
+    attributes = ours[0].attributes
     assert attributes[GEN_AI_PROVIDER_NAME] == "anthropic"
     assert attributes[GEN_AI_USAGE_INPUT_TOKENS] == 1300  # inclusive, as semconv asks
     assert attributes[GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 1000
@@ -56,7 +63,6 @@ def assert_one_priced_llm_span(telemetry: Telemetry) -> None:
     assert attributes[GEN_AI_USAGE_OUTPUT_TOKENS] == 40
     assert attributes[COST_AMOUNT] == pytest.approx(EXPECTED_COST)
     assert telemetry.total(COST.name) == pytest.approx(EXPECTED_COST)
-    assert not telemetry.spans("anthropic.messages")
 
 
 @pytest.mark.parametrize("native", [True, False], ids=["native-tracing-on", "native-tracing-off"])
@@ -64,6 +70,26 @@ def test_exactly_one_llm_span_and_one_cost(telemetry: Telemetry, fake_llm: FakeL
     message = client(fake_llm, telemetry, native=native).messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)
     assert message.content[0].text == "hello"
     assert_one_priced_llm_span(telemetry)
+
+
+def test_inits_own_export_has_one_llm_span_per_call_and_the_task_counts_one(fake_llm: FakeLLMServer) -> None:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    agentvitals.init("anthropic-export", endpoint=False, span_exporter=exporter)
+    try:
+        native_on = anthropic.Anthropic(base_url=fake_llm.url, api_key="sk-ant-test", max_retries=0)
+        with agentvitals.task("ask"):
+            native_on.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)
+        agentvitals.force_flush()
+    finally:
+        agentvitals.shutdown()
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert not [name for name in spans if name.startswith("anthropic.messages")]  # the native layer, left out
+    llm, http = spans[f"chat {MODEL}"], spans["POST"]
+    assert http.parent is not None and http.parent.span_id == llm.context.span_id  # attached to ours
+    task = spans["invoke_agent ask"].attributes
+    assert task[TASK_LLM_CALLS] == 1 and task[TASK_COST_AMOUNT] == pytest.approx(EXPECTED_COST)
 
 
 def test_native_span_kept_for_calls_we_do_not_instrument(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
@@ -105,7 +131,6 @@ def test_error_reraised_unchanged(telemetry: Telemetry, fake_llm: FakeLLMServer)
         client(fake_llm, telemetry, mode="error_500").messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)
     span = telemetry.span("chat ")
     assert span.attributes[ERROR_TYPE] == "InternalServerError"
-    assert not telemetry.spans("anthropic.messages")
 
 
 @pytest.mark.parametrize("native", [True, False], ids=["native-tracing-on", "native-tracing-off"])

@@ -35,7 +35,7 @@ from agentvitals._content import ContentPolicy
 from agentvitals._handler import Handler, activate, current, deactivate
 from agentvitals._pricing import load_price_table
 from agentvitals._sdk._db_metrics import DatabaseMetricsProcessor, contrib_records_db_metrics
-from agentvitals._sdk._export import BatchExportProcessor, ExporterLogFilter, replace_attributes
+from agentvitals._sdk._export import BatchExportProcessor, ExporterLogFilter, copy_span
 from agentvitals._sdk._providers import RecordEverythingSampler, meter_provider, tracer_provider
 from agentvitals._version import __version__
 from agentvitals.attributes import INSTRUMENTATION_SCOPE, TELEMETRY_SIGNAL
@@ -169,7 +169,7 @@ def _start(settings: Settings, prices: Any, explicit_tracer_provider: Any, expli
     tracers, span_export = tracer_provider(settings, resource, explicit=explicit_tracer_provider,
                                            span_exporter=span_exporter, before_export=ours,
                                            span_processors=span_processors, previous=_ours,
-                                           prepare=_annotating(accounting))
+                                           prepare=_exported_as(accounting))
     accounting.annotate = span_export is not None
     for chosen, set_global, sdk_global in ((tracers, trace.set_tracer_provider, trace.get_tracer_provider),
                                            (meters, metrics.set_meter_provider, metrics.get_meter_provider)):
@@ -201,12 +201,18 @@ def _start(settings: Settings, prices: Any, explicit_tracer_provider: Any, expli
     return runtime
 
 
-def _annotating(accounting: AccountingProcessor) -> Callable[[ReadableSpan], ReadableSpan]:
-    """The export-time step that adds task results to other instrumentations' agent spans."""
+def _exported_as(accounting: AccountingProcessor) -> Callable[[ReadableSpan], ReadableSpan | None]:
+    """What each span is exported as: the accounting's changes (task results on other instrumentations' agent
+    spans, duplicate model-call spans left out) applied to a copy."""
 
-    def prepare(span: ReadableSpan) -> ReadableSpan:
-        extra = accounting.annotations(span)
-        return span if extra is None else replace_attributes(span, {**(span.attributes or {}), **extra})
+    def prepare(span: ReadableSpan) -> ReadableSpan | None:
+        change = accounting.export_change(span)
+        if change is None:
+            return span
+        if change.drop:
+            return None
+        return copy_span(span, attributes={**(span.attributes or {}), **(change.attributes or {})},
+                         parent=change.parent or span.parent)
 
     return prepare
 

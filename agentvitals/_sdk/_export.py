@@ -29,6 +29,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import SpanContext
 
 _logger = logging.getLogger("agentvitals")
 
@@ -38,10 +39,11 @@ __all__ = [
     "MetricExportGuard",
     "SpanPreparer",
     "guarded_metric_exporter",
-    "replace_attributes",
+    "copy_span",
 ]
 
-SpanPreparer = Callable[[ReadableSpan], ReadableSpan]
+SpanPreparer = Callable[[ReadableSpan], ReadableSpan | None]
+"""What a span is exported as (``None``: not exported)."""
 
 _EXPORTER_LOGGERS = (
     "opentelemetry.exporter.otlp.common.http",
@@ -54,10 +56,11 @@ _REPEATED_FAILURES = ("Transient error", "Failed to export", "Queue full", "expo
                       "aborting retry")
 
 
-def replace_attributes(span: ReadableSpan, attributes: Mapping[str, Any]) -> ReadableSpan:
-    """A copy of an ended span with other attributes (an ended span cannot be changed; a copy is exported)."""
+def copy_span(span: ReadableSpan, *, attributes: Mapping[str, Any], parent: SpanContext | None) -> ReadableSpan:
+    """A copy of an ended span with other attributes and parent (an ended span cannot be changed; a copy is
+    exported)."""
     return ReadableSpan(
-        name=span.name, context=span.context, parent=span.parent, resource=span.resource, attributes=attributes,
+        name=span.name, context=span.context, parent=parent, resource=span.resource, attributes=attributes,
         events=span.events, links=span.links, kind=span.kind, status=span.status, start_time=span.start_time,
         end_time=span.end_time, instrumentation_scope=span.instrumentation_scope,
     )
@@ -136,7 +139,7 @@ class BatchExportProcessor(SpanProcessor):
         max_queue_size: Spans waiting for export; beyond it new spans are dropped and counted.
         max_batch_size: Spans per export call.
         schedule_delay_s: Longest time a span waits for its batch.
-        prepare: Applied to each span before export (filters, redaction); must not raise.
+        prepare: Applied to each span before export (filters, redaction; ``None`` leaves it out); must not raise.
     """
 
     QUEUE_FULL_LOG_INTERVAL_S = 60.0
@@ -223,7 +226,7 @@ class BatchExportProcessor(SpanProcessor):
 
     def _export(self, batch: list[ReadableSpan]) -> None:
         prepare = self._prepare
-        spans = [prepare(span) for span in batch] if prepare is not None else batch
+        spans = batch if prepare is None else [s for s in (prepare(span) for span in batch) if s is not None]
         count = len(batch)
         try:
             result = self._exporter.export(spans)

@@ -9,22 +9,20 @@ Finish reasons are mapped to the conventions' values (``end_turn`` and ``stop_se
 conventions' Anthropic instrumentation does; others are kept as Anthropic sends them. ``system`` is recorded
 as ``gen_ai.system_instructions`` (Anthropic takes it apart from the messages).
 
-Native tracing: anthropic 2.x starts its own span (``anthropic.messages.create``) for every call,
-on by default. For the calls we instrument, we make the SDK skip it, through the SDK's own
-documented path (``start_api_call_span`` returning ``None`` means "no span, call goes on"), so each
-call has exactly one LLM span (ours, named ``chat {model}`` per semconv, with input tokens and cost,
-which the native span lacks). Calls we do not instrument keep their native spans. With native
-tracing off (``ANTHROPIC_OPEN_TELEMETRY=false``) the patch simply never triggers.
+Native tracing: anthropic 2.x starts its own span (``anthropic.messages.create``) for every call, on by
+default, with no public switch per call. We leave it alone: inside our ``chat {model}`` span (input tokens
+and cost, which the native span lacks) it is another layer tracing the same call, so the accounting counts
+the call once, and our export processor leaves the native span out (its children attach to ours): one LLM
+span per call in the export. With a tracer provider the application owns, both spans are exported; the call
+is still counted and priced once. Calls we do not instrument keep their native spans.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from agentvitals import _messages as content
-from agentvitals._handler import Handler
-from agentvitals._lifecycle import llm_active
 from agentvitals._messages import OutputBuffer, Part
 from agentvitals._records import LLMResponse, Usage, non_empty_str, non_negative_int
 from agentvitals.instrumentation._base import Patch, PatchTableInstrumentor
@@ -214,15 +212,6 @@ def _message_event(event: Any, response: LLMResponse, output: OutputBuffer) -> N
         output.finish(0, finish_reason(getattr(getattr(event, "delta", None), "stop_reason", None)))
 
 
-def _skip_native_span(handler: Handler) -> Callable[..., Any]:
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if llm_active():
-            return None  # our LLM span is current: the SDK's own span would be a second one
-        return wrapped(*args, **kwargs)
-
-    return wrapper
-
-
 MESSAGES = LLMEndpoint(PROVIDER, Operation.CHAT.value, _request, _message_response, _message_event,
                        request_content=_content)
 
@@ -247,5 +236,4 @@ class AnthropicInstrumentor(PatchTableInstrumentor):
         # An exception the caller's `with` block raises ends the span failed (error.type).
         Patch(_STREAMING_MODULE, "MessageStreamManager.__exit__", sync_exit_stream_wrapper),
         Patch(_STREAMING_MODULE, "AsyncMessageStreamManager.__aexit__", async_exit_stream_wrapper),
-        Patch("anthropic._base_client", "start_api_call_span", _skip_native_span),
     )
