@@ -392,10 +392,13 @@ def start_operation(
     attributes: Mapping[str, Any] | None = None,
     kind: SpanKind = SpanKind.INTERNAL,
     labels: Mapping[str, str] | None = None,
+    enforce_budget: bool = True,
 ) -> Invocation:
     """Start a tool or retrieval span; ``step`` (``"tool"``) is checked against the task's budget.
-    ``labels`` are extra (bounded) metric attributes, also set on the span."""
-    if step is not None:
+    ``labels`` are extra (bounded) metric attributes, also set on the span. ``enforce_budget=False``: the step
+    is never refused (a framework reported it once it already runs); it is counted all the same, when its
+    span starts, and over the budget marks the task exhausted (see :meth:`TaskRun.count_step`)."""
+    if step is not None and enforce_budget:
         _check_budget(step, is_tool if step == "tool" else is_inference)
     metric_labels = {target_attribute: target, **(labels or {})}
     span_attributes = {GEN_AI_OPERATION_NAME: operation, **metric_labels}
@@ -413,10 +416,12 @@ def start_tool(
     call_id: str | None = None,
     arguments: Any = None,
     attributes: Mapping[str, Any] | None = None,
+    enforce_budget: bool = True,
 ) -> Invocation:
-    """Start an ``execute_tool {name}`` span, counted against the task's tool budget (raises BudgetExhausted).
-    ``arguments`` are recorded only when content capture is on; a keyed hash of them always (repeated identical
-    calls are a finding)."""
+    """Start an ``execute_tool {name}`` span, counted against the task's tool budget (raises BudgetExhausted
+    unless ``enforce_budget=False``: a tool a framework reports once it already runs). ``arguments`` are
+    recorded only when content capture is on; a keyed hash of them always (repeated identical calls are a
+    finding)."""
     span_attributes: dict[str, Any] = {GEN_AI_TOOL_TYPE: tool_type, **(attributes or {})}
     if call_id:
         span_attributes[GEN_AI_TOOL_CALL_ID] = call_id
@@ -429,6 +434,7 @@ def start_tool(
     return start_operation(
         handler, operation=Operation.EXECUTE_TOOL.value, target=name, target_attribute=GEN_AI_TOOL_NAME,
         step="tool", duration=handler.instruments.tool_duration, attributes=span_attributes, labels=labels,
+        enforce_budget=enforce_budget,
     )
 
 

@@ -125,6 +125,9 @@ class TaskRun:
 
     def _check(self, step: str) -> None:
         with self._lock:
+            exhausted = self.exhausted
+            if exhausted is not None:  # a spent budget stays spent, whichever step comes next
+                raise BudgetExhausted(exhausted.limit, self.name, exhausted.used, exhausted.maximum)
             budget = self.budget
             if budget is None:
                 return

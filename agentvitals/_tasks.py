@@ -56,6 +56,17 @@ __all__ = ["task"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def caused_by_budget(exc: BaseException | None) -> bool:
+    """``exc`` is a BudgetExhausted, or an error a framework raised because of one (it wraps what its steps raise)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, BudgetExhausted):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def outcome_of(exc: BaseException | None, run: TaskRun) -> Outcome:
     if run.exhausted is not None or isinstance(exc, BudgetExhausted):
         return Outcome.BUDGET_EXHAUSTED
@@ -277,7 +288,7 @@ class task(Scope):  # noqa: N801 - used as a decorator and a context manager, li
             return False
         invocation.outcome = self.outcome
         invocation.end(exc)
-        return isinstance(exc, BudgetExhausted) and not self._raise_on_budget
+        return caused_by_budget(exc) and not self._raise_on_budget
 
     def _swallowed_result(self) -> Any:
         return self.partial_result

@@ -334,6 +334,8 @@ class OtlpHttpSink(ServedHTTP):
         self.spans = 0
         self.requests = 0
         self.span_names: list[str] = []
+        self.span_tree: list[tuple[str, bytes, bytes]] = []
+        """(name, span id, parent span id) of every span received."""
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
@@ -346,9 +348,10 @@ class OtlpHttpSink(ServedHTTP):
                     time.sleep(delay_s)  # a slow Collector, by design of this fake
                 if self.path.endswith("/v1/traces"):
                     request = ExportTraceServiceRequest.FromString(body)
-                    received = [span.name for r in request.resource_spans for s in r.scope_spans for span in s.spans]
+                    received = [span for r in request.resource_spans for s in r.scope_spans for span in s.spans]
                     sink.spans += len(received)
-                    sink.span_names.extend(received)
+                    sink.span_names.extend(span.name for span in received)
+                    sink.span_tree.extend((span.name, span.span_id, span.parent_span_id) for span in received)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", "0")

@@ -120,8 +120,9 @@ def init(
             in USD per 1M tokens, matched before the bundled table.
         instrumentations: Names to enable (default: all whose library is installed):
             ``openai``, ``anthropic``, ``httpx`` (httpx and httpx2), ``sqlite3``, ``psycopg``, ``psycopg2``,
-            ``pymysql``, ``redis``, ``chromadb``, ``qdrant``, ``langchain``, ``mcp``, ``threading``, and ``gpu``
-            (NVML gauges, when NVML loads).
+            ``pymysql``, ``redis``, ``chromadb``, ``qdrant``, ``langchain``, ``langgraph``, ``mcp``,
+            ``openai_agents``, ``pydantic_ai``, ``llama_index``, ``smolagents``, ``crewai``, ``threading``, and
+            ``gpu`` (NVML gauges, when NVML loads).
         shutdown_timeout: Seconds the final export at exit or ``shutdown()`` may take (default 3).
         genai_names: ``current`` (semantic conventions v1.41, the default) or ``latest``
             (semantic-conventions-genai v0.1.0, as ``OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental``

@@ -36,6 +36,8 @@ class HTTPXInstrumentors:
         ]
 
     def instrument(self, **kwargs: Any) -> None:
+        # One already instrumented (by the application, or another distro's loader) stays as it is.
+        self._instrumentors = [i for i in self._instrumentors if not i.is_instrumented_by_opentelemetry]
         for instrumentor in self._instrumentors:
             instrumentor.instrument(
                 skip_dep_check=True,
