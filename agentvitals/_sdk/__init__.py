@@ -61,6 +61,7 @@ class _Runtime:
 
 
 _runtime: _Runtime | None = None
+_last_runtime: _Runtime | None = None
 # Providers a previous init() created: after shutdown() the global may still be one of them.
 _ours: list[Any] = []
 _lock = threading.Lock()
@@ -224,26 +225,40 @@ def _within(deadline: float, work: Callable[[], object], what: str) -> threading
 
 
 def _flush_until(runtime: _Runtime, deadline: float, timeout: float) -> None:
-    """Flush (and shut down what we own) both providers concurrently, stopping at ``deadline``."""
+    """Flush (and shut down what we own) both providers concurrently, stopping at ``deadline``. What is lost
+    on the way (to the deadline or to a failed export) is counted and reported in one log line."""
     remaining_ms = max(deadline - time.monotonic(), 0) * 1000
+    span_export, metric_exporter = runtime.span_export, runtime.metric_exporter
+    spans_lost_before = span_export.lost() if span_export is not None else 0
+    metric_exports_before = (metric_exporter.succeeded_exports, metric_exporter.failed_exports) if (
+        metric_exporter is not None) else (0, 0)
+    for guarded in (span_export, metric_exporter):
+        if guarded is not None:
+            guarded.quiet()  # no outage line now: the one line below says what the exit cost
     meters = runtime.meter_provider
     metric_work = (lambda: meters.shutdown(timeout_millis=remaining_ms)) if runtime.owns_meter_provider else (
         lambda: getattr(meters, "force_flush", lambda _timeout: True)(int(remaining_ms)))
     metric_thread = _within(deadline, metric_work, "metrics")
-    lost_spans = runtime.span_export.close(deadline) if runtime.span_export is not None else 0
+    if span_export is not None:
+        span_export.close(deadline)
     tracers = runtime.tracer_provider
     span_work = tracers.shutdown if runtime.owns_tracer_provider else (
         lambda: getattr(tracers, "force_flush", lambda _timeout: True)(int(remaining_ms)))
     span_thread = _within(deadline, span_work, "spans")
     for thread in (metric_thread, span_thread):
         thread.join(max(deadline - time.monotonic(), 0))
-    metrics_lost = metric_thread.is_alive()
-    if metrics_lost and runtime.metric_exporter is not None:
-        runtime.metric_exporter.abandon()
+    lost_spans = span_export.lost() - spans_lost_before if span_export is not None else 0
+    # The final metric export either outlived the deadline or ended without success (e.g. the exporter gave
+    # up when shut down at the deadline): lost either way.
+    metrics_lost = metric_thread.is_alive() or (
+        metric_exporter is not None and metric_exporter.succeeded_exports == metric_exports_before[0])
+    if metrics_lost and metric_exporter is not None:
+        metric_exporter.abandon(in_progress=metric_thread.is_alive(),
+                                count_lost=metric_exporter.failed_exports == metric_exports_before[1])
     runtime.lost_at_exit = {"spans": lost_spans, "metric_exports": int(metrics_lost)}
     if lost_spans or metrics_lost or span_thread.is_alive():
         _logger.warning("agentvitals: telemetry export did not finish within the %.1fs exit deadline; dropped %d "
-                        "queued spans%s (counted; is the Collector at %s reachable?)",
+                        "spans%s (counted; is the Collector at %s reachable?)",
                         timeout, lost_spans,
                         " and the final metric export" if metrics_lost else "", runtime.settings.endpoint)
 
@@ -251,13 +266,14 @@ def _flush_until(runtime: _Runtime, deadline: float, timeout: float) -> None:
 def shutdown(timeout_s: float | None = None) -> None:
     """Flush and stop what ``init()`` started, and undo every patch. Bounded by ``timeout_s`` (default: the
     ``shutdown_timeout`` setting) whatever the Collector does. Safe to call more than once."""
-    global _runtime
+    global _runtime, _last_runtime
     with _lock:
         runtime, _runtime = _runtime, None
         instrumentation.disable_all()
         deactivate()
         if runtime is None:
             return
+        _last_runtime = runtime
         timeout = runtime.settings.shutdown_timeout if timeout_s is None else max(timeout_s, 0.0)
         _flush_until(runtime, time.monotonic() + timeout, timeout)
         # An export abandoned at the deadline may still log its retries: keep those lines filtered then.
@@ -288,7 +304,7 @@ def export_stats() -> dict[str, int]:
     """Telemetry dropped so far: spans whose export failed, spans dropped because the export queue was
     full or the exit deadline passed, metric exports that failed. Also exported as the
     ``agentvitals.telemetry.dropped`` counter."""
-    runtime = _runtime
+    runtime = _runtime or _last_runtime  # after shutdown(): what the last run lost, the exit included
     if runtime is None:
         return {"dropped_spans": 0, "dropped_spans_queue_full": 0, "dropped_spans_deadline": 0,
                 "failed_metric_exports": 0}

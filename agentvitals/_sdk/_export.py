@@ -43,7 +43,8 @@ _EXPORTER_LOGGERS = (
     "opentelemetry.exporter.otlp.proto.http.metric_exporter",
     "opentelemetry.exporter.otlp.proto.grpc.exporter",
 )
-_REPEATED_FAILURES = ("Transient error", "Failed to export", "Queue full", "exporting", "Exporter already shutdown")
+_REPEATED_FAILURES = ("Transient error", "Failed to export", "Queue full", "exporting", "Exporter already shutdown",
+                      "Shutdown in progress")
 
 
 class ExporterLogFilter(logging.Filter):
@@ -137,6 +138,8 @@ class BatchExportProcessor(SpanProcessor):
         self.drops = _Drops()
         self._queue_full_logged_at = -self.QUEUE_FULL_LOG_INTERVAL_S
         self._closed = False
+        self._abandoned = False
+        """Closed at the deadline with an export in progress: what that export does later is already counted."""
         self._reset()
         # A forked child inherits the queue but not the worker thread: start afresh there. The hook holds the
         # processor weakly, since hooks registered with os.register_at_fork cannot be removed.
@@ -219,6 +222,8 @@ class BatchExportProcessor(SpanProcessor):
             # until the cycle collector runs; emptying the list we passed keeps the spans out of it.
             spans.clear()
             batch.clear()
+        if self._abandoned:
+            return
         if result is SpanExportResult.SUCCESS:
             self._outage.succeeded()
         else:
@@ -248,6 +253,7 @@ class BatchExportProcessor(SpanProcessor):
         if self._worker.is_alive():
             # Stuck in an export (a blackhole, a slow Collector): abandon it. The exporter's shutdown makes
             # pending retries give up; the daemon thread cannot hold the interpreter's exit.
+            self._abandoned = True
             lost = len(self._queue) + self._in_flight
             self._queue.clear()
             self.drops.add("deadline", lost)
@@ -268,6 +274,14 @@ class BatchExportProcessor(SpanProcessor):
     def stats(self) -> dict[str, int]:
         return dict(self.drops.counts)
 
+    def lost(self) -> int:
+        """Spans lost so far, whatever the cause."""
+        return sum(self.drops.counts.values())
+
+    def quiet(self) -> None:
+        """Log no outage from now on: the caller reports what is lost (the exit line)."""
+        self._outage.silenced = True
+
 
 class MetricExportGuard:
     """Mixed into an OTLP metric exporter class (see :func:`guarded_metric_exporter`): failed exports are
@@ -275,15 +289,28 @@ class MetricExportGuard:
     preferences, which it derives from the ``OTEL_EXPORTER_OTLP_METRICS_*`` variables."""
 
     failed_exports: int = 0
+    succeeded_exports: int = 0
     _outage: _Outage | None = None
+    _abandoned: bool = False
 
     def guard(self, target: str) -> None:
         self._outage = _Outage("metrics", target)
 
-    def abandon(self) -> None:
-        """The exit deadline passed with an export in progress: make it give up, quietly (it is counted)."""
+    def quiet(self) -> None:
+        """Log no outage from now on: the caller reports what is lost (the exit line)."""
         if self._outage is not None:
             self._outage.silenced = True
+
+    def abandon(self, *, in_progress: bool, count_lost: bool) -> None:
+        """The final export did not make the exit deadline: from now on nothing is counted or logged, and an
+        export ``in_progress`` is made to give up. ``count_lost``: count the final export as failed here
+        (it was not counted as it failed)."""
+        self.quiet()
+        self._abandoned = True
+        if count_lost:
+            self.failed_exports += 1
+        if not in_progress:
+            return
         try:
             self.shutdown()  # type: ignore[attr-defined]
         except Exception:  # deliberate: shutting down must not raise
@@ -296,7 +323,10 @@ class MetricExportGuard:
             reason = "exporter returned FAILURE"
         except Exception as exc:  # deliberate: see BatchExportProcessor._export
             result, reason = MetricExportResult.FAILURE, type(exc).__name__
+        if self._abandoned:
+            return result
         if result is MetricExportResult.SUCCESS:
+            self.succeeded_exports += 1
             if self._outage is not None:
                 self._outage.succeeded()
         else:
