@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,18 @@ def test_what_the_exit_lost_stays_counted_after_shutdown(caplog: pytest.LogCaptu
     assert stats["failed_metric_exports"] == 1
     lines = [r.getMessage() for r in caplog.records if r.name == "agentvitals"]
     assert len(lines) == 1 and "dropped 10 spans and the final metric export" in lines[0], lines
+
+
+def test_force_flush_returns_by_its_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable, value in QUIET.items():
+        monkeypatch.setenv(variable, value)
+    with Blackhole() as hole:
+        agentvitals.init("flush-test", endpoint=hole.url, instrumentations=[])
+        try:
+            with agentvitals.task("t"):
+                pass
+            started = time.monotonic()
+            assert agentvitals.force_flush(timeout_s=1.0) is False  # each export would wait 10 s for an answer
+            assert time.monotonic() - started < 1.0 + MARGIN_S
+        finally:
+            agentvitals.shutdown(timeout_s=0.2)

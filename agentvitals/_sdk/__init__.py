@@ -211,7 +211,8 @@ def _register_exit_handler() -> None:
 
 
 def _within(deadline: float, work: Callable[[], object], what: str) -> threading.Thread:
-    """Run ``work`` on a daemon thread (one that cannot hold the interpreter's exit) and return it."""
+    """Run ``work`` on a daemon thread (one that cannot hold the interpreter's exit) and return it: the
+    caller joins it until ``deadline``, however long ``work`` blocks on the network."""
 
     def run() -> None:
         try:
@@ -282,15 +283,23 @@ def shutdown(timeout_s: float | None = None) -> None:
 
 
 def force_flush(timeout_s: float = 5.0) -> bool:
-    """Export everything buffered now (spans and metrics). Returns False if it timed out."""
+    """Export everything buffered now (spans and metrics), both at once. Returns False if that did not finish
+    within ``timeout_s``; returns by then whatever the Collector does (an export still running goes on)."""
     runtime = _runtime
     if runtime is None:
         return True
-    ok = True
-    for provider in (runtime.tracer_provider, runtime.meter_provider):
+    deadline = time.monotonic() + max(timeout_s, 0.0)
+    flushed: dict[str, bool] = {}
+    threads = []
+    for what, provider in (("spans", runtime.tracer_provider), ("metrics", runtime.meter_provider)):
         if hasattr(provider, "force_flush"):
-            ok = bool(provider.force_flush(int(timeout_s * 1000))) and ok
-    return ok
+            def flush(what: str = what, provider: Any = provider) -> None:
+                flushed[what] = bool(provider.force_flush(int(timeout_s * 1000)))
+
+            threads.append((what, _within(deadline, flush, f"flush-{what}")))
+    for _, thread in threads:
+        thread.join(max(deadline - time.monotonic(), 0))
+    return all(flushed.get(what, False) for what, _ in threads)
 
 
 def _drops(runtime: _Runtime) -> dict[tuple[str, str], int]:
