@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from agentvitals import environment_variables as env
+from agentvitals._redaction import Scrubber
 
 _logger = logging.getLogger("agentvitals")
 
@@ -44,7 +45,7 @@ class Settings:
     """The resolved configuration of one ``init()`` call."""
 
     service_name: str
-    endpoint: str | None
+    endpoint: str | None = field(repr=False)  # may carry credentials: never in a log line as it is
     """OTLP base endpoint, or ``None`` when export is off."""
     protocol: str
     headers: Mapping[str, str] = field(repr=False)
@@ -60,6 +61,10 @@ class Settings:
     """Seconds the final flush at exit (or ``shutdown()``) may take, whatever the Collector does."""
     traces_export: bool = True
     metrics_export: bool = True
+    capture_db_literals: bool = False
+    """Keep literals in exported SQL statements (and statement parameters); off: they become ``?``."""
+    scrub: Scrubber | None = None
+    """The user's scrubbing hook, applied to every exported attribute."""
 
 
 def _env(name: str) -> str | None:
@@ -209,6 +214,35 @@ def _capture_content(argument: object, problems: list[str]) -> bool:
     return False
 
 
+def _flag(argument: object, name: str, variable: str, problems: list[str]) -> bool:
+    """A boolean setting: the argument if it is one (else a problem), else ``true``/``false`` in the environment."""
+    if isinstance(argument, bool):
+        return argument
+    if argument is not None:
+        problems.append(f"{name} must be True or False, got {argument!r}")
+    raw = (_env(variable) or "false").strip().lower()
+    if raw not in ("true", "false", "1", "0"):
+        _logger.warning("agentvitals: ignoring %s=%r; using false", variable, raw)
+    return raw in ("true", "1")
+
+
+def _scrub(argument: object, problems: list[str]) -> Scrubber | None:
+    if argument is not None:
+        try:
+            return Scrubber.of(argument)
+        except ValueError as exc:
+            problems.append(str(exc))
+            return None
+    raw = _env(env.AGENTVITALS_SCRUB_PATTERNS)
+    if raw is None:
+        return None
+    try:
+        return Scrubber.from_environment(raw)
+    except ValueError as exc:  # the patterns may hold what they are meant to hide: never echo them
+        _logger.warning("agentvitals: ignoring %s: %s", env.AGENTVITALS_SCRUB_PATTERNS, str(exc).split(" (")[0])
+        return None
+
+
 def _instrumentations(argument: object, problems: list[str]) -> tuple[str, ...] | None:
     if argument is not None:
         if isinstance(argument, str) or not isinstance(argument, Sequence) or not all(
@@ -237,6 +271,8 @@ def resolve_settings(
     content_max_length: object = None,
     instrumentations: object = None,
     shutdown_timeout: object = None,
+    capture_db_literals: object = None,
+    scrub: object = None,
 ) -> Settings:
     """Explicit argument > environment > default. Raises :class:`ConfigError` for bad arguments."""
     problems: list[str] = []
@@ -272,6 +308,9 @@ def resolve_settings(
             lambda: _env_float(env.AGENTVITALS_SHUTDOWN_TIMEOUT, _DEFAULT_SHUTDOWN_TIMEOUT, low=0.0)),
         traces_export=traces_export and resolved_endpoint is not None,
         metrics_export=metrics_export and resolved_endpoint is not None,
+        capture_db_literals=_flag(capture_db_literals, "capture_db_literals", env.AGENTVITALS_CAPTURE_DB_LITERALS,
+                                  problems),
+        scrub=_scrub(scrub, problems),
     )
     if problems:
         raise ConfigError("agentvitals.init(): " + "; ".join(problems))

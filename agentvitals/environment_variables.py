@@ -60,3 +60,11 @@ make it is counted and logged once. Default: 3."""
 
 AGENTVITALS_INSTRUMENTATIONS: Final = "AGENTVITALS_INSTRUMENTATIONS"
 """Comma-separated instrumentations to enable (default: every one whose library is installed)."""
+
+AGENTVITALS_CAPTURE_DB_LITERALS: Final = "AGENTVITALS_CAPTURE_DB_LITERALS"
+"""``true`` keeps the literals of exported SQL statements (and statement parameters). Default: false, literals
+become ``?`` (``WHERE card = ?``), as the database conventions recommend."""
+
+AGENTVITALS_SCRUB_PATTERNS: Final = "AGENTVITALS_SCRUB_PATTERNS"
+"""Regular expressions whose matches become ``[REDACTED]`` in every exported attribute value, span name and
+status description: a JSON list (``["sk-[A-Za-z0-9]+", "\\d{13,16}"]``) or a single expression."""

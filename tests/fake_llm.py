@@ -2,7 +2,9 @@
 
 Behaviour is chosen per request with the ``x-fake`` header: ``ok`` (default), ``no_usage``,
 ``bad_json``, ``error_500``, ``wrong_types``, ``truncated`` (stream cut mid-event, ends cleanly),
-``abort`` (stream connection dropped mid-body: the client sees a protocol error).
+``abort`` (stream connection dropped mid-body: the client sees a protocol error), ``unauthorized`` (401
+quoting the API key back, as OpenAI does), ``echo`` (the answer repeats the last message). GET requests
+(any path, any query) answer ``{"ok": true}``.
 """
 
 from __future__ import annotations
@@ -28,13 +30,16 @@ ANTHROPIC_USAGE = {
 }
 
 
-def _chat(model: str, mode: str) -> dict[str, Any]:
+def _chat(model: str, mode: str, request: dict[str, Any]) -> dict[str, Any]:
+    answer = "hello"
+    if mode == "echo" and request.get("messages"):
+        answer = str(request["messages"][-1].get("content"))
     body: dict[str, Any] = {
         "id": "chatcmpl-1",
         "object": "chat.completion",
         "created": 0,
         "model": model + "-2024-07-18",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello"}, "finish_reason": "stop"}],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
         "usage": OPENAI_USAGE,
     }
     if mode == "no_usage":
@@ -127,6 +132,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
         self.close_connection = True
 
+    def do_GET(self) -> None:  # noqa: N802 - http.server API
+        self._send(200, b'{"ok": true}')
+
     def do_POST(self) -> None:  # noqa: N802 - http.server API
         try:
             self._post()
@@ -145,13 +153,19 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "bad_json":
             self._send(200, b"{not json")
             return
+        if mode == "unauthorized":
+            key = (self.headers.get("authorization") or "").removeprefix("Bearer ")
+            message = f"Incorrect API key provided: {key}. You can find your API key at https://example.invalid."
+            self._send(401, json.dumps({"error": {"message": message, "type": "invalid_request_error",
+                                                  "code": "invalid_api_key"}}).encode())
+            return
         if self.path.endswith("/chat/completions"):
             if request.get("stream"):
                 include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
                 self._stream([(None, c) for c in _chat_chunks(model, include_usage)], True, mode == "truncated",
                              mode == "abort")
             else:
-                self._send(200, json.dumps(_chat(model, mode)).encode())
+                self._send(200, json.dumps(_chat(model, mode, request)).encode())
         elif self.path.endswith("/embeddings"):
             body = {"object": "list", "model": model,
                     "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],

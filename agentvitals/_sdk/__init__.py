@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,6 +35,7 @@ from agentvitals._config import Settings, resolve_settings
 from agentvitals._content import ContentPolicy
 from agentvitals._handler import Handler, activate, deactivate
 from agentvitals._pricing import load_price_table
+from agentvitals._redaction import Redaction, ScrubFunction, redact_url
 from agentvitals._sdk._db_metrics import DatabaseMetricsProcessor, contrib_records_db_metrics
 from agentvitals._sdk._export import BatchExportProcessor, ExporterLogFilter
 from agentvitals._sdk._providers import RecordEverythingSampler, meter_provider, tracer_provider
@@ -66,6 +68,7 @@ _last_runtime: _Runtime | None = None
 _ours: list[Any] = []
 _lock = threading.Lock()
 _atexit_registered = False
+_unfiltered_warned = False
 
 
 def _sdk_disabled() -> bool:
@@ -86,6 +89,8 @@ def init(
     pricing: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
     instrumentations: Sequence[str] | None = None,
     shutdown_timeout: float | None = None,
+    capture_db_literals: bool | None = None,
+    scrub: Sequence[str | re.Pattern[str]] | ScrubFunction | None = None,
     tracer_provider: trace.TracerProvider | None = None,
     meter_provider: metrics.MeterProvider | None = None,
     span_exporter: SpanExporter | None = None,
@@ -114,6 +119,11 @@ def init(
             ``pymysql``, ``redis``, ``chromadb``, ``qdrant``, ``langchain``, ``mcp``, ``threading``, and ``gpu``
             (NVML gauges, when NVML loads).
         shutdown_timeout: Seconds the final export at exit or ``shutdown()`` may take (default 3).
+        capture_db_literals: Keep the literals of SQL statements in exported spans (default: they become ``?``).
+        scrub: Your own redaction, applied at export to every attribute value left: regular expressions whose
+            matches become ``[REDACTED]`` (also in span names and status descriptions), or a function
+            ``(key, value) -> value`` (``None`` drops the attribute; the status description is passed as
+            ``otel.status_description``). Applies to metric attributes too.
         tracer_provider, meter_provider: Use these instead of creating (or reusing global) ones.
         span_exporter: Export spans here instead of OTLP (e.g. an in-memory exporter in tests).
         span_processors: Extra span processors, added after the exporter's (they see every span).
@@ -132,7 +142,7 @@ def init(
             resource_attributes=resource_attributes, sample_ratio=sample_ratio,
             metric_export_interval=metric_export_interval, capture_content=capture_content,
             content_max_length=content_max_length, instrumentations=instrumentations,
-            shutdown_timeout=shutdown_timeout,
+            shutdown_timeout=shutdown_timeout, capture_db_literals=capture_db_literals, scrub=scrub,
         )
         prices = load_price_table(pricing, os.environ.get(env.AGENTVITALS_PRICES) or None)
         if _runtime is not None:
@@ -153,15 +163,19 @@ def _start(settings: Settings, prices: Any, explicit_tracer_provider: Any, expli
            span_exporter: SpanExporter | None, span_processors: Sequence[SpanProcessor],
            metric_readers: Sequence[MetricReader]) -> _Runtime:
     resource = Resource.create({"service.name": settings.service_name, **settings.resource_attributes})
+    redaction = Redaction(settings.capture_content, settings.capture_db_literals, settings.scrub)
     meters, metric_exporter = meter_provider(settings, resource, explicit=explicit_meter_provider,
-                                             metric_readers=metric_readers, previous=_ours)
+                                             metric_readers=metric_readers, previous=_ours,
+                                             prepare=redaction.metrics if settings.scrub is not None else None)
     ours: list[SpanProcessor] = [WaitAccountingProcessor()]
     if not contrib_records_db_metrics():
         meter = metrics.get_meter(INSTRUMENTATION_SCOPE, __version__, meters.provider, schema_url=SCHEMA_URL)
         ours.append(DatabaseMetricsProcessor(meter))
     tracers, span_export = tracer_provider(settings, resource, explicit=explicit_tracer_provider,
                                            span_exporter=span_exporter, span_processors=(*ours, *span_processors),
-                                           previous=_ours, prepare=None)
+                                           previous=_ours, prepare=redaction.span)
+    if not tracers.owned:
+        _warn_unfiltered(settings)
     for chosen, set_global, sdk_global in ((tracers, trace.set_tracer_provider, trace.get_tracer_provider),
                                            (meters, metrics.set_meter_provider, metrics.get_meter_provider)):
         if chosen.owned:
@@ -190,6 +204,20 @@ def _start(settings: Settings, prices: Any, explicit_tracer_provider: Any, expli
     instrumentation.enable(libraries, handler=handler, tracer_provider=tracers.provider,
                            meter_provider=meters.provider)
     return runtime
+
+
+def _warn_unfiltered(settings: Settings) -> None:
+    """Spans go out through the application's exporters: what other instrumentations put in them is not ours
+    to filter. Said once per process."""
+    global _unfiltered_warned
+    if _unfiltered_warned:
+        return
+    _unfiltered_warned = True
+    _logger.warning("agentvitals: spans are exported through the application's own TracerProvider: agentvitals "
+                    "cannot filter them, so %sURL, SQL and scrub redaction apply only to its own spans, not to those "
+                    "of other instrumentations (let agentvitals.init() create the provider to filter them all)",
+                    "" if settings.capture_content else "content capture off (prompts, completions, tool data, "
+                    "exception messages), ")
 
 
 def _observe_drops(provider: metrics.MeterProvider, read: Callable[[], dict[tuple[str, str], int]]) -> None:
@@ -261,7 +289,8 @@ def _flush_until(runtime: _Runtime, deadline: float, timeout: float) -> None:
         _logger.warning("agentvitals: telemetry export did not finish within the %.1fs exit deadline; dropped %d "
                         "spans%s (counted; is the Collector at %s reachable?)",
                         timeout, lost_spans,
-                        " and the final metric export" if metrics_lost else "", runtime.settings.endpoint)
+                        " and the final metric export" if metrics_lost else "",
+                        redact_url(runtime.settings.endpoint or ""))
 
 
 def shutdown(timeout_s: float | None = None) -> None:

@@ -32,9 +32,11 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 _logger = logging.getLogger("agentvitals")
 
-__all__ = ["BatchExportProcessor", "ExporterLogFilter", "MetricExportGuard", "SpanPreparer", "guarded_metric_exporter"]
+__all__ = ["BatchExportProcessor", "ExporterLogFilter", "MetricExportGuard", "MetricsPreparer", "SpanPreparer",
+           "guarded_metric_exporter"]
 
 SpanPreparer = Callable[[ReadableSpan], ReadableSpan]
+MetricsPreparer = Callable[[MetricsData], MetricsData]
 
 _EXPORTER_LOGGERS = (
     "opentelemetry.exporter.otlp.common.http",
@@ -135,6 +137,7 @@ class BatchExportProcessor(SpanProcessor):
         self._max_batch_size = min(max_batch_size, max_queue_size)
         self._schedule_delay_s = schedule_delay_s
         self._prepare = prepare
+        self._prepare_failure_logged = False
         self.drops = _Drops()
         self._queue_full_logged_at = -self.QUEUE_FULL_LOG_INTERVAL_S
         self._closed = False
@@ -207,10 +210,27 @@ class BatchExportProcessor(SpanProcessor):
             self._export(batch)
             self._in_flight = 0
 
-    def _export(self, batch: list[ReadableSpan]) -> None:
+    def _prepared(self, batch: list[ReadableSpan]) -> list[ReadableSpan]:
+        """The batch through ``prepare``. A span it fails on is not exported (what it should have removed could
+        leak) but counted; the export thread goes on."""
         prepare = self._prepare
-        spans = [prepare(span) for span in batch] if prepare is not None else batch
-        count = len(batch)
+        if prepare is None:
+            return batch
+        spans = []
+        for span in batch:
+            try:
+                spans.append(prepare(span))
+            except Exception:  # deliberate: a bug in a filter must not kill the export thread
+                self.drops.add("export_failed", 1)
+                if not self._prepare_failure_logged:
+                    self._prepare_failure_logged = True
+                    _logger.warning("agentvitals: could not prepare a span for export; dropped and counted",
+                                    exc_info=True)
+        return spans
+
+    def _export(self, batch: list[ReadableSpan]) -> None:
+        spans = self._prepared(batch)
+        count = len(spans)
         try:
             result = self._exporter.export(spans)
             reason = "exporter returned FAILURE"
@@ -292,9 +312,11 @@ class MetricExportGuard:
     succeeded_exports: int = 0
     _outage: _Outage | None = None
     _abandoned: bool = False
+    _prepare: MetricsPreparer | None = None
 
-    def guard(self, target: str) -> None:
+    def guard(self, target: str, prepare: MetricsPreparer | None = None) -> None:
         self._outage = _Outage("metrics", target)
+        self._prepare = prepare
 
     def quiet(self) -> None:
         """Log no outage from now on: the caller reports what is lost (the exit line)."""
@@ -318,6 +340,8 @@ class MetricExportGuard:
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
         try:
+            if self._prepare is not None:
+                metrics_data = self._prepare(metrics_data)
             result: MetricExportResult = super().export(  # type: ignore[misc]
                 metrics_data, timeout_millis=timeout_millis, **kwargs)
             reason = "exporter returned FAILURE"
@@ -336,9 +360,11 @@ class MetricExportGuard:
         return result
 
 
-def guarded_metric_exporter(exporter_class: type[MetricExporter], target: str, **kwargs: Any) -> MetricExporter:
-    """An instance of ``exporter_class`` (an OTLP metric exporter) with :class:`MetricExportGuard` mixed in."""
+def guarded_metric_exporter(exporter_class: type[MetricExporter], target: str,
+                            prepare: MetricsPreparer | None = None, **kwargs: Any) -> MetricExporter:
+    """An instance of ``exporter_class`` (an OTLP metric exporter) with :class:`MetricExportGuard` mixed in;
+    ``prepare`` is applied to what it exports."""
     guarded = type(f"Guarded{exporter_class.__name__}", (MetricExportGuard, exporter_class), {})
     exporter = guarded(**kwargs)
-    exporter.guard(target)
+    exporter.guard(target, prepare)
     return exporter  # type: ignore[no-any-return]

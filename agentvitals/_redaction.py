@@ -1,0 +1,386 @@
+"""What must not leave the process: content, exception messages, URL secrets, SQL literals, sensitive headers.
+
+One pass per span, at export time, on the export thread (the ``prepare`` hook of
+:class:`~agentvitals._sdk._export.BatchExportProcessor`), whichever instrumentation made the span:
+
+* with content capture off, the content attributes and events of the OpenTelemetry GenAI conventions (and
+  their deprecated forms), pydantic-ai, OpenInference and OpenLLMetry are removed, and exception messages
+  and stack traces (span status, ``exception`` events) are reduced to the exception type;
+* URL userinfo, query values and fragments are replaced by ``REDACTED`` (``url.full``, ``http.url``, ...);
+* SQL literals become ``?`` in ``db.query.text``/``db.statement``, and statement parameters are removed,
+  unless the user opts in (``capture_db_literals``);
+* captured headers whose name says they hold a credential are replaced;
+* the user's scrubbing hook (regular expressions, or a callable) is applied to every attribute value left,
+  the status description and (patterns only) the span name; and, when one is configured, to metric
+  attributes at export.
+
+A span that needs none of this is exported as it is; one that does is rebuilt with the public
+``ReadableSpan`` constructor. The same functions keep secrets out of the URLs we log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from opentelemetry.sdk.metrics.export import MetricsData
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.semconv._incubating.attributes.db_attributes import DB_STATEMENT
+from opentelemetry.semconv._incubating.attributes.http_attributes import HTTP_TARGET, HTTP_URL
+from opentelemetry.semconv._incubating.attributes.url_attributes import URL_ORIGINAL
+from opentelemetry.semconv.attributes.exception_attributes import (
+    EXCEPTION_MESSAGE,
+    EXCEPTION_STACKTRACE,
+    EXCEPTION_TYPE,
+)
+from opentelemetry.semconv.attributes.url_attributes import URL_FRAGMENT, URL_FULL, URL_QUERY
+from opentelemetry.trace import Link, Status, StatusCode
+
+from agentvitals.semconv import DB_QUERY_TEXT, DB_SYSTEM_LEGACY, DB_SYSTEM_NAME, ERROR_TYPE, GEN_AI_OPERATION_NAME
+
+_logger = logging.getLogger("agentvitals")
+
+__all__ = ["Redaction", "Scrubber", "redact_url", "sanitize_sql"]
+
+REDACTED = "REDACTED"
+"""What replaces a URL's userinfo, query values and fragment (the value the HTTP conventions prescribe)."""
+SCRUBBED = "[REDACTED]"
+"""What replaces a sensitive header value and each match of a user's scrubbing pattern."""
+
+# --- content: the keys and events each instrumentation family records prompts, completions and tool data in --
+CONTENT_ATTRIBUTES = frozenset({
+    # OpenTelemetry GenAI conventions: the opt-in content attributes, and their deprecated forms.
+    "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions", "gen_ai.tool.definitions",
+    "gen_ai.tool.call.arguments", "gen_ai.tool.call.result", "gen_ai.retrieval.documents",
+    "gen_ai.retrieval.query.text", "gen_ai.prompt", "gen_ai.completion",
+    # pydantic-ai (its instrumentation settings versions 1 to 3).
+    "tool_arguments", "tool_response", "final_result", "pydantic_ai.all_messages", "all_messages_events",
+    "model_request_parameters",
+    # OpenInference.
+    "input.value", "output.value", "llm.function_call", "llm.prompt_template.template",
+    "llm.prompt_template.variables", "message.content", "message.function_call_arguments_json", "tool.parameters",
+    "tool_call.function.arguments", "document.content", "embedding.text", "reranker.query", "image.url",
+    # OpenLLMetry.
+    "traceloop.entity.input", "traceloop.entity.output",
+})
+CONTENT_PREFIXES = (
+    "gen_ai.prompt.", "gen_ai.completion.",  # OpenLLMetry's indexed gen_ai.prompt.0.content
+    "llm.input_messages.", "llm.output_messages.", "llm.prompts", "llm.choices", "llm.tools.",  # OpenInference
+    "message.contents", "retrieval.documents.", "reranker.input_documents.", "reranker.output_documents.",
+    "embedding.embeddings.",
+)
+GENAI_SPAN_CONTENT = frozenset({"events"})
+"""Content only on a GenAI span (pydantic-ai's ``event_mode='attributes'``); elsewhere the key means something else."""
+CONTENT_EVENTS = frozenset({
+    "gen_ai.client.inference.operation.details", "gen_ai.content.prompt", "gen_ai.content.completion",
+    "gen_ai.system.message", "gen_ai.user.message", "gen_ai.assistant.message", "gen_ai.tool.message",
+    "gen_ai.choice",
+})
+_GENAI_MARKERS = (GEN_AI_OPERATION_NAME, "gen_ai.system")
+
+# --- errors, URLs, databases, headers -----------------------------------------------------------------
+EXCEPTION_EVENT = "exception"
+_EXCEPTION_TEXT = frozenset({EXCEPTION_MESSAGE, EXCEPTION_STACKTRACE})
+URL_ATTRIBUTES = frozenset({URL_FULL, HTTP_URL, HTTP_TARGET, URL_ORIGINAL})
+QUERY_ATTRIBUTES = frozenset({URL_QUERY, URL_FRAGMENT})
+SQL_ATTRIBUTES = frozenset({DB_QUERY_TEXT, DB_STATEMENT})
+DB_PARAMETERS = ("db.statement.parameters", "db.query.parameter.")
+HEADER_PREFIXES = ("http.request.header.", "http.response.header.")
+_SENSITIVE_HEADER = re.compile(r"auth|cookie|key|token|secret|passw|session|signature|credential", re.IGNORECASE)
+IDENTIFIER_QUOTING_DATABASES = frozenset({
+    "postgresql", "sqlite", "oracle.db", "oracle", "microsoft.sql_server", "mssql", "ibm.db2", "db2", "cockroachdb",
+    "duckdb", "trino", "h2", "hsqldb", "derby",
+})
+"""Databases where ``"..."`` is an identifier, not a string: kept. Elsewhere (MySQL, unknown) it is a literal."""
+
+_DROP: Any = object()
+
+
+def _redact_query(query: str) -> str:
+    """Every value replaced, the keys kept (``a=REDACTED&b=REDACTED``)."""
+    pairs = []
+    for pair in re.split(r"([&;])", query):
+        if pair in ("&", ";") or not pair:
+            pairs.append(pair)
+            continue
+        key, sep, value = pair.partition("=")
+        pairs.append(f"{key}={REDACTED}" if sep and value else (pair if sep else REDACTED))
+    return "".join(pairs)
+
+
+def redact_url(url: str) -> str:
+    """``url`` without credentials: userinfo, every query value and the fragment become ``REDACTED``
+    (paths and hosts are kept). Returns ``url`` itself when there was nothing to redact."""
+    if "@" not in url and "?" not in url and "#" not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+    except ValueError:  # not a URL we can parse: keep only what precedes any query or fragment, no userinfo
+        return re.sub(r"//[^/@]*@", f"//{REDACTED}:{REDACTED}@", re.split(r"[?#]", url, maxsplit=1)[0])
+    if "@" in netloc:
+        netloc = f"{REDACTED}:{REDACTED}@{netloc.rpartition('@')[2]}"
+    query = _redact_query(parts.query) if parts.query else ""
+    fragment = REDACTED if parts.fragment else ""
+    if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
+        return url
+    return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
+
+
+# --- SQL ------------------------------------------------------------------------------------------------
+_SQL_TOKENS = re.compile(
+    r"""
+      (?P<single>'(?:[^'\\]|\\.|'')*')                      # 'string', with '' or \' inside
+    | (?P<dollar>\$(?P<tag>[A-Za-z_]\w*|)\$.*?\$(?P=tag)\$)  # PostgreSQL $$string$$ / $tag$string$tag$
+    | (?P<double>"(?:[^"\\]|\\.|"")*")                      # "identifier" (or a MySQL string)
+    | (?P<backtick>`[^`]*`)                                 # `identifier`
+    | (?P<number>(?<![\w$.:])(?:0[xX][0-9a-fA-F]+|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?![\w$]))
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+_UNTERMINATED = re.compile(r"'|\$(?:[A-Za-z_]\w*)?\$")
+_CACHED_STATEMENT_LENGTH = 4096
+
+
+def _sanitize(statement: str, strings_in_double_quotes: bool) -> str:
+    def literal(match: re.Match[str]) -> str:
+        if match.lastgroup == "backtick" or (match.lastgroup == "double" and not strings_in_double_quotes):
+            return match.group(0)
+        return "?"
+
+    sanitized = _SQL_TOKENS.sub(literal, statement)
+    # A literal that never ends (truncated or malformed SQL) hides everything after its opening: cut there.
+    unterminated = _UNTERMINATED.search(sanitized)
+    if unterminated is None and strings_in_double_quotes and '"' in sanitized:
+        unterminated = re.search('"', sanitized)
+    return sanitized if unterminated is None else sanitized[: unterminated.start()] + "?"
+
+
+_sanitized: dict[tuple[str, bool], str] = {}
+
+
+def sanitize_sql(statement: str, system: object = None) -> str:
+    """``statement`` with its literals (strings, numbers) replaced by ``?``, as the database conventions
+    recommend; placeholders, identifiers and keywords are kept. ``system`` is ``db.system.name``."""
+    strings_in_double_quotes = system not in IDENTIFIER_QUOTING_DATABASES
+    if len(statement) > _CACHED_STATEMENT_LENGTH:
+        return _sanitize(statement, strings_in_double_quotes)
+    key = (statement, strings_in_double_quotes)
+    cached = _sanitized.get(key)
+    if cached is None:
+        if len(_sanitized) >= 512:  # bounded: applications run a bounded set of statements, mostly
+            _sanitized.clear()
+        cached = _sanitized[key] = _sanitize(statement, strings_in_double_quotes)
+    return cached
+
+
+# --- the user's scrubbing hook --------------------------------------------------------------------------
+ScrubFunction = Callable[[str, Any], Any]
+"""``(key, value) -> value``: the value to export instead (``None``: drop the attribute)."""
+
+
+class Scrubber:
+    """The user's hook: regular expressions whose matches become ``[REDACTED]`` in every exported string,
+    and/or a function given each attribute (key and value) that returns what to export instead."""
+
+    def __init__(self, patterns: Sequence[re.Pattern[str]] = (), function: ScrubFunction | None = None) -> None:
+        self.patterns = tuple(patterns)
+        self.function = function
+        self._failure_logged = False
+
+    @classmethod
+    def of(cls, spec: object) -> Scrubber:
+        """From ``init(scrub=...)``: a callable, or a sequence of regular expressions (strings or compiled).
+        Raises ValueError for anything else or a pattern that does not compile."""
+        if callable(spec):
+            return cls(function=spec)
+        if isinstance(spec, (str, re.Pattern)):
+            spec = [spec]
+        if not isinstance(spec, Sequence) or not all(isinstance(p, (str, re.Pattern)) for p in spec):
+            raise ValueError("scrub must be a function (key, value) -> value or a list of regular expressions")
+        patterns = []
+        for pattern in spec:
+            try:
+                patterns.append(pattern if isinstance(pattern, re.Pattern) else re.compile(pattern))
+            except re.error as exc:
+                raise ValueError(f"scrub pattern {pattern!r} does not compile ({exc})") from None
+        return cls(patterns)
+
+    @classmethod
+    def from_environment(cls, raw: str) -> Scrubber:
+        """From ``AGENTVITALS_SCRUB_PATTERNS``: a JSON list of regular expressions, or a single one."""
+        spec: object = raw
+        if raw.lstrip().startswith("["):
+            try:
+                spec = json.loads(raw)
+            except ValueError:
+                raise ValueError("not a JSON list of regular expressions") from None
+        return cls.of(spec)
+
+    def text(self, text: str) -> str:
+        for pattern in self.patterns:
+            text = pattern.sub(SCRUBBED, text)
+        return text
+
+    def value(self, key: str, value: Any) -> Any:
+        """The value to export (``_DROP``: none)."""
+        if self.patterns:
+            if isinstance(value, str):
+                value = self.text(value)
+            elif isinstance(value, (tuple, list)) and value and isinstance(value[0], str):
+                value = tuple(self.text(item) if isinstance(item, str) else item for item in value)
+        if self.function is not None:
+            try:
+                value = self.function(key, value)
+            except Exception as exc:  # deliberate: a failing hook drops the value (fail closed), never the span
+                if not self._failure_logged:
+                    self._failure_logged = True
+                    _logger.warning("agentvitals: the scrub hook raised %s; the attributes it fails on are dropped",
+                                    type(exc).__name__)
+                return _DROP
+            if value is None:
+                return _DROP
+        return value
+
+
+# --- the pass -------------------------------------------------------------------------------------------
+def _content_key(key: str) -> bool:
+    return key in CONTENT_ATTRIBUTES or key.startswith(CONTENT_PREFIXES)
+
+
+@dataclass(frozen=True)
+class Redaction:
+    """The policy, applied by :meth:`span` to each exported span (and by :meth:`metrics` to metric points)."""
+
+    capture_content: bool = False
+    capture_db_literals: bool = False
+    scrubber: Scrubber | None = None
+
+    def _value(self, key: str, value: Any, span_attributes: Mapping[str, Any]) -> Any:
+        if not self.capture_content and (_content_key(key) or (
+                key in GENAI_SPAN_CONTENT and any(marker in span_attributes for marker in _GENAI_MARKERS))):
+            return _DROP
+        if isinstance(value, str):
+            if key in URL_ATTRIBUTES:
+                value = redact_url(value)
+            elif key in QUERY_ATTRIBUTES and value:
+                value = _redact_query(value) if key == URL_QUERY else REDACTED
+            elif key in SQL_ATTRIBUTES and not self.capture_db_literals:
+                system = span_attributes.get(DB_SYSTEM_NAME) or span_attributes.get(DB_SYSTEM_LEGACY)
+                value = sanitize_sql(value, system)
+        if key.startswith(DB_PARAMETERS) and not self.capture_db_literals:
+            return _DROP
+        if key.startswith(HEADER_PREFIXES) and _SENSITIVE_HEADER.search(key):
+            value = (SCRUBBED,) if isinstance(value, (tuple, list)) else SCRUBBED
+        if self.scrubber is not None:
+            value = self.scrubber.value(key, value)
+        return value
+
+    def attributes(self, attributes: Mapping[str, Any], span_attributes: Mapping[str, Any] | None = None
+                   ) -> dict[str, Any] | None:
+        """The attributes to export, or ``None`` when they need no change."""
+        context = attributes if span_attributes is None else span_attributes
+        kept: dict[str, Any] = {}
+        changed = False
+        for key, value in attributes.items():
+            new = self._value(key, value, context)
+            if new is _DROP:
+                changed = True
+                continue
+            if not changed and new is not value and new != value:
+                changed = True
+            kept[key] = new
+        return kept if changed else None
+
+    def _events(self, events: Sequence[Event], span_attributes: Mapping[str, Any]) -> list[Event] | None:
+        changed = False
+        kept = []
+        for event in events:
+            if not self.capture_content and event.name in CONTENT_EVENTS:
+                changed = True
+                continue
+            attributes = event.attributes or {}
+            if not self.capture_content and event.name == EXCEPTION_EVENT:
+                attributes = {key: value for key, value in attributes.items() if key not in _EXCEPTION_TEXT}
+            redacted = self.attributes(attributes, span_attributes)
+            if redacted is not None or len(attributes) != len(event.attributes or {}):
+                changed = True
+                event = Event(event.name, redacted if redacted is not None else attributes, event.timestamp)
+            kept.append(event)
+        return kept if changed else None
+
+    def _links(self, links: Sequence[Link]) -> list[Link] | None:
+        changed = False
+        kept = []
+        for link in links:
+            redacted = self.attributes(link.attributes or {}) if link.attributes else None
+            if redacted is not None:
+                changed = True
+                link = Link(link.context, redacted)
+            kept.append(link)
+        return kept if changed else None
+
+    def _status(self, status: Status, attributes: Mapping[str, Any], events: Sequence[Event]) -> Status:
+        description = status.description
+        if status.status_code is not StatusCode.ERROR or not description:
+            return status
+        if not self.capture_content:  # "ValueError: card 4111..." -> "ValueError"
+            exception_types = [e.attributes.get(EXCEPTION_TYPE) for e in events
+                               if e.name == EXCEPTION_EVENT and e.attributes]
+            kind = attributes.get(ERROR_TYPE) or next((t for t in exception_types if t), None)
+            description = str(kind) if kind else None
+        if description and self.scrubber is not None:
+            scrubbed = self.scrubber.value("otel.status_description", description)
+            description = scrubbed if isinstance(scrubbed, str) else None
+        return status if description == status.description else Status(StatusCode.ERROR, description)
+
+    def span(self, span: ReadableSpan) -> ReadableSpan:
+        """``span`` as it may be exported: itself when nothing needs redacting, else a redacted copy."""
+        original = span.attributes or {}
+        attributes = self.attributes(original)
+        current = original if attributes is None else attributes
+        events = self._events(span.events, original) if span.events else None
+        links = self._links(span.links) if span.links else None
+        status = self._status(span.status, current, span.events)
+        name = self.scrubber.text(span.name) if self.scrubber is not None and self.scrubber.patterns else span.name
+        if attributes is None and events is None and links is None and status is span.status and name == span.name:
+            return span
+        return ReadableSpan(
+            name=name, context=span.context, parent=span.parent, resource=span.resource, attributes=current,
+            events=span.events if events is None else events, links=span.links if links is None else links,
+            kind=span.kind, status=status, start_time=span.start_time, end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope,
+        )
+
+    def metrics(self, data: MetricsData) -> MetricsData:
+        """``data`` with the user's scrubbing hook applied to every point's (and exemplar's) attributes.
+        Our own metric attributes are bounded labels; this is for the hook only."""
+        if self.scrubber is None:
+            return data
+
+        def scrubbed(attributes: Mapping[str, Any] | None) -> Any:
+            if not attributes:
+                return attributes
+            result = {}
+            for key, value in attributes.items():
+                new = self.scrubber.value(key, value) if self.scrubber is not None else value
+                if new is not _DROP:
+                    result[key] = new
+            return result
+
+        def point(p: Any) -> Any:
+            exemplars = [replace(e, filtered_attributes=scrubbed(e.filtered_attributes)) for e in p.exemplars or ()]
+            return replace(p, attributes=scrubbed(p.attributes), exemplars=exemplars)
+
+        def metric(m: Any) -> Any:
+            points: Any = [point(p) for p in m.data.data_points]
+            return replace(m, data=replace(m.data, data_points=points))
+
+        return replace(data, resource_metrics=[
+            replace(rm, scope_metrics=[replace(sm, metrics=[metric(m) for m in sm.metrics]) for sm in rm.scope_metrics])
+            for rm in data.resource_metrics])
