@@ -249,8 +249,45 @@ class Scrubber:
 
 
 # --- the pass -------------------------------------------------------------------------------------------
-def _content_key(key: str) -> bool:
-    return key in CONTENT_ATTRIBUTES or key.startswith(CONTENT_PREFIXES)
+# What a key calls for, decided once per distinct key (keys are few; values are many).
+_KEEP, _CONTENT, _GENAI_CONTENT, _URL, _QUERY, _SQL, _DB_PARAMETER, _HEADER = range(8)
+_actions: dict[str, int] = {}
+_kept: set[str] = set()
+"""The keys seen that need nothing: a span whose keys are all here is checked in one C-level set operation."""
+
+
+def _classify(key: str) -> int:
+    if key in CONTENT_ATTRIBUTES or key.startswith(CONTENT_PREFIXES):
+        return _CONTENT
+    if key in GENAI_SPAN_CONTENT:
+        return _GENAI_CONTENT
+    if key in URL_ATTRIBUTES:
+        return _URL
+    if key in QUERY_ATTRIBUTES:
+        return _QUERY
+    if key in SQL_ATTRIBUTES:
+        return _SQL
+    if key.startswith(DB_PARAMETERS):
+        return _DB_PARAMETER
+    if key.startswith(HEADER_PREFIXES) and _SENSITIVE_HEADER.search(key):
+        return _HEADER
+    return _KEEP
+
+
+def _action(key: str) -> int:
+    action = _actions.get(key)
+    if action is None:
+        if len(_actions) >= 4096:  # bounded, whatever keys foreign instrumentations invent
+            _actions.clear()
+            _kept.clear()
+        action = _actions[key] = _classify(key)
+        if action == _KEEP:
+            _kept.add(key)
+    return action
+
+
+def _nothing_to_do(attributes: Mapping[str, Any]) -> bool:
+    return _kept.issuperset(attributes) or all(_action(key) == _KEEP for key in attributes)
 
 
 @dataclass(frozen=True)
@@ -261,21 +298,20 @@ class Redaction:
     capture_db_literals: bool = False
     scrubber: Scrubber | None = None
 
-    def _value(self, key: str, value: Any, span_attributes: Mapping[str, Any]) -> Any:
-        if not self.capture_content and (_content_key(key) or (
-                key in GENAI_SPAN_CONTENT and any(marker in span_attributes for marker in _GENAI_MARKERS))):
+    def _value(self, key: str, action: int, value: Any, span_attributes: Mapping[str, Any]) -> Any:
+        if action == _CONTENT or action == _GENAI_CONTENT:
+            if not self.capture_content and (action == _CONTENT or any(
+                    marker in span_attributes for marker in _GENAI_MARKERS)):
+                return _DROP
+        elif action == _URL and isinstance(value, str):
+            value = redact_url(value)
+        elif action == _QUERY and isinstance(value, str) and value:
+            value = _redact_query(value) if key == URL_QUERY else REDACTED
+        elif action == _SQL and isinstance(value, str) and not self.capture_db_literals:
+            value = sanitize_sql(value, span_attributes.get(DB_SYSTEM_NAME) or span_attributes.get(DB_SYSTEM_LEGACY))
+        elif action == _DB_PARAMETER and not self.capture_db_literals:
             return _DROP
-        if isinstance(value, str):
-            if key in URL_ATTRIBUTES:
-                value = redact_url(value)
-            elif key in QUERY_ATTRIBUTES and value:
-                value = _redact_query(value) if key == URL_QUERY else REDACTED
-            elif key in SQL_ATTRIBUTES and not self.capture_db_literals:
-                system = span_attributes.get(DB_SYSTEM_NAME) or span_attributes.get(DB_SYSTEM_LEGACY)
-                value = sanitize_sql(value, system)
-        if key.startswith(DB_PARAMETERS) and not self.capture_db_literals:
-            return _DROP
-        if key.startswith(HEADER_PREFIXES) and _SENSITIVE_HEADER.search(key):
+        elif action == _HEADER:
             value = (SCRUBBED,) if isinstance(value, (tuple, list)) else SCRUBBED
         if self.scrubber is not None:
             value = self.scrubber.value(key, value)
@@ -284,11 +320,13 @@ class Redaction:
     def attributes(self, attributes: Mapping[str, Any], span_attributes: Mapping[str, Any] | None = None
                    ) -> dict[str, Any] | None:
         """The attributes to export, or ``None`` when they need no change."""
+        if self.scrubber is None and _nothing_to_do(attributes):
+            return None  # the common case: nothing to look at
         context = attributes if span_attributes is None else span_attributes
         kept: dict[str, Any] = {}
         changed = False
         for key, value in attributes.items():
-            new = self._value(key, value, context)
+            new = self._value(key, _action(key), value, context)
             if new is _DROP:
                 changed = True
                 continue
@@ -342,17 +380,18 @@ class Redaction:
     def span(self, span: ReadableSpan) -> ReadableSpan:
         """``span`` as it may be exported: itself when nothing needs redacting, else a redacted copy."""
         original = span.attributes or {}
+        original_events, original_links, original_status = span.events, span.links, span.status
         attributes = self.attributes(original)
         current = original if attributes is None else attributes
-        events = self._events(span.events, original) if span.events else None
-        links = self._links(span.links) if span.links else None
-        status = self._status(span.status, current, span.events)
+        events = self._events(original_events, original) if original_events else None
+        links = self._links(original_links) if original_links else None
+        status = self._status(original_status, current, original_events)
         name = self.scrubber.text(span.name) if self.scrubber is not None and self.scrubber.patterns else span.name
-        if attributes is None and events is None and links is None and status is span.status and name == span.name:
+        if attributes is None and events is None and links is None and status is original_status and name == span.name:
             return span
         return ReadableSpan(
             name=name, context=span.context, parent=span.parent, resource=span.resource, attributes=current,
-            events=span.events if events is None else events, links=span.links if links is None else links,
+            events=original_events if events is None else events, links=original_links if links is None else links,
             kind=span.kind, status=status, start_time=span.start_time, end_time=span.end_time,
             instrumentation_scope=span.instrumentation_scope,
         )
