@@ -33,6 +33,7 @@ class Instruments:
     tokens: Counter
     cost: Counter
     unpriced_calls: Counter
+    rejected_values: Counter
     tool_duration: Histogram
     retrieval_duration: Histogram
     task_duration: Histogram
@@ -53,6 +54,7 @@ class Instruments:
             "tokens": registry.TOKENS,
             "cost": registry.COST,
             "unpriced_calls": registry.UNPRICED_CALLS,
+            "rejected_values": registry.REJECTED_VALUES,
             "tool_duration": registry.TOOL_DURATION,
             "retrieval_duration": registry.RETRIEVAL_DURATION,
             "task_duration": registry.TASK_DURATION,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -24,19 +25,22 @@ from opentelemetry.metrics import Histogram
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from agentvitals._handler import Handler
-from agentvitals._records import LLMResponse, Usage
+from agentvitals._records import LLMResponse, Usage, finish_reasons
 from agentvitals._taskrun import TaskRun, current_task
 from agentvitals.attributes import (
     COST_AMOUNT,
     COST_CURRENCY,
     COST_PRICED,
     COST_SOURCE,
+    REJECTED_FIELD,
+    RESPONSE_REJECTED,
     RETRIEVAL_OPERATION,
     RETRIEVAL_TOP_K,
     TOKEN_TYPE,
     USAGE_REPORTED,
     TokenType,
 )
+from agentvitals.metrics import REJECTED_VALUES
 from agentvitals.semconv import (
     ERROR_TYPE,
     GEN_AI_DATA_SOURCE_ID,
@@ -70,6 +74,7 @@ __all__ = ["Invocation", "LLMInvocation", "error_type", "llm_active", "should_in
            "start_operation", "start_retrieval", "start_tool"]
 
 _LLM_ACTIVE = otel_context.create_key("agentvitals-llm-active")
+_rejection_logged = False
 
 
 def llm_active() -> bool:
@@ -211,8 +216,8 @@ class LLMInvocation(Invocation):
                 attributes[GEN_AI_RESPONSE_MODEL] = response.model
             if response.response_id:
                 attributes[GEN_AI_RESPONSE_ID] = response.response_id
-            if response.finish_reasons:
-                attributes[GEN_AI_RESPONSE_FINISH_REASONS] = response.finish_reasons
+            if response.finish_reasons:  # bounded, whichever instrumentation filled them
+                attributes[GEN_AI_RESPONSE_FINISH_REASONS] = finish_reasons(response.finish_reasons)
             if self.handler.content.capture and response.output_text:
                 attributes[GEN_AI_OUTPUT_MESSAGES] = self.handler.content.clip(response.output_text)
         if exc is not None:
@@ -225,7 +230,11 @@ class LLMInvocation(Invocation):
                 attributes[USAGE_REPORTED] = False
             else:
                 self._record_usage(usage, attributes, context)
-            self._record_cost(response, usage, attributes, context)
+            rejected = self._record_cost(response, usage, attributes, context)
+            if response is not None:
+                rejected = (*response.all_rejected, *rejected)
+            if rejected:
+                self._record_rejected(rejected, attributes, context)
         if attributes:
             self.span.set_attributes(attributes)
         return None
@@ -254,18 +263,22 @@ class LLMInvocation(Invocation):
                 instruments.tokens.add(count, {**labels, TOKEN_TYPE: token_type.value}, context=context)
 
     def _record_cost(self, response: LLMResponse | None, usage: Usage | None, attributes: dict[str, Any],
-                     context: otel_context.Context) -> None:
+                     context: otel_context.Context) -> tuple[str, ...]:
+        """Cost onto the span, the metrics and the task; returns what had to be rejected on the way."""
         handler = self.handler
-        amount: float | None
+        amount: float | None = None
+        rejected: tuple[str, ...] = ()
         source = "local"
         if response is not None and response.provider_cost_usd is not None:
             amount, source = response.provider_cost_usd, "provider"
-        else:
+        elif usage is None or not usage.rejected:  # usage with rejected counts cannot be priced: it is unknown
             model = (response.model if response is not None and response.model else None) or self.request_model
             cost = handler.pricing.cost(self.provider, model, usage)
             if cost is None and model != self.request_model:
                 cost = handler.pricing.cost(self.provider, self.request_model, usage)
             amount = cost.amount_usd if cost is not None else None
+            if amount is not None and not (math.isfinite(amount) and amount >= 0):
+                amount, rejected = None, ("cost",)
         self.cost_usd = amount
         if amount is None:  # the marker is only for the unpriced: a priced span carries the amount
             attributes[COST_PRICED] = False
@@ -281,6 +294,21 @@ class LLMInvocation(Invocation):
                 usage.input_tokens if usage is not None else None,
                 usage.output_tokens if usage is not None else None,
             )
+        return rejected
+
+    def _record_rejected(self, rejected: tuple[str, ...], attributes: dict[str, Any],
+                         context: otel_context.Context) -> None:
+        """Mark the call, count each rejected field, and say it once per process."""
+        fields = tuple(dict.fromkeys(rejected))
+        attributes[RESPONSE_REJECTED] = fields
+        for name in fields:
+            self.handler.instruments.rejected_values.add(1, {**self._labels, REJECTED_FIELD: name}, context=context)
+        global _rejection_logged
+        if not _rejection_logged:
+            _rejection_logged = True
+            _logger.warning("agentvitals: %s (model %s) reported invalid %s; left out of tokens, cost and budgets "
+                            "(the span is marked %s, the metric %s counts them; said once)", self.provider,
+                            self.request_model, ", ".join(fields), RESPONSE_REJECTED, REJECTED_VALUES.name)
 
 
 def start_llm(

@@ -25,11 +25,9 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from opentelemetry.sdk.metrics.export import MetricsData
-from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.semconv._incubating.attributes.db_attributes import DB_STATEMENT
 from opentelemetry.semconv._incubating.attributes.http_attributes import HTTP_TARGET, HTTP_URL
 from opentelemetry.semconv._incubating.attributes.url_attributes import URL_ORIGINAL
@@ -42,6 +40,10 @@ from opentelemetry.semconv.attributes.url_attributes import URL_FRAGMENT, URL_FU
 from opentelemetry.trace import Link, Status, StatusCode
 
 from agentvitals.semconv import DB_QUERY_TEXT, DB_SYSTEM_LEGACY, DB_SYSTEM_NAME, ERROR_TYPE, GEN_AI_OPERATION_NAME
+
+if TYPE_CHECKING:  # the SDK is imported when init() runs, not with agentvitals (settings import this module)
+    from opentelemetry.sdk.metrics.export import MetricsData
+    from opentelemetry.sdk.trace import Event, ReadableSpan
 
 _logger = logging.getLogger("agentvitals")
 
@@ -347,6 +349,8 @@ class Redaction:
                 attributes = {key: value for key, value in attributes.items() if key not in _EXCEPTION_TEXT}
             redacted = self.attributes(attributes, span_attributes)
             if redacted is not None or len(attributes) != len(event.attributes or {}):
+                from opentelemetry.sdk.trace import Event
+
                 changed = True
                 event = Event(event.name, redacted if redacted is not None else attributes, event.timestamp)
             kept.append(event)
@@ -389,6 +393,8 @@ class Redaction:
         name = self.scrubber.text(span.name) if self.scrubber is not None and self.scrubber.patterns else span.name
         if attributes is None and events is None and links is None and status is original_status and name == span.name:
             return span
+        from opentelemetry.sdk.trace import ReadableSpan
+
         return ReadableSpan(
             name=name, context=span.context, parent=span.parent, resource=span.resource, attributes=current,
             events=original_events if events is None else events, links=original_links if links is None else links,

@@ -3,8 +3,11 @@
 Behaviour is chosen per request with the ``x-fake`` header: ``ok`` (default), ``no_usage``,
 ``bad_json``, ``error_500``, ``wrong_types``, ``truncated`` (stream cut mid-event, ends cleanly),
 ``abort`` (stream connection dropped mid-body: the client sees a protocol error), ``unauthorized`` (401
-quoting the API key back, as OpenAI does), ``echo`` (the answer repeats the last message). GET requests
-(any path, any query) answer ``{"ok": true}``.
+quoting the API key back, as OpenAI does), ``echo`` (the answer repeats the last message), and hostile
+data: ``huge_usage`` (2^70 prompt tokens), ``infinite_cost`` (a gateway's ``usage.cost`` of Infinity),
+``repeat_finish`` (a stream whose every chunk carries a finish reason). ``x-fake-chunks: N`` sets how
+many content chunks a chat stream has (default 5). GET requests (any path, any query) answer
+``{"ok": true}``.
 """
 
 from __future__ import annotations
@@ -47,18 +50,29 @@ def _chat(model: str, mode: str, request: dict[str, Any]) -> dict[str, Any]:
     if mode == "wrong_types":
         body["usage"] = {"prompt_tokens": "many", "completion_tokens": -3}
         body["choices"] = [{"index": 0, "message": {"role": "assistant", "content": 7}, "finish_reason": 12}]
+    body["usage"] = _hostile_usage(body.get("usage"), mode)
     return body
 
 
-def _chat_chunks(model: str, include_usage: bool) -> list[dict[str, Any]]:
+def _hostile_usage(usage: dict[str, Any] | None, mode: str) -> dict[str, Any] | None:
+    if mode == "huge_usage":
+        return {**OPENAI_USAGE, "prompt_tokens": 2**70}
+    if mode == "infinite_cost":
+        return {**OPENAI_USAGE, "cost": float("inf")}  # serialised as Infinity, which JSON parsers accept
+    return usage
+
+
+def _chat_chunks(model: str, include_usage: bool, mode: str = "ok", count: int = 5) -> list[dict[str, Any]]:
     base = {"id": "chatcmpl-2", "object": "chat.completion.chunk", "created": 0, "model": model + "-2024-07-18"}
+    every = "stop" if mode == "repeat_finish" else None
     chunks = [
         {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]},
-        *({**base, "choices": [{"index": 0, "delta": {"content": w}, "finish_reason": None}]} for w in "abcde"),
+        *({**base, "choices": [{"index": 0, "delta": {"content": "abcde"[i % 5]}, "finish_reason": every}]}
+          for i in range(count)),
         {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
     ]
     if include_usage:
-        chunks.append({**base, "choices": [], "usage": OPENAI_USAGE})
+        chunks.append({**base, "choices": [], "usage": _hostile_usage(OPENAI_USAGE, mode)})
     return chunks
 
 
@@ -162,8 +176,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.endswith("/chat/completions"):
             if request.get("stream"):
                 include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
-                self._stream([(None, c) for c in _chat_chunks(model, include_usage)], True, mode == "truncated",
-                             mode == "abort")
+                chunks = _chat_chunks(model, include_usage, mode, int(self.headers.get("x-fake-chunks") or 5))
+                self._stream([(None, c) for c in chunks], True, mode == "truncated", mode == "abort")
             else:
                 self._send(200, json.dumps(_chat(model, mode, request)).encode())
         elif self.path.endswith("/embeddings"):

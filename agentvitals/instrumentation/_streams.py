@@ -24,6 +24,20 @@ ChunkHandler = Callable[[Any, LLMResponse, list[str] | None], None]
 """Updates the response being accumulated from one chunk; appends output text when capturing."""
 
 
+class BoundedText(list[str]):
+    """The streamed output text, kept only up to what the span may hold (content is clipped anyway): a long
+    stream costs no more memory than a short one."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self._room = limit + 1  # one character more than the limit, so clipping still marks it truncated
+
+    def append(self, text: str) -> None:
+        if self._room > 0:
+            super().append(text[: self._room])
+            self._room -= min(len(text), self._room)
+
+
 class StreamRecorder:
     __slots__ = ("invocation", "_handler", "_response", "_text", "_seen_chunk")
 
@@ -31,7 +45,8 @@ class StreamRecorder:
         self.invocation = invocation
         self._handler = handler
         self._response = LLMResponse()
-        self._text: list[str] | None = [] if invocation.handler.content.capture else None
+        content = invocation.handler.content
+        self._text: list[str] | None = BoundedText(content.max_length) if content.capture else None
         self._seen_chunk = False
 
     def on_chunk(self, chunk: Any) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from agentvitals._handler import Handler
 from agentvitals._lifecycle import llm_active
-from agentvitals._records import LLMResponse, Usage, non_empty_str, non_negative_int
+from agentvitals._records import LLMResponse, Usage, finish_reason, non_empty_str
 from agentvitals.instrumentation._base import Patch, PatchTableInstrumentor
 from agentvitals.instrumentation._llm import (
     LLMEndpoint,
@@ -46,21 +46,25 @@ def _usage(raw: Any, previous: Usage | None = None) -> Usage | None:
     """Inclusive usage from Anthropic's additive counts; ``previous`` fills what a delta omits."""
     if raw is None:
         return previous
-    fresh_input = non_negative_int(getattr(raw, "input_tokens", None))
-    cache_read = non_negative_int(getattr(raw, "cache_read_input_tokens", None))
-    cache_write = non_negative_int(getattr(raw, "cache_creation_input_tokens", None))
-    output = non_negative_int(getattr(raw, "output_tokens", None))
+    reported = Usage.of(input_tokens=getattr(raw, "input_tokens", None),  # additive, as Anthropic counts
+                        output_tokens=getattr(raw, "output_tokens", None),
+                        cache_read_tokens=getattr(raw, "cache_read_input_tokens", None),
+                        cache_write_tokens=getattr(raw, "cache_creation_input_tokens", None))
+    fresh_input, output = reported.input_tokens, reported.output_tokens
+    cache_read, cache_write = reported.cache_read_tokens, reported.cache_write_tokens
+    rejected = reported.rejected
     if previous is not None:
+        rejected = tuple(dict.fromkeys((*previous.rejected, *rejected)))
         cache_read = previous.cache_read_tokens if cache_read is None else cache_read
         cache_write = previous.cache_write_tokens if cache_write is None else cache_write
         if fresh_input is None and previous.input_tokens is not None:
             fresh_input = previous.uncached_input_tokens
         output = previous.output_tokens if output is None else output
     if fresh_input is None and output is None:
-        return None
+        return Usage(rejected=rejected) if rejected else None
     total_input = None if fresh_input is None else fresh_input + (cache_read or 0) + (cache_write or 0)
     return Usage(input_tokens=total_input, output_tokens=output, cache_read_tokens=cache_read,
-                 cache_write_tokens=cache_write)
+                 cache_write_tokens=cache_write, rejected=rejected)
 
 
 def _text_of(content: Any) -> str | None:
@@ -74,7 +78,7 @@ def _message_response(result: Any, capture: bool) -> LLMResponse:
     return LLMResponse(
         model=non_empty_str(getattr(result, "model", None)),
         response_id=non_empty_str(getattr(result, "id", None)),
-        finish_reasons=(stop,) if isinstance(stop, str) else (),
+        finish_reasons=(reason,) if (reason := finish_reason(stop)) else (),
         usage=_usage(getattr(result, "usage", None)),
         output_text=_text_of(getattr(result, "content", None)) if capture else None,
     )
@@ -89,8 +93,8 @@ def _message_event(event: Any, response: LLMResponse, text: list[str] | None) ->
         response.usage = _usage(getattr(message, "usage", None))
     elif kind == "message_delta":
         response.usage = _usage(getattr(event, "usage", None), response.usage)
-        stop = getattr(getattr(event, "delta", None), "stop_reason", None)
-        if isinstance(stop, str):
+        stop = finish_reason(getattr(getattr(event, "delta", None), "stop_reason", None))
+        if stop is not None:
             response.finish_reasons = (stop,)
     elif kind == "content_block_delta" and text is not None:
         delta_text = getattr(getattr(event, "delta", None), "text", None)

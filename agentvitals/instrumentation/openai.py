@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agentvitals._records import LLMResponse, Usage, non_empty_str, non_negative_int
+from agentvitals._records import LLMResponse, Usage, finish_reasons, non_empty_str, with_finish_reason
 from agentvitals.instrumentation._base import Patch, PatchTableInstrumentor
 from agentvitals.instrumentation._llm import LLMEndpoint, LLMRequest, async_llm_wrapper, chat_request, sync_llm_wrapper
 from agentvitals.semconv import Operation
@@ -33,18 +33,13 @@ def _request(instance: Any, kwargs: Mapping[str, Any]) -> LLMRequest:
 def _usage(raw: Any) -> Usage | None:
     if raw is None:
         return None
-    prompt = non_negative_int(getattr(raw, "prompt_tokens", None))
-    completion = non_negative_int(getattr(raw, "completion_tokens", None))
-    if prompt is None and completion is None:
-        return None
-    return Usage(
-        input_tokens=prompt,
-        output_tokens=completion,
-        cache_read_tokens=non_negative_int(getattr(getattr(raw, "prompt_tokens_details", None), "cached_tokens", None)),
-        reasoning_tokens=non_negative_int(
-            getattr(getattr(raw, "completion_tokens_details", None), "reasoning_tokens", None)
-        ),
+    usage = Usage.of(
+        input_tokens=getattr(raw, "prompt_tokens", None),
+        output_tokens=getattr(raw, "completion_tokens", None),
+        cache_read_tokens=getattr(getattr(raw, "prompt_tokens_details", None), "cached_tokens", None),
+        reasoning_tokens=getattr(getattr(raw, "completion_tokens_details", None), "reasoning_tokens", None),
     )
+    return usage if usage.reported else None
 
 
 def _undeclared(model: Any, name: str) -> Any:
@@ -59,26 +54,22 @@ def _undeclared(model: Any, name: str) -> Any:
     return getattr(model, name, None)
 
 
-def _provider_cost(raw_usage: Any) -> float | None:
-    cost = _undeclared(raw_usage, "cost")
-    return float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost >= 0 else None
-
-
 def _chat_response(result: Any, capture: bool) -> LLMResponse:
     raw_usage = getattr(result, "usage", None)
     choices = getattr(result, "choices", None) or ()
-    finish = tuple(r for r in (getattr(c, "finish_reason", None) for c in choices) if isinstance(r, str))
     text = None
     if capture and choices:
         text = non_empty_str(getattr(getattr(choices[0], "message", None), "content", None))
-    return LLMResponse(
+    response = LLMResponse(
         model=non_empty_str(getattr(result, "model", None)),
         response_id=non_empty_str(getattr(result, "id", None)),
-        finish_reasons=finish,
+        finish_reasons=finish_reasons([getattr(c, "finish_reason", None) for c in choices]),
         usage=_usage(raw_usage),
-        provider_cost_usd=_provider_cost(raw_usage),
         output_text=text,
     )
+    if raw_usage is not None:
+        response.set_provider_cost(_undeclared(raw_usage, "cost"))
+    return response
 
 
 def _chat_chunk(chunk: Any, response: LLMResponse, text: list[str] | None) -> None:
@@ -88,11 +79,12 @@ def _chat_chunk(chunk: Any, response: LLMResponse, text: list[str] | None) -> No
     raw_usage = getattr(chunk, "usage", None)
     if raw_usage is not None:
         response.usage = _usage(raw_usage)
-        response.provider_cost_usd = _provider_cost(raw_usage)
+        response.set_provider_cost(_undeclared(raw_usage, "cost"))
     for choice in getattr(chunk, "choices", None) or ():
         reason = getattr(choice, "finish_reason", None)
-        if isinstance(reason, str):
-            response.finish_reasons = (*response.finish_reasons, reason)
+        if reason is not None:  # constant work per chunk, however often a stream repeats it
+            response.finish_reasons = with_finish_reason(response.finish_reasons, getattr(choice, "index", None),
+                                                         reason)
         if text is not None:
             content = getattr(getattr(choice, "delta", None), "content", None)
             if isinstance(content, str):
@@ -100,11 +92,10 @@ def _chat_chunk(chunk: Any, response: LLMResponse, text: list[str] | None) -> No
 
 
 def _embeddings_response(result: Any, capture: bool) -> LLMResponse:
-    raw_usage = getattr(result, "usage", None)
-    prompt = non_negative_int(getattr(raw_usage, "prompt_tokens", None))
+    usage = Usage.of(input_tokens=getattr(getattr(result, "usage", None), "prompt_tokens", None))
     return LLMResponse(
         model=non_empty_str(getattr(result, "model", None)),
-        usage=Usage(input_tokens=prompt) if prompt is not None else None,
+        usage=usage if usage.reported else None,
     )
 
 

@@ -36,6 +36,8 @@ async def main(llm_url: str) -> None:
             async for _ in stream:
                 pass
             await client.chat.completions.create(model="house-model", messages=[{"role": "user", "content": "x"}])
+            await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}],
+                                                 extra_headers={"x-fake": "huge_usage"})  # a rejected token count
             database = sqlite3.connect(":memory:")
             cursor = database.cursor()  # contrib DB-API tracing covers cursors, not Connection.execute
             cursor.execute("CREATE TABLE answers (id INTEGER, text TEXT)")
