@@ -231,6 +231,31 @@ def _observe_drops(provider: metrics.MeterProvider, read: Callable[[], dict[tupl
     create_instrument(meter, TELEMETRY_DROPPED, [observe])
 
 
+def _after_fork_in_child() -> None:
+    """A lock another thread held at the fork stays held in the child: a fresh one. With init() active, the
+    child flushes once its main thread is done: multiprocessing ends its children with os._exit, which skips
+    the exit handler (pre-fork servers' workers exit normally, and the exit handler does it)."""
+    global _lock
+    _lock = threading.Lock()
+    if _runtime is not None:
+        threading.Thread(target=_flush_when_main_thread_ends, name="agentvitals-child-exit", daemon=False).start()
+
+
+def _flush_when_main_thread_ends() -> None:
+    # Not a daemon: the interpreter (and multiprocessing's child bootstrap) waits for it after marking the main
+    # thread done, so it runs after the child's work and before os._exit; shutdown() is bounded by the deadline.
+    main, me = threading.main_thread(), threading.current_thread()
+    main.join()
+    for thread in threading.enumerate():
+        if thread is not me and thread is not main and not thread.daemon:
+            thread.join()  # spans the child's other threads still make count too
+    shutdown()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _register_exit_handler() -> None:
     global _atexit_registered
     if not _atexit_registered:

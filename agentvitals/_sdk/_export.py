@@ -7,8 +7,8 @@
   ``agentvitals.telemetry.dropped`` counter and :func:`agentvitals.export_stats` report them;
 * stop at a deadline: :meth:`BatchExportProcessor.close` exports what it can until then and counts the
   rest, whatever the Collector does (closed port, blackhole, 503s, a slow reply);
-* keep working in a forked child (``multiprocessing`` fork, pre-fork servers): the queue and the worker
-  thread are re-created after ``os.fork()``.
+* keep working in a forked child (``multiprocessing`` fork, pre-fork servers): the queue, the worker
+  thread and the locks are re-created after ``os.fork()`` (see :mod:`._fork`).
 
 Before export each span may be passed through ``prepare`` (a filter that returns the span to export,
 possibly with attributes removed or redacted), on the export thread, not the caller's.
@@ -17,10 +17,8 @@ possibly with attributes removed or redacted), on the export thread, not the cal
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +27,8 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from agentvitals._sdk import _fork
 
 _logger = logging.getLogger("agentvitals")
 
@@ -132,6 +132,7 @@ class BatchExportProcessor(SpanProcessor):
         if max_queue_size < 1 or max_batch_size < 1 or schedule_delay_s <= 0:
             raise ValueError("max_queue_size and max_batch_size must be >= 1 and schedule_delay_s > 0")
         self._exporter = exporter
+        self._target = target
         self._outage = _Outage("spans", target)
         self._max_queue_size = max_queue_size
         self._max_batch_size = min(max_batch_size, max_queue_size)
@@ -144,11 +145,8 @@ class BatchExportProcessor(SpanProcessor):
         self._abandoned = False
         """Closed at the deadline with an export in progress: what that export does later is already counted."""
         self._reset()
-        # A forked child inherits the queue but not the worker thread: start afresh there. The hook holds the
-        # processor weakly, since hooks registered with os.register_at_fork cannot be removed.
-        if hasattr(os, "register_at_fork"):
-            reference = weakref.WeakMethod(self._after_fork_in_child)
-            os.register_at_fork(after_in_child=lambda: (method := reference()) is not None and method())
+        # A forked child inherits the queue but not the worker thread: start afresh there.
+        _fork.on_fork_in_child(self._after_fork_in_child)
 
     def _reset(self) -> None:
         self._queue: deque[ReadableSpan] = deque()
@@ -161,8 +159,11 @@ class BatchExportProcessor(SpanProcessor):
     def _after_fork_in_child(self) -> None:
         if self._closed:
             return
-        # The parent exports what was queued before the fork; the child starts empty with its own thread.
+        # The parent exports what was queued before the fork; the child starts empty with its own thread, and
+        # locks of its own (another thread may have held the parent's at the fork).
         self.drops = _Drops()
+        self._outage = _Outage("spans", self._target)
+        self._abandoned = False
         self._reset()
 
     # --- the caller's side: cheap, never blocks on the network ------------------------------------------
@@ -313,10 +314,19 @@ class MetricExportGuard:
     _outage: _Outage | None = None
     _abandoned: bool = False
     _prepare: MetricsPreparer | None = None
+    _target: str = ""
 
     def guard(self, target: str, prepare: MetricsPreparer | None = None) -> None:
+        self._target = target
         self._outage = _Outage("metrics", target)
         self._prepare = prepare
+        _fork.on_fork_in_child(self._after_fork_in_child)
+
+    def _after_fork_in_child(self) -> None:
+        """The child counts its own exports, with locks of its own."""
+        self._outage = _Outage("metrics", self._target)
+        self.failed_exports = self.succeeded_exports = 0
+        self._abandoned = False
 
     def quiet(self) -> None:
         """Log no outage from now on: the caller reports what is lost (the exit line)."""

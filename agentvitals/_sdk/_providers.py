@@ -30,6 +30,7 @@ from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, Sam
 from agentvitals._config import Settings
 from agentvitals._redaction import redact_url
 from agentvitals._sdk._export import BatchExportProcessor, MetricsPreparer, SpanPreparer, guarded_metric_exporter
+from agentvitals._sdk._fork import fork_safe_session
 from agentvitals.metrics import METRICS, Instrument
 
 _logger = logging.getLogger("agentvitals")
@@ -88,7 +89,7 @@ def _otlp_span_exporter(settings: Settings) -> SpanExporter:
         return GrpcSpans(endpoint=endpoint, headers=headers, insecure=bool(endpoint and endpoint.startswith("http:")))
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpans
 
-    return HttpSpans(endpoint=f"{endpoint}/v1/traces", headers=headers)
+    return HttpSpans(endpoint=f"{endpoint}/v1/traces", headers=headers, session=fork_safe_session())
 
 
 def _batch_settings() -> dict[str, float]:
@@ -156,7 +157,7 @@ def _otlp_metric_reader(settings: Settings, prepare: MetricsPreparer | None) -> 
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetrics
 
         exporter = guarded_metric_exporter(HttpMetrics, target, prepare, endpoint=f"{settings.endpoint}/v1/metrics",
-                                           headers=dict(settings.headers))
+                                           headers=dict(settings.headers), session=fork_safe_session())
     reader = PeriodicExportingMetricReader(exporter, export_interval_millis=settings.metric_export_interval * 1000)
     return reader, exporter
 
