@@ -6,6 +6,7 @@ import asyncio
 import math
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import openai
@@ -74,7 +75,7 @@ async def test_latency_rises_with_requests_in_flight() -> None:
                                                  messages=[{"role": "user", "content": "where is my order 7?"}])
             return asyncio.get_running_loop().time() - start
 
-        alone = await timed()
+        alone = min([await timed() for _ in range(3)])  # the best of three: a loaded machine only adds
         crowded = await asyncio.gather(*(timed() for _ in range(3 * LARGE.max_batch)))
         assert max(crowded) > 2.5 * alone  # queued behind full batches, and decoding slower in them
         await client.close()
@@ -101,14 +102,20 @@ async def test_worker_pool_resizes_and_sheds() -> None:
         started.append(item)
         await release.wait()
 
+    async def until(condition: Callable[[], bool], what: str) -> None:
+        deadline = asyncio.get_running_loop().time() + 10
+        while not condition():
+            assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+            await asyncio.sleep(0.005)
+
     pool = WorkerPool(handler, size=2, max_size=4, queue_limit=3)
     assert pool.submit(0) and pool.submit(1)
-    await asyncio.sleep(0.05)  # both workers pick one up
+    await until(lambda: pool.busy == 2, "both workers to pick one up")
     assert [pool.submit(item) for item in range(2, 6)] == [True, True, True, False]
     assert pool.busy == 2 and pool.queued == 3 and pool.shed == 1
     assert pool.resize(10) == 4  # clamped to max_size
-    await asyncio.sleep(0.05)
-    assert pool.busy == 4
+    await until(lambda: pool.busy == 4, "the new workers to pick up the queue")
+    assert pool.queued == 1
     pool.resize(1)
     release.set()
     assert await pool.drain(5)
