@@ -157,20 +157,28 @@ def test_report_numbers_are_those_of_the_emitted_telemetry() -> None:
 
 @pytest.mark.slow
 def test_spike_raises_latency_and_degraded_mode_lowers_it() -> None:
-    def spike_run(degraded: bool) -> DemoRun:
-        return run(DemoConfig(phases="warmup:3,spike:6", rate=2, spike_multiplier=4, seed=9, progress=False,
-                              degraded=degraded, init_kwargs={"span_exporter": InMemorySpanExporter()}))
+    def spike_run(degraded: bool) -> tuple[DemoRun, list[float]]:
+        exporter = InMemorySpanExporter()
+        result = run(DemoConfig(phases="warmup:3,spike:6", rate=2, spike_multiplier=4, seed=9, progress=False,
+                                degraded=degraded, init_kwargs={"span_exporter": exporter}))
+        llm = [(s.end_time - s.start_time) / 1e9 for s in exporter.get_finished_spans() if s.name.startswith("chat ")]
+        return result, llm
 
-    normal = spike_run(False)
+    def queued_at_the_large_model(result: DemoRun) -> float:
+        return result.model_server.metrics.queue_time.labels(LARGE.name)._sum.get()  # type: ignore[union-attr,no-any-return]
+
+    normal, normal_llm = spike_run(False)
     phase_p95 = {p.name: p.p95_s for p in normal.report.phases}
     assert phase_p95["spike"] > 1.4 * phase_p95["warmup"]
     assert phase_p95["spike"] > 2.0  # over the alert threshold
-    queued = normal.model_server.metrics.queue_time.labels(LARGE.name)._sum.get()  # type: ignore[union-attr]
-    assert queued > 1.0  # requests really waited for a batch slot at the model server
+    assert queued_at_the_large_model(normal) > 1.0  # requests really waited for a batch slot at the model server
 
-    degraded = spike_run(True)
-    degraded_spike = next(p.p95_s for p in degraded.report.phases if p.name == "spike")
-    assert degraded_spike < 0.6 * phase_p95["spike"]
+    # Degraded mode routes away from the saturated large model: its queue empties and model calls get faster.
+    # (Compared on the model calls, not whole tasks: on a machine short of CPU, a task's own work stretches in
+    # both runs alike, while the queueing degraded mode removes stays the model's.)
+    degraded, degraded_llm = spike_run(True)
+    assert queued_at_the_large_model(degraded) < 0.1 * queued_at_the_large_model(normal)
+    assert percentile(degraded_llm, 95) < percentile(normal_llm, 95)
     assert degraded.report.degraded_periods and not normal.report.degraded_periods
 
 
