@@ -77,7 +77,7 @@ def test_bad_settings_are_one_clear_error() -> None:
 
 def test_every_generated_file_is_listed_once() -> None:
     files = generated_files()
-    assert set(files) == {*(f"dashboards/{s}.json" for s in ("overview", "llm", "tools", "gpu-cache", "cost")),
+    assert set(files) == {*(f"dashboards/{s}.json" for s in ("overview", "llm", "tools", "gpu-cache", "cost", "routing")),
                           "alerts/rules/agentvitals.rules.yml", "deploy/kubernetes/keda-scaledobject.yaml"}
     assert all(content.endswith("\n") for content in files.values())
 
