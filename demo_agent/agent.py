@@ -183,8 +183,11 @@ class SupportAgent:
 
     async def _account_checks(self, question: Question) -> dict[str, Any]:
         """The payment and the loyalty tier: independent lookups, made one after the other (a habit worth fixing:
-        ``agentvitals explain`` reports what running them concurrently would save)."""
+        ``agentvitals explain`` reports what running them concurrently would save). The loyalty tier only
+        personalises the answer: background work, which the router sheds while degraded."""
         payment = await self._call_tool("payment_status", question)
+        if not self.router.admit("background").admitted:
+            return {"payment": payment}
         loyalty = await self._call_tool("loyalty_tier", question)
         return {"payment": payment, "loyalty": loyalty}
 
