@@ -167,9 +167,10 @@ class SupportAgent:
         answer = "".join(parts)
         task.set_partial_result(answer)
         if ("refund_policy" in tools and needs_context and order is not None and order["status"] == "returned"
-                and order["total"] > 200):
+                and order["total"] > 200 and self.router.admit("background").admitted):
             # Large refunds on returned orders get a second look: the longest path, and the one that can
             # run out of LLM-call budget (the task then ends as budget_exhausted with the answer so far).
+            # It is background work: while the router is degraded it is shed.
             check = self.router.choose("verify", priority="background")
             await self.llm.chat.completions.create(
                 **check.kwargs(),
@@ -182,8 +183,11 @@ class SupportAgent:
 
     async def _account_checks(self, question: Question) -> dict[str, Any]:
         """The payment and the loyalty tier: independent lookups, made one after the other (a habit worth fixing:
-        ``agentvitals explain`` reports what running them concurrently would save)."""
+        ``agentvitals explain`` reports what running them concurrently would save). The loyalty tier only
+        personalises the answer: background work, which the router sheds while degraded."""
         payment = await self._call_tool("payment_status", question)
+        if not self.router.admit("background").admitted:
+            return {"payment": payment}
         loyalty = await self._call_tool("loyalty_tier", question)
         return {"payment": payment, "loyalty": loyalty}
 

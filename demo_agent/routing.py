@@ -1,6 +1,7 @@
 """The demo's routes for :class:`agentvitals.ModelRouter`: the planner on the small model; answers on the large
 model in normal mode and on the small one, with fewer tokens, in degraded mode (trading quality for latency
-and cost under load); a canary of the large model on 5% of the tasks; the answer check on the small model."""
+and cost under load); a canary of the large model on 5% of the tasks; the answer check on the small model, as
+background work the router sheds while degraded."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Iterable
 
 from opentelemetry import metrics
 
-from agentvitals.routing import Choice, Mode, ModelRouter, Route, Variant
+from agentvitals.routing import Admission, Choice, Mode, ModelRouter, Route, Variant
 
 from .model_server import CANARY, LARGE, SMALL
 
@@ -28,7 +29,8 @@ def make_router(*, meter_provider: metrics.MeterProvider | None = None, degraded
                 seed: int = 1) -> ModelRouter:
     """The demo's router; ``degraded`` starts it degraded as if the control service had said so (it can
     switch it back). Its mode source is the one ``init()`` was given, if any (``--alertmanager-url``)."""
-    router = ModelRouter(ROUTES, name="support", seed=seed, meter_provider=meter_provider)
+    # The demo has no queue to run deferred work later: background checks are shed while degraded.
+    router = ModelRouter(ROUTES, name="support", background=Admission.SHED, seed=seed, meter_provider=meter_provider)
     if degraded:
         router.set_degraded(True, "start")
     return router

@@ -77,7 +77,8 @@ def test_bad_settings_are_one_clear_error() -> None:
 
 def test_every_generated_file_is_listed_once() -> None:
     files = generated_files()
-    assert set(files) == {*(f"dashboards/{s}.json" for s in ("overview", "llm", "tools", "gpu-cache", "cost")),
+    stems = ("overview", "llm", "tools", "gpu-cache", "cost", "routing")
+    assert set(files) == {*(f"dashboards/{s}.json" for s in stems),
                           "alerts/rules/agentvitals.rules.yml", "deploy/kubernetes/keda-scaledobject.yaml"}
     assert all(content.endswith("\n") for content in files.values())
 
@@ -217,6 +218,35 @@ def test_overview_shows_the_incident_above_the_fold() -> None:
     defaults = time_goes["fieldConfig"]["defaults"]
     assert defaults["unit"] == "percentunit" and defaults["max"] == 1
     assert defaults["custom"]["stacking"]["mode"] == "normal"
+
+
+def test_overview_ends_with_the_task_analysis_row() -> None:
+    overview = panels("overview")
+    bottom = max(panel["gridPos"]["y"] for _, panel in overview)
+    last_row = {panel["title"].split(" (")[0]: panel for _, panel in overview if panel["gridPos"]["y"] == bottom}
+    assert set(last_row) == {"Critical path by kind: share of task time", "Saveable share of task time",
+                             "Errors per task by class"}
+    critical_path = last_row["Critical path by kind: share of task time"]["fieldConfig"]["defaults"]
+    assert critical_path["unit"] == "percentunit" and critical_path["max"] == 1
+    assert critical_path["custom"]["stacking"]["mode"] == "normal"
+    assert last_row["Saveable share of task time"]["fieldConfig"]["defaults"]["unit"] == "percentunit"
+    errors = last_row["Errors per task by class"]["targets"][0]["expr"]
+    assert Rules(CONFIG).breakdown.errors_per_task in errors
+
+
+def test_routing_compares_each_mode_and_variant_on_cost_success_and_latency() -> None:
+    from agentvitals.attributes import TASK_MODE, TASK_VARIANT
+    from agentvitals.monitoring.series import prometheus_label
+
+    by_title = {panel["title"].split(" (")[0]: panel for _, panel in panels("routing")}
+    for what, label in (("mode", prometheus_label(TASK_MODE)), ("variant", prometheus_label(TASK_VARIANT))):
+        row = [by_title[f"{figure} by {what}"] for figure in ("Cost per task", "Success rate", "Task p95")]
+        assert len({panel["gridPos"]["y"] for panel in row}) == 1  # side by side
+        for panel in row:
+            expr = panel["targets"][0]["expr"]
+            assert label in _outer_by(expr) and f'{label}!=""' in expr, (panel["title"], expr)  # routed tasks only
+    assert {"Router decisions / s by route, priority, variant and mode", "Admissions / s by priority and answer"} \
+        <= set(by_title)
 
 
 def _without_defaults(original: Any, loaded: Any, path: str = "") -> list[str]:

@@ -29,7 +29,15 @@ from typing import Any
 import pytest
 import yaml
 
-from agentvitals.control.metrics import CONTROL_ACTION, CONTROL_ACTIONS, CONTROL_RESULT, ROUTER_DEGRADED, WORKERS
+from agentvitals.attributes import ERROR_CLASS, TASK_MODE
+from agentvitals.control.metrics import (
+    CONTROL_ACTION,
+    CONTROL_ACTIONS,
+    CONTROL_RESULT,
+    ROUTER_ADMISSION,
+    ROUTER_DEGRADED,
+    WORKERS,
+)
 from agentvitals.monitoring import CONDITIONAL_PANELS, MonitoringConfig, Rules, build_dashboards, build_rules
 from agentvitals.monitoring.series import prometheus_label, prometheus_name
 from agentvitals.semconv import GEN_AI_LATEST_EXPERIMENTAL, Generation
@@ -173,10 +181,14 @@ PANELS = list(_panel_queries(committed(Generation.CURRENT)))
 """(dashboard, panel title, refId): the same panels for both generations, with different queries."""
 
 
-def _overview_query(config: MonitoringConfig, title_start: str, ref_id: str = "A") -> str:
-    overview = build_dashboards(config)["overview"]
-    panel = next(p for p in overview["panels"] if p["title"].startswith(title_start))
+def _panel_query(config: MonitoringConfig, stem: str, title_start: str, ref_id: str = "A") -> str:
+    dashboard = build_dashboards(config)[stem]
+    panel = next(p for p in dashboard["panels"] if p["title"].startswith(title_start))
     return next(t["expr"] for t in panel["targets"] if t["refId"] == ref_id)
+
+
+def _overview_query(config: MonitoringConfig, title_start: str, ref_id: str = "A") -> str:
+    return _panel_query(config, "overview", title_start, ref_id)
 
 
 def _finite(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -212,6 +224,38 @@ def test_overview_follows_the_spike(run: LoopRun) -> None:
     normal = [v for t, v in cost if steady_start + 10 <= t <= spike_start]  # steady load, normal mode
     assert degraded and normal
     assert statistics.median(degraded) < 0.5 * statistics.median(normal), (degraded, normal)
+
+
+def test_routing_and_task_analysis_panels_show_the_loop_acting(run: LoopRun) -> None:
+    """The Routing dashboard splits the run by mode: degraded tasks cost less than normal ones did, and
+    background work was shed while degraded; the Overview's task-analysis row shows cognitive errors and
+    saveable time — read with the panels' own queries."""
+    config = loop(run.generation)
+    window = config.fast_window
+    steady_start, _ = run.phase("steady")
+    spike_start, _ = run.phase("spike")
+    periods = run.report["degraded_periods"]
+
+    def during_degraded(t: float) -> bool:
+        return any(start <= t <= end for start, end in periods)
+
+    def by_label(stem: str, title: str, label: str) -> dict[str, list[tuple[float, float]]]:
+        found = run.range_by_series(_instantiate(_panel_query(config, stem, title), window))
+        return {labels.get(label, ""): _finite(points) for labels, points in found}
+
+    cost = by_label("routing", "Cost per task by mode", prometheus_label(TASK_MODE))
+    degraded = [v for t, v in cost.get("degraded", []) if during_degraded(t)]
+    normal = [v for t, v in cost.get("normal", []) if steady_start + 10 <= t <= spike_start]
+    assert degraded and normal, sorted(cost)
+    assert statistics.median(degraded) < 0.5 * statistics.median(normal), (degraded, normal)
+
+    admissions = by_label("routing", "Admissions / s", prometheus_label(ROUTER_ADMISSION))
+    assert any(v > 0 and during_degraded(t) for t, v in admissions.get("shed", [])), sorted(admissions)
+
+    errors = by_label("overview", "Errors per task by class", prometheus_label(ERROR_CLASS))
+    assert set(errors) == {"system", "cognitive"} and max(v for _, v in errors["cognitive"]) > 0
+    saveable = _finite(run.range(_instantiate(_overview_query(config, "Saveable share"), window)))
+    assert max(v for _, v in saveable) > 0
 
 
 @pytest.mark.parametrize(("stem", "title", "ref_id"), PANELS, ids=[":".join(key) for key in PANELS])

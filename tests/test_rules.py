@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from agentvitals.attributes import TASK_OUTCOME
+from agentvitals.attributes import ERROR_CLASS, TASK_OUTCOME
 from agentvitals.metrics import (
     BUDGET_EXHAUSTED,
     CACHE_REQUESTS,
@@ -287,6 +287,33 @@ RATE_CASES: dict[str, dict[str, Any]] = {
         ],
     },
 }
+
+
+# Errors per task by class: a class with no errors yet is 0 (the Overview shows both from the first task on).
+ERRORS_PER_TASK = Rules(CONFIG).breakdown.errors_per_task
+CLASS = prometheus_label(ERROR_CLASS)
+
+
+def _errors_per_task(cognitive: float, system: float) -> list[dict[str, Any]]:
+    return [{"labels": f'{ERRORS_PER_TASK}{{job="{JOB}", {CLASS}="{name}"}}', "value": value}
+            for name, value in (("cognitive", cognitive), ("system", system))]
+
+
+RATE_CASES.update({
+    "errors per task by class: both classes are 0 before any error": {
+        "interval": "1m",
+        "input_series": [input_series(COUNT, "0+60x30", **{OUTCOME: "success"})],
+        "promql_expr_test": [{"expr": ERRORS_PER_TASK, "eval_time": "20m", "exp_samples": _errors_per_task(0, 0)}],
+    },
+    "errors per task by class: cognitive errors over tasks, system still 0": {
+        "interval": "1m",
+        "input_series": [input_series(COUNT, "0+60x30", **{OUTCOME: "success"}),
+                         input_series(prometheus_name(ERRORS), "0+6x30", **{CLASS: "cognitive"},
+                                      agentvitals_error_cause="tool_not_found",
+                                      agentvitals_error_source="application")],
+        "promql_expr_test": [{"expr": ERRORS_PER_TASK, "eval_time": "20m", "exp_samples": _errors_per_task(0.1, 0)}],
+    },
+})
 
 
 def test_rules_pass_promtool_check() -> None:

@@ -132,15 +132,16 @@ class PanelSpec:
 def timeseries(title: str, queries: Sequence[Query], *, width: int, unit: str, description: str = "",
                stacked: bool = False, min_value: float | None = 0, max_value: float | None = None,
                threshold: float | None = None, legend_calcs: Sequence[str] = ("mean", "max"),
-               bars: bool = False) -> PanelSpec:
-    """A time series panel. ``threshold`` draws a dashed line (the alert threshold the panel is about)."""
+               bars: bool = False, no_value: str | None = None) -> PanelSpec:
+    """A time series panel. ``threshold`` draws a dashed line (the alert threshold the panel is about);
+    ``no_value`` replaces Grafana's "No data" where no series is the good news (no errors yet)."""
 
     def build(ctx: _Context, place: Placement) -> Any:
         steps: list[Threshold] = [("green", None)]
         if threshold is not None:
             steps.append(("red", threshold))
         defaults: dict[str, Any] = {"thresholds": _thresholds(steps)}
-        for key, value in (("min", min_value), ("max", max_value)):
+        for key, value in (("min", min_value), ("max", max_value), ("noValue", no_value)):
             if value is not None:
                 defaults[key] = value
         return g.TimeSeries(

@@ -18,15 +18,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from agentvitals._errors import ErrorClass
 from agentvitals.attributes import (
     BUDGET_LIMIT,
     CACHE_NAME,
     CACHE_RESULT,
+    CRITICAL_PATH_KIND,
     ERROR_CAUSE,
     ERROR_CLASS,
+    FINDING_KIND,
+    TASK_MODE,
     TASK_OUTCOME,
+    TASK_VARIANT,
     WAIT_KIND,
     Outcome,
+)
+from agentvitals.control.metrics import (
+    ROUTER_ADMISSION,
+    ROUTER_ADMISSIONS,
+    ROUTER_DECISIONS,
+    ROUTER_MODE,
+    ROUTER_NAME,
+    ROUTER_PRIORITY,
+    ROUTER_ROUTE,
+    ROUTER_SWITCH_REASON,
+    ROUTER_SWITCHES,
+    ROUTER_VARIANT,
 )
 from agentvitals.metrics import (
     BUDGET_EXHAUSTED,
@@ -39,7 +56,9 @@ from agentvitals.metrics import (
     TASK_ACTIVE,
     TASK_CHILD,
     TASK_COST,
+    TASK_CRITICAL_PATH,
     TASK_DURATION,
+    TASK_FINDINGS,
     TASK_IDLE,
     TASK_SAVEABLE,
     UNPRICED_CALLS,
@@ -88,6 +107,18 @@ OUTCOME = prometheus_label(TASK_OUTCOME)
 MODEL = prometheus_label(GEN_AI_REQUEST_MODEL)
 OPERATION = prometheus_label(GEN_AI_OPERATION_NAME)
 ERROR_CLASS_LABEL = prometheus_label(ERROR_CLASS)
+ERROR_CAUSE_LABEL = prometheus_label(ERROR_CAUSE)
+CRITICAL_PATH = prometheus_label(CRITICAL_PATH_KIND)
+FINDING = prometheus_label(FINDING_KIND)
+VARIANT = prometheus_label(TASK_VARIANT)
+MODE = prometheus_label(TASK_MODE)
+ROUTER = prometheus_label(ROUTER_NAME)
+ROUTE = prometheus_label(ROUTER_ROUTE)
+PRIORITY = prometheus_label(ROUTER_PRIORITY)
+ROUTED_VARIANT = prometheus_label(ROUTER_VARIANT)
+ROUTED_MODE = prometheus_label(ROUTER_MODE)
+ADMISSION = prometheus_label(ROUTER_ADMISSION)
+SWITCH_REASON = prometheus_label(ROUTER_SWITCH_REASON)
 TOOL = prometheus_label(GEN_AI_TOOL_NAME)
 SOURCE = prometheus_label(GEN_AI_DATA_SOURCE_ID)
 DB_OPERATION = prometheus_label(DB_OPERATION_NAME)
@@ -254,7 +285,7 @@ class WindowRules:
             Recording(self.cache_requests, n.sum_rate(cache)),
             Recording(self.cache_ratio, ratio(n.rate(cache.where(eq(RESULT, "hit"))), self.cache_requests, (s,))),
             Recording(self.budget_ratio, ratio(n.rate(Selector(prometheus_name(BUDGET_EXHAUSTED))), self.tasks, (s,))),
-            Recording(self.errors_by_cause, n.sum_rate(errors, ERROR_CLASS_LABEL, prometheus_label(ERROR_CAUSE))),
+            Recording(self.errors_by_cause, n.sum_rate(errors, ERROR_CLASS_LABEL, ERROR_CAUSE_LABEL)),
             Recording(self.cognitive_ratio, ratio(n.rate(errors.where(eq(ERROR_CLASS_LABEL, "cognitive"))),
                                                   self.tasks, (s,))),
             Recording(self.saveable_rate, n.sum_rate(Selector(prometheus_name(TASK_SAVEABLE)))),
@@ -263,10 +294,11 @@ class WindowRules:
 
 
 class BreakdownRules:
-    """Per model, tool, source, operation, cache and limit: what the detail dashboards plot (fast window)."""
+    """Per model, tool, source, operation, cache and limit, per kind of task time, finding and error, per router
+    mode and variant: what the detail dashboards plot, at the window of ``per_service`` (the fast one)."""
 
-    def __init__(self, config: MonitoringConfig, window: str, llm: GenAISeries) -> None:
-        n = _Namer(config, window)
+    def __init__(self, config: MonitoringConfig, llm: GenAISeries, per_service: WindowRules) -> None:
+        n = _Namer(config, per_service.window)
         s = n.service
         calls = [Selector(series(metric, "_count")) for metric in llm.call_durations]
         tool_count = Selector(series(llm.tool_duration, "_count"))
@@ -286,6 +318,18 @@ class BreakdownRules:
         self.cache_requests = n.name("cache_result", _metric(prometheus_name(CACHE_REQUESTS)), "rate")
         self.budget_exhausted = n.name("limit", _metric(prometheus_name(BUDGET_EXHAUSTED)), "rate")
         self.cache_saved = n.name("cache", _metric(prometheus_name(CACHE_SAVED)), "rate")
+        # Task analysis (agentvitals explain): the critical path by kind, findings by kind, errors per task by class.
+        self.critical_path = n.name("kind", _metric(prometheus_name(TASK_CRITICAL_PATH)), "rate")
+        self.findings = n.name("kind", _metric(prometheus_name(TASK_FINDINGS)), "rate")
+        self.errors_per_task = n.name("class", "agentvitals_errors_per_task", "ratio_rate")
+        # Routing (agentvitals.ModelRouter): tasks and their cost by the variant and mode served, the router's
+        # decisions, admission answers and mode switches.
+        self.routed_tasks = n.name("variant_mode_outcome", "agentvitals_tasks", "rate")
+        self.routed_cost = n.name("variant_mode", _metric(prometheus_name(TASK_COST)), "rate")
+        self.router_decisions = n.name("route_priority_variant_mode", _metric(prometheus_name(ROUTER_DECISIONS)),
+                                       "rate")
+        self.router_admissions = n.name("priority_admission", _metric(prometheus_name(ROUTER_ADMISSIONS)), "rate")
+        self.router_switches = n.name("router_mode_reason", _metric(prometheus_name(ROUTER_SWITCHES)), "rate")
 
         # One rule for every token type: each type's series (a histogram's sum, a counter) gets the
         # type as a label, so panels need not know which generation of names holds which type.
@@ -311,7 +355,27 @@ class BreakdownRules:
             Recording(self.cache_requests, n.sum_rate(Selector(prometheus_name(CACHE_REQUESTS)), CACHE, RESULT)),
             Recording(self.budget_exhausted, n.sum_rate(Selector(prometheus_name(BUDGET_EXHAUSTED)), LIMIT)),
             Recording(self.cache_saved, n.sum_rate(Selector(prometheus_name(CACHE_SAVED)), CACHE)),
+            Recording(self.critical_path, n.sum_rate(Selector(prometheus_name(TASK_CRITICAL_PATH)), CRITICAL_PATH)),
+            Recording(self.findings, n.sum_rate(Selector(prometheus_name(TASK_FINDINGS)), FINDING)),
+            Recording(self.errors_per_task, self._per_task_by_class(s, per_service)),
+            Recording(self.routed_tasks, n.sum_rate(Selector(series(TASK_DURATION, "_count")), VARIANT, MODE, OUTCOME)),
+            Recording(self.routed_cost, n.sum_rate(Selector(prometheus_name(TASK_COST)), VARIANT, MODE)),
+            Recording(self.router_decisions, n.sum_rate(Selector(prometheus_name(ROUTER_DECISIONS)),
+                                                        ROUTE, PRIORITY, ROUTED_VARIANT, ROUTED_MODE)),
+            Recording(self.router_admissions, n.sum_rate(Selector(prometheus_name(ROUTER_ADMISSIONS)),
+                                                         PRIORITY, ADMISSION)),
+            Recording(self.router_switches, n.sum_rate(Selector(prometheus_name(ROUTER_SWITCHES)),
+                                                       ROUTER, ROUTED_MODE, SWITCH_REASON)),
         ]
+
+    @staticmethod
+    def _per_task_by_class(service: str, per_service: WindowRules) -> str:
+        """Errors per task of each class. Errors only have series once one happened; a class a service has had
+        none of yet is 0 here (its task rate times 0), so the chart shows both classes from the first task on."""
+        tasks = per_service.tasks
+        errors = aggregate("sum", per_service.errors_by_cause, (service, ERROR_CLASS_LABEL))
+        none_yet = "\nor\n".join(with_label(f"{tasks} * 0", ERROR_CLASS_LABEL, c.value) for c in ErrorClass)
+        return f"(\n{errors}\nor\n{none_yet}\n)\n/ on ({service}) group_left\n{tasks}"
 
 
 class Rules:
@@ -322,7 +386,7 @@ class Rules:
         self.llm = genai_series(config.genai_names)
         self.fast = WindowRules(config, config.fast_window, self.llm)
         self.slow = WindowRules(config, config.rate_window, self.llm)
-        self.breakdown = BreakdownRules(config, config.fast_window, self.llm)
+        self.breakdown = BreakdownRules(config, self.llm, self.fast)
 
         # Failed-task ratios at every window the burn-rate alerts compare.
         n_windows = sorted({*config.slo_fast_windows, *config.slo_slow_windows}, key=seconds)

@@ -9,6 +9,7 @@ from agentvitals.monitoring._dashboards.cost import cost
 from agentvitals.monitoring._dashboards.gpu_cache import gpu_and_cache
 from agentvitals.monitoring._dashboards.llm import llm
 from agentvitals.monitoring._dashboards.overview import overview
+from agentvitals.monitoring._dashboards.routing import routing
 from agentvitals.monitoring._dashboards.tools import tools
 from agentvitals.monitoring._rules import Rules
 
@@ -29,4 +30,5 @@ def build_dashboards(config: MonitoringConfig) -> dict[str, dict[str, Any]]:
         "tools": tools(config, rules),
         "gpu-cache": gpu_and_cache(config, rules),
         "cost": cost(config, rules),
+        "routing": routing(config, rules),
     }

@@ -2,7 +2,9 @@
 
 Top row: the figures now (one-minute rules). Second row, above the fold: the control loop — router
 mode as a state timeline, the worker pool, the alerts firing. Then where task time goes (the share of
-wall time by kind), latency and outcomes, cost. Figures over the alerts' longer window say "(5m)".
+wall time by kind), latency and outcomes, cost; last, why tasks take their time and fail (the task analysis
+``agentvitals explain`` does on every task): the critical path by kind, the time concurrency would save,
+errors by class. Figures over the alerts' longer window say "(5m)".
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from agentvitals.metrics import TASK_DURATION
 from agentvitals.monitoring._config import MonitoringConfig
 from agentvitals.monitoring._dashboards._common import FIRING_ALERTS, RATE, TASKS_PER_SECOND, TIMES, Page
 from agentvitals.monitoring._grafana import Query, stat, state_timeline, table, timeseries, value_text
-from agentvitals.monitoring._promql import aggregate, legend, quantile
-from agentvitals.monitoring._rules import Rules
+from agentvitals.monitoring._promql import aggregate, legend, quantile, share
+from agentvitals.monitoring._rules import CRITICAL_PATH, ERROR_CLASS_LABEL, Rules
 from agentvitals.monitoring.series import prometheus_label, prometheus_name, series
 
 __all__ = ["overview"]
@@ -111,6 +113,33 @@ def overview(config: MonitoringConfig, rules: Rules) -> dict[str, Any]:
                     Query(aggregate("min", page.pick(alerting.success_ratio), (s,)),
                           legend(s, prefix=f"({config.rate_window})"))],
                    width=12, unit="percentunit", max_value=1, min_value=None, legend_calcs=("min", "lastNotNull")),
+    )
+
+    by = rules.breakdown
+    critical_path = page.pick(by.critical_path)
+    page.board.row(
+        8,
+        timeseries(f"Critical path by kind: share of task time ({w})",
+                   [Query(share(aggregate("sum", critical_path, (CRITICAL_PATH,)), aggregate("sum", critical_path)),
+                          legend(CRITICAL_PATH))],
+                   width=12, unit="percentunit", stacked=True, max_value=1, legend_calcs=("mean", "lastNotNull"),
+                   description="The chain of calls and own compute that decided each task's wall time, by what it "
+                               "was: shortening anything else does not make tasks faster. Of the analysed tasks' "
+                               "wall time, so the stack sums to 100%."),
+        timeseries(f"Saveable share of task time ({w})",
+                   [Query(aggregate("max", page.pick(now.saveable_ratio), (s,)), legend(s))],
+                   width=6, unit="percentunit", threshold=config.saveable_time_ratio,
+                   description="Time that running independent calls concurrently, instead of one after another, "
+                               f"would save, of task wall time. The dashed line is where AgentSaveableTimeHigh "
+                               f"fires (on the {config.rate_window} share); agentvitals explain shows which calls."),
+        timeseries(f"Errors per task by class ({w})",
+                   [Query(aggregate("max", page.pick(by.errors_per_task), (s, ERROR_CLASS_LABEL)),
+                          legend(ERROR_CLASS_LABEL, s))],
+                   width=6, unit="short", stacked=True, legend_calcs=("mean", "lastNotNull"),
+                   description="system: the infrastructure failed (timeouts, rate limits, 5xx). cognitive: the "
+                               "model or the agent did (unknown tools, output that does not parse, loops); "
+                               f"AgentCognitiveErrorsHigh fires above {config.cognitive_errors_per_task:g} per task "
+                               f"({config.rate_window}). By cause: the Tools dashboard."),
     )
     return page.render("agentvitals-overview", "agentvitals / Overview",
                        "Tasks, latency, where the time goes, cost, and the control loop acting.")

@@ -1,4 +1,5 @@
-"""Tools, retrieval and the database: latency percentiles, calls, errors, and the parallelism achieved."""
+"""Tools, retrieval and the database: latency percentiles, calls, errors, and the parallelism achieved; the
+findings of the task analysis (``agentvitals explain``) by kind and errors by class and cause."""
 
 from __future__ import annotations
 
@@ -8,8 +9,16 @@ from agentvitals.metrics import DB_DURATION
 from agentvitals.monitoring._config import MonitoringConfig
 from agentvitals.monitoring._dashboards._common import PER_SECOND, RATE, TIMES, Page
 from agentvitals.monitoring._grafana import Query, timeseries
-from agentvitals.monitoring._promql import Selector, aggregate, legend, matches, quantile, rate
-from agentvitals.monitoring._rules import DB_OPERATION, SOURCE, TOOL, Rules
+from agentvitals.monitoring._promql import Selector, aggregate, legend, matches, quantile, rate, share
+from agentvitals.monitoring._rules import (
+    DB_OPERATION,
+    ERROR_CAUSE_LABEL,
+    ERROR_CLASS_LABEL,
+    FINDING,
+    SOURCE,
+    TOOL,
+    Rules,
+)
 from agentvitals.monitoring.series import SPAN_METRICS_CALLS, series
 
 __all__ = ["tools"]
@@ -71,5 +80,25 @@ def tools(config: MonitoringConfig, rules: Rules) -> dict[str, Any]:
                    width=12, unit=PER_SECOND,
                    description="Derived from traces by the Collector (sampled traces only)."),
     )
+    errors_by = (ERROR_CLASS_LABEL, ERROR_CAUSE_LABEL)
+    page.board.row(
+        8,
+        timeseries(f"Findings per task by kind ({w})",
+                   [Query(share(aggregate("sum", page.pick(by.findings), (FINDING,)),
+                                aggregate("sum", page.pick(rules.fast.tasks))), legend(FINDING))],
+                   width=12, unit="short", no_value="no findings",
+                   description="What the analysis at task end found (slow LLM or tool calls, many calls, expensive "
+                               "calls, prompt-heavy calls, independent calls made one after another, a tool called "
+                               "again with the same arguments), per task: 0.3 is three findings of that kind in ten "
+                               "tasks (a task can have one per model or tool). agentvitals explain shows them for "
+                               "one task."),
+        timeseries(f"Errors / s by class and cause ({w})",
+                   [Query(aggregate("sum", page.pick(rules.fast.errors_by_cause), errors_by), legend(*errors_by))],
+                   width=12, unit=PER_SECOND, stacked=True, no_value="no errors",
+                   description="LLM, tool and task errors, each counted once where it first surfaced, and the "
+                               "cognitive errors the application reported: system (timeouts, rate limits, 5xx) or "
+                               "cognitive (unknown tools, output that does not parse, loops, step limits)."),
+    )
     return page.render("agentvitals-tools", "agentvitals / Tools, retrieval and DB",
-                       "Latency percentiles, errors and calls of tools, retrievals and database operations.")
+                       "Latency percentiles, errors and calls of tools, retrievals and database operations; "
+                       "findings and errors of the tasks that make them.")
