@@ -309,7 +309,8 @@ def _gemini(model: str, mode: str, text: str = "hello", usage: dict[str, Any] | 
     if mode == "no_usage":
         del body["usageMetadata"]
     if mode == "wrong_types":
-        body["usageMetadata"] = {"promptTokenCount": "many", "candidatesTokenCount": -3}
+        # The SDK validates types (a string fails the caller's call), so: well-typed but impossible values.
+        body["usageMetadata"] = {"promptTokenCount": -3, "candidatesTokenCount": -3}
     return body
 
 
@@ -357,8 +358,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _json(self, body: dict[str, Any]) -> None:
-        self._send(200, json.dumps(body).encode())
+        # Counted before the body goes out: the client may assert on the count as soon as it has read the body.
         self._answered()
+        self._send(200, json.dumps(body).encode())
 
     def _stream(self, events: list[Event], done: bool, mode: str) -> None:
         truncate, abort = mode == "truncated", mode == "abort"
@@ -377,12 +379,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"data: {\"id\": \"trunc")  # cut inside a JSON payload
                 self.wfile.flush()
                 return
+            if index == len(events) - 1 and not done:
+                self._answered()  # before the last event: the client may assert as soon as it has read it
             prefix = f"event: {event}\n" if event else ""
             self.wfile.write(f"{prefix}data: {json.dumps(data)}\n\n".encode())
         if done:
+            self._answered()
             self.wfile.write(b"data: [DONE]\n\n")
         self.wfile.flush()
-        self._answered()
 
     def do_POST(self) -> None:  # noqa: N802 - http.server API
         try:
@@ -495,7 +499,8 @@ class FakeLLMServer(ServedHTTP):
 
     @property
     def answered(self) -> Counter[str]:
-        """Per path (without query): LLM responses sent in full (a 200 with a complete body or stream)."""
+        """Per path (without query): LLM responses sent in full (a 200 with a complete body or stream; counted
+        just before its last bytes are written, so a client that has read them always sees the count)."""
         return self._server.answered  # type: ignore[attr-defined, no-any-return]
 
     def answered_total(self) -> int:
