@@ -34,6 +34,8 @@ _DEFAULT_SHUTDOWN_TIMEOUT = 3.0
 _CONTENT_ON = {"true", "1", "span_only", "span_and_event"}
 _CONTENT_OFF = {"false", "0", "no_content", "event_only", ""}
 _CONTENT_EVENTS = {"event_only", "span_and_event"}
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
 
 T = TypeVar("T")
 
@@ -72,6 +74,8 @@ class Settings:
     """When the findings of each task's analysis fire."""
     trace_file: str | None = None
     """Also write exported spans here as OTLP JSON lines (for ``agentvitals explain`` without a stack)."""
+    stream_usage: bool = False
+    """Ask OpenAI-compatible chat streams for their usage (see ``AGENTVITALS_STREAM_USAGE``)."""
 
 
 def _env(name: str) -> str | None:
@@ -233,6 +237,21 @@ def _instrumentations(argument: object, problems: list[str]) -> tuple[str, ...] 
     return tuple(name.strip() for name in raw.split(",") if name.strip()) if raw else None
 
 
+def _stream_usage(argument: object, problems: list[str]) -> bool:
+    if isinstance(argument, bool):
+        return argument
+    if argument is not None:
+        problems.append(f"stream_usage must be True or False, got {argument!r}")
+    raw = _env(env.AGENTVITALS_STREAM_USAGE)
+    if raw is None:
+        return False
+    value = raw.strip().lower()
+    if value not in _TRUE and value not in _FALSE:
+        _logger.warning("agentvitals: ignoring %s=%r (expected true or false); stream usage stays off",
+                        env.AGENTVITALS_STREAM_USAGE, raw)
+    return value in _TRUE
+
+
 def _content_events(capture_argument: object) -> bool:
     """The environment's event modes; an explicit ``capture_content`` argument means spans only."""
     if isinstance(capture_argument, bool):
@@ -328,6 +347,7 @@ def resolve_settings(
     genai_names: object = None,
     finding_thresholds: object = None,
     trace_file: object = None,
+    stream_usage: object = None,
 ) -> Settings:
     """Explicit argument > environment > default. Raises :class:`ConfigError` for bad arguments."""
     problems: list[str] = []
@@ -367,6 +387,7 @@ def resolve_settings(
         genai_names=_genai_names(genai_names, problems),
         finding_thresholds=_finding_thresholds(finding_thresholds, problems),
         trace_file=_trace_file(trace_file, problems),
+        stream_usage=_stream_usage(stream_usage, problems),
     )
     if problems:
         raise ConfigError("agentvitals.init(): " + "; ".join(problems))

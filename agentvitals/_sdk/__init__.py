@@ -93,6 +93,7 @@ def init(
     genai_names: str | None = None,
     finding_thresholds: Mapping[str, float] | None = None,
     trace_file: str | os.PathLike[str] | None = None,
+    stream_usage: bool | None = None,
     tracer_provider: trace.TracerProvider | None = None,
     meter_provider: metrics.MeterProvider | None = None,
     span_exporter: SpanExporter | None = None,
@@ -120,9 +121,9 @@ def init(
             in USD per 1M tokens, matched before the bundled table.
         instrumentations: Names to enable (default: all whose library is installed):
             ``openai``, ``anthropic``, ``httpx`` (httpx and httpx2), ``sqlite3``, ``psycopg``, ``psycopg2``,
-            ``pymysql``, ``redis``, ``chromadb``, ``qdrant``, ``langchain``, ``langgraph``, ``mcp``,
-            ``openai_agents``, ``pydantic_ai``, ``llama_index``, ``smolagents``, ``crewai``, ``threading``, and
-            ``gpu`` (NVML gauges, when NVML loads).
+            ``pymysql``, ``redis``, ``chromadb``, ``qdrant``, ``langchain``, ``langgraph``, ``mcp``, ``litellm``,
+            ``google_genai``, ``openai_agents``, ``pydantic_ai``, ``llama_index``, ``smolagents``, ``crewai``,
+            ``threading``, and ``gpu`` (NVML gauges, when NVML loads).
         shutdown_timeout: Seconds the final export at exit or ``shutdown()`` may take (default 3).
         genai_names: ``current`` (semantic conventions v1.41, the default) or ``latest``
             (semantic-conventions-genai v0.1.0, as ``OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental``
@@ -132,6 +133,10 @@ def init(
             ``prompt_heavy_min_tokens`` (1000), ``parallel_min_saving_s`` (0.1), ``repeated_tool_calls`` (1).
         trace_file: Also write exported spans to this file as OTLP JSON lines (the Collector's file exporter
             format), for ``agentvitals explain --file`` without a stack.
+        stream_usage: Ask OpenAI-compatible chat streams (``openai`` chat completions, ``litellm.completion``) for
+            their token usage (``stream_options={"include_usage": True}``) when the caller set no
+            ``stream_options``, so streams are priced. Off by default: such a stream ends with an extra chunk with
+            empty ``choices``, and some compatible servers reject the option (see ``AGENTVITALS_STREAM_USAGE``).
         tracer_provider, meter_provider: Use these instead of creating (or reusing global) ones.
         span_exporter: Export spans here instead of OTLP (e.g. an in-memory exporter in tests).
         span_processors: Extra span processors, added after the exporter's (they see every span).
@@ -155,7 +160,7 @@ def init(
             metric_export_interval=metric_export_interval, capture_content=capture_content,
             content_max_length=content_max_length, instrumentations=instrumentations,
             shutdown_timeout=shutdown_timeout, genai_names=genai_names, finding_thresholds=finding_thresholds,
-            trace_file=trace_file,
+            trace_file=trace_file, stream_usage=stream_usage,
         )
         prices = load_price_table(pricing, os.environ.get(env.AGENTVITALS_PRICES) or None)
         _check_alertmanager(alertmanager)
@@ -202,7 +207,8 @@ def _start(settings: Settings, prices: Any, explicit_tracer_provider: Any, expli
                        metric_exporter)
     content = ContentPolicy(settings.capture_content, settings.content_max_length, settings.content_events)
     handler = Handler.create(tracer_provider=tracers.provider, meter_provider=meters.provider, pricing=prices,
-                             content=content, conventions=genai_conventions(settings.genai_names))
+                             content=content, conventions=genai_conventions(settings.genai_names),
+                             stream_usage=settings.stream_usage)
     activate(handler)
     if span_export is not None or metric_exporter is not None:
         _observe_drops(meters.provider, lambda: _drops(runtime))
