@@ -16,7 +16,11 @@ APIs (``--api``): ``chat`` (openai ``chat.completions.create``), ``responses`` (
 (``litellm.completion`` on an ``openai/`` route, with the openai SDK under it instrumented too, as ``init()``
 does). Streams have 60 chunks plus the usage.
 
-    python benchmarks/overhead.py [--api chat] [--calls 200] [--rounds 40] [--stream]
+Clocks (``--clock``): ``wall`` (default, ``time.perf_counter``) or ``cpu`` (``time.process_time``: the CPU time
+of the whole process, the export threads included). On a shared machine the CPU clock is the steadier reading of
+what a call costs: time spent waiting for a core does not count.
+
+    python benchmarks/overhead.py [--api chat] [--calls 200] [--rounds 40] [--stream] [--clock wall]
 """
 
 from __future__ import annotations
@@ -240,13 +244,16 @@ class _Together:
             instrumentor.uninstrument()
 
 
-def per_call_seconds(call: Callable[[], None], calls: int) -> float:
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def per_call_seconds(call: Callable[[], None], calls: int, clock: Callable[[], float] = time.perf_counter) -> float:
     for _ in range(min(20, calls)):
         call()
-    start = time.perf_counter()
+    start = clock()
     for _ in range(calls):
         call()
-    return (time.perf_counter() - start) / calls
+    return (clock() - start) / calls
 
 
 def init_benchmark() -> None:
@@ -277,9 +284,11 @@ def instrumentations(telemetry: Handler, api: Api) -> dict[str, tuple[Any, dict[
     return found
 
 
-def measure(*, stream: bool, calls: int, rounds: int, api: str = "chat") -> dict[str, list[float]]:
-    """Per-call seconds of each configuration, one entry per round (rounds interleaved)."""
+def measure(*, stream: bool, calls: int, rounds: int, api: str = "chat", clock: str = "wall"
+            ) -> dict[str, list[float]]:
+    """Per-call seconds of each configuration, one entry per round (rounds interleaved), on ``clock``."""
     chosen = APIS[api]
+    now = CLOCKS[clock]
     init_benchmark()
     telemetry = current()
     baseline = chosen.make_call(stream)
@@ -297,8 +306,8 @@ def measure(*, stream: bool, calls: int, rounds: int, api: str = "chat") -> dict
 
     results: dict[str, list[float]] = {"baseline": [], "floor": []}
     steps: list[Callable[[], None]] = [
-        lambda: results["baseline"].append(per_call_seconds(baseline, calls)),
-        lambda: results["floor"].append(per_call_seconds(floor, calls)),
+        lambda: results["baseline"].append(per_call_seconds(baseline, calls, now)),
+        lambda: results["floor"].append(per_call_seconds(floor, calls, now)),
     ]
     for name, (instrumentor, options) in instrumentations(telemetry, chosen).items():
         results[name] = []
@@ -306,7 +315,7 @@ def measure(*, stream: bool, calls: int, rounds: int, api: str = "chat") -> dict
         def instrumented(name: str = name, instrumentor: Any = instrumentor, options: Any = options) -> None:
             instrumentor.instrument(**options)
             try:
-                results[name].append(per_call_seconds(baseline, calls))
+                results[name].append(per_call_seconds(baseline, calls, now))
             finally:
                 instrumentor.uninstrument()
 
@@ -336,12 +345,14 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200, help="calls per configuration per round")
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--stream", action="store_true", help=f"streaming calls ({CHUNKS} chunks + usage)")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                        help="wall time, or the process's CPU time (steadier on a shared machine)")
     args = parser.parse_args()
-    results = measure(stream=args.stream, calls=args.calls, rounds=args.rounds, api=args.api)
+    results = measure(stream=args.stream, calls=args.calls, rounds=args.rounds, api=args.api, clock=args.clock)
     added = added_per_call(results)
     print(f"# {APIS[args.api].title}{f' (stream, {CHUNKS} chunks)' if args.stream else ''}: {args.calls} calls x "
-          f"{args.rounds} rounds; openai {openai.__version__}; Python {platform.python_version()}; "
-          f"{platform.machine()}")
+          f"{args.rounds} rounds; {args.clock} clock; openai {openai.__version__}; "
+          f"Python {platform.python_version()}; {platform.machine()}")
     print(f"{'configuration':<20}{'median µs':>12}{'min µs':>10}{'max µs':>10}{'added µs':>11}")
     for name, values in results.items():
         median = statistics.median(added[name]) if name in added else 0.0

@@ -42,6 +42,12 @@ def test_overhead_measures_every_configuration_and_unpatches(stream: bool, api: 
     assert agentvitals._sdk._runtime is None  # and agentvitals shut down
 
 
+def test_overhead_on_the_cpu_clock() -> None:
+    results = overhead.measure(stream=False, calls=3, rounds=2, api="responses", clock="cpu")
+    assert {"baseline", "floor", "agentvitals"} <= set(results)
+    assert all(len(times) == 2 and all(t > 0 for t in times) for times in results.values())
+
+
 def test_explain_benchmark_measures_every_row() -> None:
     results = explain.measure(repeats=2)
     assert set(results) == {"analysis", "at task end", "per span"}
