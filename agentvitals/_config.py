@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from agentvitals import environment_variables as env
 from agentvitals._explain._thresholds import THRESHOLD_VARIABLES, Thresholds
+from agentvitals._redaction import Scrubber
 from agentvitals.semconv import Generation, generation_from_opt_in
 
 _logger = logging.getLogger("agentvitals")
@@ -34,8 +35,6 @@ _DEFAULT_SHUTDOWN_TIMEOUT = 3.0
 _CONTENT_ON = {"true", "1", "span_only", "span_and_event"}
 _CONTENT_OFF = {"false", "0", "no_content", "event_only", ""}
 _CONTENT_EVENTS = {"event_only", "span_and_event"}
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
 
 T = TypeVar("T")
 
@@ -49,7 +48,7 @@ class Settings:
     """The resolved configuration of one ``init()`` call."""
 
     service_name: str
-    endpoint: str | None
+    endpoint: str | None = field(repr=False)  # may carry credentials: never in a log line as it is
     """OTLP base endpoint, or ``None`` when export is off."""
     protocol: str
     headers: Mapping[str, str] = field(repr=False)
@@ -74,6 +73,10 @@ class Settings:
     """When the findings of each task's analysis fire."""
     trace_file: str | None = None
     """Also write exported spans here as OTLP JSON lines (for ``agentvitals explain`` without a stack)."""
+    capture_db_literals: bool = False
+    """Keep literals in exported SQL statements (and statement parameters); off: they become ``?``."""
+    scrub: Scrubber | None = None
+    """The user's scrubbing hook, applied to every exported attribute."""
     stream_usage: bool = False
     """Ask OpenAI-compatible chat streams for their usage (see ``AGENTVITALS_STREAM_USAGE``)."""
 
@@ -226,6 +229,35 @@ def _capture_content(argument: object, problems: list[str]) -> bool:
     return False
 
 
+def _flag(argument: object, name: str, variable: str, problems: list[str]) -> bool:
+    """A boolean setting: the argument if it is one (else a problem), else ``true``/``false`` in the environment."""
+    if isinstance(argument, bool):
+        return argument
+    if argument is not None:
+        problems.append(f"{name} must be True or False, got {argument!r}")
+    raw = (_env(variable) or "false").strip().lower()
+    if raw not in ("true", "false", "1", "0"):
+        _logger.warning("agentvitals: ignoring %s=%r; using false", variable, raw)
+    return raw in ("true", "1")
+
+
+def _scrub(argument: object, problems: list[str]) -> Scrubber | None:
+    if argument is not None:
+        try:
+            return Scrubber.of(argument)
+        except ValueError as exc:
+            problems.append(str(exc))
+            return None
+    raw = _env(env.AGENTVITALS_SCRUB_PATTERNS)
+    if raw is None:
+        return None
+    try:
+        return Scrubber.from_environment(raw)
+    except ValueError as exc:  # the patterns may hold what they are meant to hide: never echo them
+        _logger.warning("agentvitals: ignoring %s: %s", env.AGENTVITALS_SCRUB_PATTERNS, str(exc).split(" (")[0])
+        return None
+
+
 def _instrumentations(argument: object, problems: list[str]) -> tuple[str, ...] | None:
     if argument is not None:
         if isinstance(argument, str) or not isinstance(argument, Sequence) or not all(
@@ -235,21 +267,6 @@ def _instrumentations(argument: object, problems: list[str]) -> tuple[str, ...] 
         return tuple(argument)
     raw = _env(env.AGENTVITALS_INSTRUMENTATIONS)
     return tuple(name.strip() for name in raw.split(",") if name.strip()) if raw else None
-
-
-def _stream_usage(argument: object, problems: list[str]) -> bool:
-    if isinstance(argument, bool):
-        return argument
-    if argument is not None:
-        problems.append(f"stream_usage must be True or False, got {argument!r}")
-    raw = _env(env.AGENTVITALS_STREAM_USAGE)
-    if raw is None:
-        return False
-    value = raw.strip().lower()
-    if value not in _TRUE and value not in _FALSE:
-        _logger.warning("agentvitals: ignoring %s=%r (expected true or false); stream usage stays off",
-                        env.AGENTVITALS_STREAM_USAGE, raw)
-    return value in _TRUE
 
 
 def _content_events(capture_argument: object) -> bool:
@@ -347,6 +364,8 @@ def resolve_settings(
     genai_names: object = None,
     finding_thresholds: object = None,
     trace_file: object = None,
+    capture_db_literals: object = None,
+    scrub: object = None,
     stream_usage: object = None,
 ) -> Settings:
     """Explicit argument > environment > default. Raises :class:`ConfigError` for bad arguments."""
@@ -387,7 +406,10 @@ def resolve_settings(
         genai_names=_genai_names(genai_names, problems),
         finding_thresholds=_finding_thresholds(finding_thresholds, problems),
         trace_file=_trace_file(trace_file, problems),
-        stream_usage=_stream_usage(stream_usage, problems),
+        capture_db_literals=_flag(capture_db_literals, "capture_db_literals", env.AGENTVITALS_CAPTURE_DB_LITERALS,
+                                  problems),
+        scrub=_scrub(scrub, problems),
+        stream_usage=_flag(stream_usage, "stream_usage", env.AGENTVITALS_STREAM_USAGE, problems),
     )
     if problems:
         raise ConfigError("agentvitals.init(): " + "; ".join(problems))

@@ -33,6 +33,7 @@ class Instruments:
     cost: Counter
     unpriced_calls: Counter
     uninstrumented_calls: Counter
+    rejected_values: Counter
     task_duration: Histogram
     task_cost: Counter
     task_active: Counter
@@ -62,6 +63,7 @@ class Instruments:
             "cost": registry.COST,
             "unpriced_calls": registry.UNPRICED_CALLS,
             "uninstrumented_calls": registry.UNINSTRUMENTED_CALLS,
+            "rejected_values": registry.REJECTED_VALUES,
             "task_duration": registry.TASK_DURATION,
             "task_cost": registry.TASK_COST,
             "task_active": registry.TASK_ACTIVE,

@@ -12,6 +12,7 @@ Every measurement carries the span's context, so a sampled span becomes its poin
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -27,7 +28,7 @@ from agentvitals._errors import ErrorSource, classify
 from agentvitals._explain._records import arguments_hash
 from agentvitals._handler import Handler
 from agentvitals._messages import bounded_json
-from agentvitals._records import LLMResponse, Usage
+from agentvitals._records import LLMResponse, Usage, finish_reasons
 from agentvitals._spans import is_agent, is_inference, is_tool
 from agentvitals._taskrun import current_task
 from agentvitals.attributes import (
@@ -35,12 +36,14 @@ from agentvitals.attributes import (
     COST_CURRENCY,
     COST_PRICED,
     COST_SOURCE,
+    REJECTED_FIELD,
+    RESPONSE_REJECTED,
     RETRIEVAL_OPERATION,
     RETRIEVAL_TOP_K,
     TOOL_ARGUMENTS_HASH,
     USAGE_REPORTED,
 )
-from agentvitals.metrics import GENAI_METRIC_LABELS
+from agentvitals.metrics import GENAI_METRIC_LABELS, REJECTED_VALUES
 from agentvitals.semconv import (
     ERROR_TYPE,
     GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS,
@@ -70,6 +73,7 @@ __all__ = ["Invocation", "LLMInvocation", "error_type", "llm_active", "should_in
            "start_operation", "start_retrieval", "start_tool"]
 
 _LLM_ACTIVE = otel_context.create_key("agentvitals-llm-active")
+_rejection_logged = False
 
 
 def llm_active() -> bool:
@@ -254,7 +258,8 @@ class LLMInvocation(Invocation):
             if response.response_id:
                 attributes[GEN_AI_RESPONSE_ID] = response.response_id
             if response.finish_reasons:
-                attributes[GEN_AI_RESPONSE_FINISH_REASONS] = response.finish_reasons
+                # bounded, whichever instrumentation filled them
+                attributes[GEN_AI_RESPONSE_FINISH_REASONS] = finish_reasons(response.finish_reasons)
             attributes.update(response.attributes)
         self._record_content(response, attributes)
         context = trace.set_span_in_context(self.span)
@@ -274,7 +279,11 @@ class LLMInvocation(Invocation):
                 attributes[USAGE_REPORTED] = False
             else:
                 self._usage_attributes(usage, attributes)
-            self._record_cost(response, usage, attributes, context)
+            rejected = self._record_cost(response, usage, attributes, context)
+            if response is not None:
+                rejected = (*response.all_rejected, *rejected)
+            if rejected:
+                self._record_rejected(rejected, attributes, context)
         if attributes:
             self.span.set_attributes(attributes)
         return None
@@ -309,18 +318,22 @@ class LLMInvocation(Invocation):
                 attributes[keys[count]] = value
 
     def _record_cost(self, response: LLMResponse | None, usage: Usage | None, attributes: dict[str, Any],
-                     context: otel_context.Context) -> None:
+                     context: otel_context.Context) -> tuple[str, ...]:
+        """Cost onto the span, the metrics and the task; returns what had to be rejected on the way."""
         handler = self.handler
-        amount: float | None
+        amount: float | None = None
+        rejected: tuple[str, ...] = ()
         source = "local"
         if response is not None and response.provider_cost_usd is not None:
             amount, source = response.provider_cost_usd, "provider"
-        else:
+        elif usage is None or not usage.rejected:  # usage with rejected counts cannot be priced: it is unknown
             model = (response.model if response is not None and response.model else None) or self.request_model
             cost = handler.pricing.cost(self.provider, model, usage)
             if cost is None and model != self.request_model:
                 cost = handler.pricing.cost(self.provider, self.request_model, usage)
             amount = cost.amount_usd if cost is not None else None
+            if amount is not None and not (math.isfinite(amount) and amount >= 0):
+                amount, rejected = None, ("cost",)
         self.cost_usd = amount
         if amount is None:  # the marker is only for the unpriced: a priced span carries the amount
             attributes[COST_PRICED] = False
@@ -330,6 +343,21 @@ class LLMInvocation(Invocation):
             attributes[COST_CURRENCY] = "USD"
             attributes[COST_SOURCE] = source
             handler.instruments.cost.add(amount, self._labels, context=context)
+        return rejected
+
+    def _record_rejected(self, rejected: tuple[str, ...], attributes: dict[str, Any],
+                         context: otel_context.Context) -> None:
+        """Mark the call, count each rejected field, and say it once per process."""
+        fields = tuple(dict.fromkeys(rejected))
+        attributes[RESPONSE_REJECTED] = fields
+        for name in fields:
+            self.handler.instruments.rejected_values.add(1, {**self._labels, REJECTED_FIELD: name}, context=context)
+        global _rejection_logged
+        if not _rejection_logged:
+            _rejection_logged = True
+            _logger.warning("agentvitals: %s (model %s) reported invalid %s; left out of tokens, cost and budgets "
+                            "(the span is marked %s, the metric %s counts them; said once)", self.provider,
+                            self.request_model, ", ".join(fields), RESPONSE_REJECTED, REJECTED_VALUES.name)
 
 
 def output_messages(response: LLMResponse) -> list[dict[str, Any]]:

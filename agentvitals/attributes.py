@@ -21,7 +21,9 @@ __all__ = [
     "COST_PRICED",
     "COST_SOURCE",
     "INSTRUMENTATION_SCOPE",
+    "REJECTED_FIELD",
     "RESPONSE_PARSE_ERROR",
+    "RESPONSE_REJECTED",
     "RETRIEVAL_OPERATION",
     "RETRIEVAL_RESULT_COUNT",
     "RETRIEVAL_TOP_K",
@@ -89,6 +91,15 @@ RESPONSE_PARSE_ERROR: Final = "agentvitals.response.parse_error"
 """``True`` when the provider's response could not be read (the call itself is unaffected)."""
 TOKEN_TYPE: Final = "agentvitals.token.type"
 """*label*: a :class:`TokenType`."""
+
+# --- invalid provider data (issue 17.5) -----------------------------------------------------------------
+RESPONSE_REJECTED: Final = "agentvitals.response.rejected"
+"""The response fields whose values were rejected as invalid (string array: ``usage.input_tokens``,
+``provider_cost``, ...): a token count that is not an integer in 0..1e9, a cost that is not finite and
+non-negative. They are absent from the span, the metrics and the task's totals; the call is unpriced unless
+the provider's own cost was valid."""
+REJECTED_FIELD: Final = "agentvitals.rejected.field"
+"""*label*: one field of :data:`RESPONSE_REJECTED` (a bounded set)."""
 
 # --- tasks (one agent run each) -------------------------------------------------------------------------
 TASK_NAME: Final = "agentvitals.task.name"

@@ -97,3 +97,11 @@ AGENTVITALS_FINDING_PARALLEL_MIN_SAVING_SECONDS: Final = "AGENTVITALS_FINDING_PA
 """Seconds a sequence of independent calls must be able to save run concurrently to be a finding. Default: 0.1."""
 AGENTVITALS_FINDING_REPEATED_TOOL_CALLS: Final = "AGENTVITALS_FINDING_REPEATED_TOOL_CALLS"
 """Identical calls of one tool (same arguments) in a task above which it is a loop suspicion. Default: 1."""
+
+AGENTVITALS_CAPTURE_DB_LITERALS: Final = "AGENTVITALS_CAPTURE_DB_LITERALS"
+"""``true`` keeps the literals of exported SQL statements (and statement parameters). Default: false, literals
+become ``?`` (``WHERE card = ?``), as the database conventions recommend."""
+
+AGENTVITALS_SCRUB_PATTERNS: Final = "AGENTVITALS_SCRUB_PATTERNS"
+"""Regular expressions whose matches become ``[REDACTED]`` in every exported attribute value, span name and
+status description: a JSON list (``["sk-[A-Za-z0-9]+", "\\d{13,16}"]``) or a single expression."""

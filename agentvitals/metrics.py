@@ -65,6 +65,7 @@ __all__ = [
     "LATENCY_THRESHOLD_SECONDS",
     "METRICS",
     "OPERATION_DURATION",
+    "REJECTED_VALUES",
     "RETRIEVAL_DURATION",
     "RETRIEVAL_DURATION_LATEST",
     "TASK_ACTIVE",
@@ -304,6 +305,16 @@ UNINSTRUMENTED_CALLS: Final = Metric(
     (semconv.GEN_AI_PROVIDER_NAME, semconv.SERVER_ADDRESS),
 )
 
+# --- invalid provider data (issue 17.5) -----------------------------------------------------------------
+REJECTED_VALUES: Final = Metric(
+    "agentvitals.llm.rejected_values",
+    Instrument.COUNTER,
+    "{value}",
+    "Values an LLM provider or gateway reported that are not valid (a token count outside 0..1e9, a cost that "
+    "is not finite and non-negative), by field: left out of tokens, cost and budgets.",
+    (*_LLM_LABELS, av.REJECTED_FIELD),
+)
+
 # --- agentvitals: tools and retrievals ---------------------------------------------------------------
 TOOL_DURATION: Final = Metric(
     "agentvitals.tool.duration",
@@ -473,6 +484,7 @@ METRICS: Final[tuple[Metric, ...]] = (
     COST,
     UNPRICED_CALLS,
     UNINSTRUMENTED_CALLS,
+    REJECTED_VALUES,
     TOOL_DURATION,
     RETRIEVAL_DURATION,
     TASK_DURATION,

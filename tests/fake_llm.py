@@ -5,7 +5,11 @@ batchEmbedContents) wire formats, plain and streamed (SSE), each sending the usa
 Behaviour is chosen per request with the ``x-fake`` header: ``ok`` (default), ``no_usage``,
 ``bad_json``, ``error_500`` (or any ``error_<status>``), ``wrong_types``, ``incomplete`` (Responses: status
 ``incomplete``), ``truncated`` (stream cut mid-event, ends cleanly), ``abort`` (stream connection dropped mid-body:
-the client sees a protocol error).
+the client sees a protocol error), ``unauthorized`` (401 quoting the API key back, as OpenAI does), ``echo``
+(the chat answer repeats the last message), and hostile data: ``huge_usage`` (2^70 prompt/input tokens; chat,
+Responses and Gemini), ``infinite_cost`` (a gateway's ``usage.cost`` of Infinity), ``repeat_finish`` (a chat
+stream whose every chunk carries a finish reason). ``x-fake-chunks: N`` sets how many content chunks a chat
+stream has (default 5). GET requests (any path, any query) answer ``{"ok": true}``.
 
 Agent turns (chat completions and Responses, plain and streamed): the ``x-fake-tools`` header scripts
 the tool calls an agent framework's requests get, e.g. ``weather,weather;final_answer``: the first
@@ -68,13 +72,16 @@ Event = tuple[str | None, dict[str, Any]]
 
 
 # --- OpenAI chat completions and embeddings ---------------------------------------------------------
-def _chat(model: str, mode: str) -> dict[str, Any]:
+def _chat(model: str, mode: str, request: dict[str, Any] | None = None) -> dict[str, Any]:
+    answer = "hello"
+    if mode == "echo" and request and request.get("messages"):
+        answer = str(request["messages"][-1].get("content"))
     body: dict[str, Any] = {
         "id": "chatcmpl-1",
         "object": "chat.completion",
         "created": 0,
         "model": model + "-2024-07-18",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello"}, "finish_reason": "stop"}],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
         "usage": OPENAI_USAGE,
     }
     if mode == "no_usage":
@@ -82,18 +89,29 @@ def _chat(model: str, mode: str) -> dict[str, Any]:
     if mode == "wrong_types":
         body["usage"] = {"prompt_tokens": "many", "completion_tokens": -3}
         body["choices"] = [{"index": 0, "message": {"role": "assistant", "content": 7}, "finish_reason": 12}]
+    body["usage"] = _hostile_usage(body.get("usage"), mode)
     return body
 
 
-def _chat_chunks(model: str, include_usage: bool) -> list[Event]:
+def _hostile_usage(usage: dict[str, Any] | None, mode: str) -> dict[str, Any] | None:
+    if mode == "huge_usage":
+        return {**OPENAI_USAGE, "prompt_tokens": 2**70}
+    if mode == "infinite_cost":
+        return {**OPENAI_USAGE, "cost": float("inf")}  # serialised as Infinity, which JSON parsers accept
+    return usage
+
+
+def _chat_chunks(model: str, include_usage: bool, mode: str = "ok", count: int = 5) -> list[Event]:
     base = {"id": "chatcmpl-2", "object": "chat.completion.chunk", "created": 0, "model": model + "-2024-07-18"}
+    every = "stop" if mode == "repeat_finish" else None
     chunks = [
         {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]},
-        *({**base, "choices": [{"index": 0, "delta": {"content": w}, "finish_reason": None}]} for w in "abcde"),
+        *({**base, "choices": [{"index": 0, "delta": {"content": "abcde"[i % 5]}, "finish_reason": every}]}
+          for i in range(count)),
         {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
     ]
     if include_usage:  # the extra final chunk: empty choices, the usage of the whole call
-        chunks.append({**base, "choices": [], "usage": OPENAI_USAGE})
+        chunks.append({**base, "choices": [], "usage": _hostile_usage(OPENAI_USAGE, mode)})
     return [(None, chunk) for chunk in chunks]
 
 
@@ -128,6 +146,8 @@ def _response(model: str, mode: str, request: dict[str, Any], *, text: str = "he
     if mode == "wrong_types":
         body["usage"] = {"input_tokens": "many", "output_tokens": -3}
         body["status"] = 12
+    if mode == "huge_usage" and body["usage"] is not None:
+        body["usage"] = {**RESPONSES_USAGE, "input_tokens": 2**70}
     return body
 
 
@@ -311,6 +331,8 @@ def _gemini(model: str, mode: str, text: str = "hello", usage: dict[str, Any] | 
     if mode == "wrong_types":
         # The SDK validates types (a string fails the caller's call), so: well-typed but impossible values.
         body["usageMetadata"] = {"promptTokenCount": -3, "candidatesTokenCount": -3}
+    if mode == "huge_usage" and "usageMetadata" in body:
+        body["usageMetadata"] = {**body["usageMetadata"], "promptTokenCount": 2**70}
     return body
 
 
@@ -388,6 +410,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"data: [DONE]\n\n")
         self.wfile.flush()
 
+    def do_GET(self) -> None:  # noqa: N802 - http.server API
+        self._send(200, b'{"ok": true}')
+
     def do_POST(self) -> None:  # noqa: N802 - http.server API
         try:
             self._post()
@@ -408,6 +433,12 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "bad_json":
             self._send(200, b"{not json")
             return
+        if mode == "unauthorized":
+            key = (self.headers.get("authorization") or "").removeprefix("Bearer ")
+            message = f"Incorrect API key provided: {key}. You can find your API key at https://example.invalid."
+            self._send(401, json.dumps({"error": {"message": message, "type": "invalid_request_error",
+                                                  "code": "invalid_api_key"}}).encode())
+            return
         handler = next((h for suffix, h in _ROUTES if self._route.endswith(suffix)), None)
         if handler is None:
             self._send(404, b'{"error": {"message": "not found"}}')
@@ -427,9 +458,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(_chat_tool_calls(model, calls))
         elif request.get("stream"):
             include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
-            self._stream(_chat_chunks(model, include_usage), True, mode)
+            chunks = _chat_chunks(model, include_usage, mode, int(self.headers.get("x-fake-chunks") or 5))
+            self._stream(chunks, True, mode)
         else:
-            self._json(_chat(model, mode))
+            self._json(_chat(model, mode, request))
 
     def api_embeddings(self, request: dict[str, Any], mode: str) -> None:
         self._json(_embeddings(request.get("model", "unknown"), mode))

@@ -8,6 +8,7 @@ import math
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ async def test_latency_rises_with_requests_in_flight() -> None:
                                                  messages=[{"role": "user", "content": "where is my order 7?"}])
             return asyncio.get_running_loop().time() - start
 
-        alone = await timed()
+        alone = min([await timed() for _ in range(3)])  # the best of three: a loaded machine only adds
         crowded = await asyncio.gather(*(timed() for _ in range(3 * LARGE.max_batch)))
         assert max(crowded) > 2.5 * alone  # queued behind full batches, and decoding slower in them
         await client.close()
@@ -105,14 +106,20 @@ async def test_worker_pool_resizes_and_sheds() -> None:
         started.append(item)
         await release.wait()
 
+    async def until(condition: Callable[[], bool], what: str) -> None:
+        deadline = asyncio.get_running_loop().time() + 10
+        while not condition():
+            assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+            await asyncio.sleep(0.005)
+
     pool = WorkerPool(handler, size=2, max_size=4, queue_limit=3)
     assert pool.submit(0) and pool.submit(1)
-    await asyncio.sleep(0.05)  # both workers pick one up
+    await until(lambda: pool.busy == 2, "both workers to pick one up")
     assert [pool.submit(item) for item in range(2, 6)] == [True, True, True, False]
     assert pool.busy == 2 and pool.queued == 3 and pool.shed == 1
     assert pool.resize(10) == 4  # clamped to max_size
-    await asyncio.sleep(0.05)
-    assert pool.busy == 4
+    await until(lambda: pool.busy == 4, "the new workers to pick up the queue")
+    assert pool.queued == 1
     pool.resize(1)
     release.set()
     assert await pool.drain(5)
@@ -164,20 +171,28 @@ def test_report_numbers_are_those_of_the_emitted_telemetry() -> None:
 
 @pytest.mark.slow
 def test_spike_raises_latency_and_degraded_mode_lowers_it() -> None:
-    def spike_run(degraded: bool) -> DemoRun:
-        return run(DemoConfig(phases="warmup:3,spike:6", rate=2, spike_multiplier=4, seed=9, progress=False,
-                              degraded=degraded, init_kwargs={"span_exporter": InMemorySpanExporter()}))
+    def spike_run(degraded: bool) -> tuple[DemoRun, list[float]]:
+        exporter = InMemorySpanExporter()
+        result = run(DemoConfig(phases="warmup:3,spike:6", rate=2, spike_multiplier=4, seed=9, progress=False,
+                                degraded=degraded, init_kwargs={"span_exporter": exporter}))
+        llm = [(s.end_time - s.start_time) / 1e9 for s in exporter.get_finished_spans() if s.name.startswith("chat ")]
+        return result, llm
 
-    normal = spike_run(False)
+    def queued_at_the_large_model(result: DemoRun) -> float:
+        return result.model_server.metrics.queue_time.labels(LARGE.name)._sum.get()  # type: ignore[union-attr,no-any-return]
+
+    normal, normal_llm = spike_run(False)
     phase_p95 = {p.name: p.p95_s for p in normal.report.phases}
     assert phase_p95["spike"] > 1.4 * phase_p95["warmup"]
     assert phase_p95["spike"] > 2.0  # over the alert threshold
-    queued = normal.model_server.metrics.queue_time.labels(LARGE.name)._sum.get()  # type: ignore[union-attr]
-    assert queued > 1.0  # requests really waited for a batch slot at the model server
+    assert queued_at_the_large_model(normal) > 1.0  # requests really waited for a batch slot at the model server
 
-    degraded = spike_run(True)
-    degraded_spike = next(p.p95_s for p in degraded.report.phases if p.name == "spike")
-    assert degraded_spike < 0.6 * phase_p95["spike"]
+    # Degraded mode routes away from the saturated large model: its queue empties and model calls get faster.
+    # (Compared on the model calls, not whole tasks: on a machine short of CPU, a task's own work stretches in
+    # both runs alike, while the queueing degraded mode removes stays the model's.)
+    degraded, degraded_llm = spike_run(True)
+    assert queued_at_the_large_model(degraded) < 0.1 * queued_at_the_large_model(normal)
+    assert percentile(degraded_llm, 95) < percentile(normal_llm, 95)
     assert degraded.report.degraded_periods and not normal.report.degraded_periods
 
 

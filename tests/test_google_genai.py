@@ -18,7 +18,7 @@ from google.genai import errors, types
 import agentvitals
 from agentvitals._messages import OutputBuffer
 from agentvitals._records import LLMResponse
-from agentvitals.attributes import COST_AMOUNT, COST_PRICED, USAGE_REPORTED
+from agentvitals.attributes import COST_AMOUNT, COST_PRICED, RESPONSE_REJECTED, USAGE_REPORTED
 from agentvitals.instrumentation.google_genai import GENERATE, GENERATE_STREAM, finish_reason
 from agentvitals.metrics import COST
 from agentvitals.semconv import (
@@ -186,8 +186,24 @@ def test_missing_or_malformed_usage_is_absent_and_unpriced(telemetry: Telemetry,
     span = telemetry.span("generate_content ")
     assert span.end_time is not None
     assert GEN_AI_USAGE_INPUT_TOKENS not in span.attributes
-    assert span.attributes[USAGE_REPORTED] is False
+    if mode == "wrong_types":  # reported, but not token counts: rejected, never counted
+        assert span.attributes[RESPONSE_REJECTED] == ("usage.input_tokens", "usage.output_tokens")
+    else:
+        assert span.attributes[USAGE_REPORTED] is False
     assert span.attributes[COST_PRICED] is False
+
+
+def test_hostile_token_counts_are_rejected(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    gemini = client(fake_llm, "huge_usage")
+    gemini.models.generate_content(model=MODEL, contents="hi")
+    for _ in gemini.models.generate_content_stream(model=MODEL, contents="hi"):
+        pass
+    spans = telemetry.spans("generate_content ")
+    assert len(spans) == 2
+    for span in spans:
+        assert span.attributes[RESPONSE_REJECTED] == ("usage.input_tokens",)
+        assert GEN_AI_USAGE_INPUT_TOKENS not in span.attributes and span.attributes[GEN_AI_USAGE_OUTPUT_TOKENS] == 50
+        assert span.attributes[COST_PRICED] is False
 
 
 def test_stream_read_partly_then_released_ends_the_span(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:

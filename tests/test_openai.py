@@ -12,7 +12,14 @@ import wrapt
 from opentelemetry.trace import SpanKind, StatusCode
 
 import agentvitals
-from agentvitals.attributes import COST_AMOUNT, COST_CURRENCY, COST_PRICED, COST_SOURCE, USAGE_REPORTED
+from agentvitals.attributes import (
+    COST_AMOUNT,
+    COST_CURRENCY,
+    COST_PRICED,
+    COST_SOURCE,
+    RESPONSE_REJECTED,
+    USAGE_REPORTED,
+)
 from agentvitals.metrics import COST, OPERATION_DURATION, TIME_TO_FIRST_CHUNK, TOKEN_USAGE, TOKENS, UNPRICED_CALLS
 from agentvitals.semconv import (
     ERROR_TYPE,
@@ -400,8 +407,21 @@ def test_responses_without_usable_usage_are_closed_and_unpriced(telemetry: Telem
     span = telemetry.span("chat ")
     assert span.end_time is not None
     assert GEN_AI_USAGE_INPUT_TOKENS not in span.attributes
-    assert span.attributes[USAGE_REPORTED] is False
+    if mode == "wrong_types":  # reported, but not token counts: rejected, never counted
+        assert span.attributes[RESPONSE_REJECTED] == ("usage.input_tokens", "usage.output_tokens")
+    else:
+        assert span.attributes[USAGE_REPORTED] is False
     assert span.attributes[COST_PRICED] is False
+
+
+def test_responses_hostile_token_counts_are_rejected(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    client(fake_llm, "huge_usage").responses.create(model="gpt-4o-mini", input="hi")
+    for _ in client(fake_llm, "huge_usage").responses.create(model="gpt-4o-mini", input="hi", stream=True):
+        pass
+    for span in telemetry.spans("chat "):
+        assert span.attributes[RESPONSE_REJECTED] == ("usage.input_tokens",)
+        assert GEN_AI_USAGE_INPUT_TOKENS not in span.attributes and span.attributes[GEN_AI_USAGE_OUTPUT_TOKENS] == 50
+        assert span.attributes[COST_PRICED] is False
 
 
 def test_responses_truncated_stream_closes_span_with_usage_absent(telemetry: Telemetry,

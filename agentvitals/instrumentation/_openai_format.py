@@ -31,7 +31,7 @@ from typing import Any
 from agentvitals import _messages as content
 from agentvitals._handler import Handler
 from agentvitals._messages import OutputBuffer, Part
-from agentvitals._records import LLMResponse, Usage, non_empty_str, non_negative_int
+from agentvitals._records import LLMResponse, Usage, finish_reason, finish_reasons, non_empty_str
 from agentvitals.instrumentation._request_fields import (
     CHOICE_COUNT,
     INTEGER,
@@ -122,18 +122,15 @@ def _usage(raw: Any, input_key: str, output_key: str, input_details_key: str, ou
            ) -> Usage | None:
     if raw is None:
         return None
-    input_tokens = non_negative_int(getattr(raw, input_key, None))
-    output_tokens = non_negative_int(getattr(raw, output_key, None))
-    if input_tokens is None and output_tokens is None:
-        return None
     input_details = getattr(raw, input_details_key, None)
-    return Usage(
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cache_read_tokens=non_negative_int(getattr(input_details, "cached_tokens", None)),
-        cache_write_tokens=non_negative_int(getattr(input_details, "cache_write_tokens", None)) or None,
-        reasoning_tokens=non_negative_int(getattr(getattr(raw, output_details_key, None), "reasoning_tokens", None)),
+    usage = Usage.of(
+        input_tokens=getattr(raw, input_key, None),
+        output_tokens=getattr(raw, output_key, None),
+        cache_read_tokens=getattr(input_details, "cached_tokens", None),
+        cache_write_tokens=getattr(input_details, "cache_write_tokens", None) or None,  # 0: none written
+        reasoning_tokens=getattr(getattr(raw, output_details_key, None), "reasoning_tokens", None),
     )
+    return usage if usage.reported else None
 
 
 def chat_usage(raw: Any) -> Usage | None:
@@ -156,13 +153,6 @@ def _undeclared(model: Any, name: str) -> Any:
     if isinstance(extra, dict):
         return extra.get(name)
     return getattr(model, name, None)
-
-
-def _provider_cost(raw_usage: Any) -> float | None:
-    if raw_usage is None:
-        return None
-    cost = _undeclared(raw_usage, "cost")
-    return float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost >= 0 else None
 
 
 def _response_attributes(result: Any, into: dict[str, Any]) -> None:
@@ -280,24 +270,23 @@ def _output_message(choice: Any) -> dict[str, Any]:
     refusal = getattr(message, "refusal", None)
     if isinstance(refusal, str) and refusal:
         parts.append(content.text(refusal))
-    finish = getattr(choice, "finish_reason", None)
     return content.message(getattr(message, "role", None) or "assistant", parts,
-                           finish if isinstance(finish, str) else "error")
+                           finish_reason(getattr(choice, "finish_reason", None)) or "error")
 
 
 # --- responses -----------------------------------------------------------------------------------------
 def chat_response(result: Any, capture: bool) -> LLMResponse:
     raw_usage = getattr(result, "usage", None)
     choices = getattr(result, "choices", None) or ()
-    finish = tuple(r for r in (getattr(c, "finish_reason", None) for c in choices) if isinstance(r, str))
     response = LLMResponse(
         model=non_empty_str(getattr(result, "model", None)),
         response_id=non_empty_str(getattr(result, "id", None)),
-        finish_reasons=finish,
+        finish_reasons=finish_reasons([getattr(choice, "finish_reason", None) for choice in choices]),
         usage=chat_usage(raw_usage),
-        provider_cost_usd=_provider_cost(raw_usage),
         output_messages=[_output_message(choice) for choice in choices] if capture else [],
     )
+    if raw_usage is not None:
+        response.set_provider_cost(_undeclared(raw_usage, "cost"))
     _response_attributes(result, response.attributes)
     return response
 
@@ -311,7 +300,7 @@ def chat_chunk(chunk: Any, response: LLMResponse, output: OutputBuffer) -> None:
     raw_usage = getattr(chunk, "usage", None)
     if raw_usage is not None:
         response.usage = chat_usage(raw_usage) or response.usage
-        response.provider_cost_usd = _provider_cost(raw_usage)
+        response.set_provider_cost(_undeclared(raw_usage, "cost"))
     for choice in getattr(chunk, "choices", None) or ():
         index = getattr(choice, "index", None)
         index = index if isinstance(index, int) else 0
@@ -329,10 +318,10 @@ def chat_chunk(chunk: Any, response: LLMResponse, output: OutputBuffer) -> None:
 
 
 def embeddings_response(result: Any, capture: bool) -> LLMResponse:
-    prompt = non_negative_int(getattr(getattr(result, "usage", None), "prompt_tokens", None))
+    usage = Usage.of(input_tokens=getattr(getattr(result, "usage", None), "prompt_tokens", None))
     return LLMResponse(
         model=non_empty_str(getattr(result, "model", None)),
-        usage=Usage(input_tokens=prompt) if prompt is not None else None,
+        usage=usage if usage.reported else None,
     )
 
 
@@ -417,8 +406,8 @@ def _responses_finish_reason(result: Any) -> str | None:
         calls = any(getattr(item, "type", None) == "function_call" for item in getattr(result, "output", None) or ())
         return "tool_calls" if calls else "stop"
     if status == "incomplete":
-        reason = getattr(getattr(result, "incomplete_details", None), "reason", None)
-        return _INCOMPLETE_REASONS.get(reason, reason) if isinstance(reason, str) and reason else status
+        reason = finish_reason(getattr(getattr(result, "incomplete_details", None), "reason", None))
+        return _INCOMPLETE_REASONS.get(reason, reason) if reason is not None else status
     if status in ("failed", "cancelled"):
         return "error"
     return None  # queued, in progress, or not a status
@@ -432,8 +421,9 @@ def responses_response(result: Any, capture: bool) -> LLMResponse:
         response_id=non_empty_str(getattr(result, "id", None)),
         finish_reasons=(finish,) if finish else (),
         usage=responses_usage(raw_usage),
-        provider_cost_usd=_provider_cost(raw_usage),
     )
+    if raw_usage is not None:
+        response.set_provider_cost(_undeclared(raw_usage, "cost"))
     if capture:
         parts = _responses_output_parts(getattr(result, "output", None) or ())
         response.output_messages = [content.message("assistant", parts, finish or "error")]
@@ -459,7 +449,8 @@ def responses_event(event: Any, response: LLMResponse, output: OutputBuffer) -> 
         response.response_id = non_empty_str(getattr(final, "id", None)) or response.response_id
         raw_usage = getattr(final, "usage", None)
         response.usage = responses_usage(raw_usage)
-        response.provider_cost_usd = _provider_cost(raw_usage)
+        if raw_usage is not None:
+            response.set_provider_cost(_undeclared(raw_usage, "cost"))
         _response_attributes(final, response.attributes)
         output.finish(0, _responses_finish_reason(final))
     elif kind == "response.created" and response.model is None:

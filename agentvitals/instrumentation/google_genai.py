@@ -36,8 +36,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from agentvitals import _messages as content
+from agentvitals import _records
 from agentvitals._messages import OutputBuffer, Part
-from agentvitals._records import LLMResponse, Usage, non_empty_str, non_negative_int
+from agentvitals._records import LLMResponse, Usage, non_empty_str, token_count
 from agentvitals.instrumentation._base import Patch, PatchTableInstrumentor
 from agentvitals.instrumentation._llm import LLMEndpoint, LLMRequest, async_llm_wrapper, sync_llm_wrapper
 from agentvitals.instrumentation._openai_format import field_of
@@ -218,17 +219,23 @@ def _content(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 def _usage(raw: Any) -> Usage | None:
     if raw is None:
         return None
-    prompt = non_negative_int(getattr(raw, "prompt_token_count", None))
-    tool_prompt = non_negative_int(getattr(raw, "tool_use_prompt_token_count", None))
-    candidates = non_negative_int(getattr(raw, "candidates_token_count", None))
-    thoughts = non_negative_int(getattr(raw, "thoughts_token_count", None))
+    # Validated as reported (each count on its own), then summed into the inclusive convention.
+    reported = Usage.of(input_tokens=getattr(raw, "prompt_token_count", None),
+                        output_tokens=getattr(raw, "candidates_token_count", None),
+                        cache_read_tokens=getattr(raw, "cached_content_token_count", None),
+                        reasoning_tokens=getattr(raw, "thoughts_token_count", None))
+    raw_tool_prompt = getattr(raw, "tool_use_prompt_token_count", None)
+    tool_prompt = token_count(raw_tool_prompt)
+    rejected = reported.rejected
+    if raw_tool_prompt is not None and tool_prompt is None:
+        rejected = (*rejected, "usage.tool_use_prompt_tokens")
+    prompt, candidates, thoughts = reported.input_tokens, reported.output_tokens, reported.reasoning_tokens
     if prompt is None and candidates is None and thoughts is None:
-        return None
+        return Usage(rejected=rejected) if rejected else None
     input_tokens = None if prompt is None and tool_prompt is None else (prompt or 0) + (tool_prompt or 0)
     output_tokens = None if candidates is None and thoughts is None else (candidates or 0) + (thoughts or 0)
-    return Usage(input_tokens=input_tokens, output_tokens=output_tokens,
-                 cache_read_tokens=non_negative_int(getattr(raw, "cached_content_token_count", None)),
-                 reasoning_tokens=thoughts)
+    return Usage(input_tokens=input_tokens, output_tokens=output_tokens, cache_read_tokens=reported.cache_read_tokens,
+                 reasoning_tokens=thoughts, rejected=rejected)
 
 
 _FINISH_REASONS = {
@@ -245,11 +252,9 @@ _FINISH_REASONS = {
 
 
 def finish_reason(raw: Any) -> str | None:
-    """Gemini's ``FinishReason`` (a str enum) as the conventions' finish reason."""
-    value = getattr(raw, "value", raw)
-    if not isinstance(value, str) or not value:
-        return None
-    return _FINISH_REASONS.get(value, value.lower())
+    """Gemini's ``FinishReason`` (a str enum) as the conventions' finish reason (bounded, like any)."""
+    value = _records.finish_reason(getattr(raw, "value", raw))
+    return None if value is None else _FINISH_REASONS.get(value, value.lower())
 
 
 def _candidate_index(candidate: Any, position: int) -> int:
@@ -265,7 +270,8 @@ def _output_message(candidate: Any) -> dict[str, Any]:
 
 def _response(result: Any, capture: bool) -> LLMResponse:
     candidates = getattr(result, "candidates", None) or ()
-    reasons = (finish_reason(getattr(candidate, "finish_reason", None)) for candidate in candidates)
+    reasons = (finish_reason(getattr(candidate, "finish_reason", None))
+               for candidate in candidates[:_records.MAX_FINISH_REASONS])
     return LLMResponse(
         model=non_empty_str(getattr(result, "model_version", None)),
         response_id=non_empty_str(getattr(result, "response_id", None)),
@@ -305,14 +311,14 @@ def _stream_part(output: OutputBuffer, index: int, part: Any) -> None:
 
 def _embeddings_response(result: Any, capture: bool) -> LLMResponse:
     """Gemini API: ``usage_metadata.prompt_token_count``; Vertex: per embedding ``statistics.token_count``."""
-    prompt = non_negative_int(getattr(getattr(result, "usage_metadata", None), "prompt_token_count", None))
+    prompt: Any = getattr(getattr(result, "usage_metadata", None), "prompt_token_count", None)
     if prompt is None:
-        counts = [getattr(getattr(e, "statistics", None), "token_count", None)
+        counts = [token_count(getattr(getattr(e, "statistics", None), "token_count", None))
                   for e in getattr(result, "embeddings", None) or ()]
-        numbers = [c for c in counts if isinstance(c, (int, float)) and not isinstance(c, bool) and c >= 0]
-        if numbers and len(numbers) == len(counts):
-            prompt = int(sum(numbers))
-    return LLMResponse(usage=Usage(input_tokens=prompt) if prompt is not None else None)
+        if counts and None not in counts:
+            prompt = sum(c for c in counts if c is not None)
+    usage = Usage.of(input_tokens=prompt)
+    return LLMResponse(usage=usage if usage.reported else None)
 
 
 _OPERATION = Operation.GENERATE_CONTENT.value

@@ -158,15 +158,23 @@ def _embeddings_request(instance: Any, kwargs: Mapping[str, Any]) -> LLMRequest:
     return request
 
 
+def _without_litellm_cost(response: LLMResponse) -> None:
+    """litellm's ``usage.cost`` is its estimate, not the provider's bill: our table prices the call, and an
+    estimate litellm got wrong does not mark the call."""
+    response.provider_cost_usd = None
+    if "provider_cost" in response.rejected:
+        response.rejected = tuple(field for field in response.rejected if field != "provider_cost")
+
+
 def _response(result: Any, capture: bool) -> LLMResponse:
     response = chat_response(result, capture)
-    response.provider_cost_usd = None  # litellm's estimate, not the provider's bill: our table prices the call
+    _without_litellm_cost(response)
     return response
 
 
 def _chunk(chunk: Any, response: LLMResponse, output: OutputBuffer) -> None:
     chat_chunk(chunk, response, output)
-    response.provider_cost_usd = None
+    _without_litellm_cost(response)
 
 
 COMPLETION = LLMEndpoint(

@@ -46,6 +46,8 @@ async def main(llm_url: str) -> None:
             async with httpx.AsyncClient() as http:
                 await http.post(llm_url + "/v1/chat/completions",
                                 json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "raw"}]})
+            await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}],
+                                                 extra_headers={"x-fake": "huge_usage"})  # a rejected token count
             database = sqlite3.connect(":memory:")
             cursor = database.cursor()  # contrib DB-API tracing covers cursors, not Connection.execute
             cursor.execute("CREATE TABLE answers (id INTEGER, text TEXT)")
