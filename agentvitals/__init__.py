@@ -9,11 +9,11 @@
             ...
         return client.chat.completions.create(...)  # auto-instrumented: tokens, cost, latency
 
-Every ``openai``/``anthropic``/``httpx`` call then becomes a span with GenAI semantic-convention
-attributes, token counts and cost, plus metrics; each task gets an outcome, cost, and a split of its
-wall time into active and idle (waiting) time. Configuration follows the ``OTEL_*`` variables
-(:mod:`agentvitals.environment_variables`). Content capture is off unless asked for. Nothing is sent
-anywhere but the configured OTLP endpoint.
+Every ``openai`` (chat completions, Responses API, embeddings), ``anthropic``, ``litellm``, ``google-genai``
+and ``httpx`` call then becomes a span with GenAI semantic-convention attributes, token counts and cost, plus
+metrics; each task gets an outcome, cost, and a split of its wall time into active and idle (waiting) time.
+Configuration follows the ``OTEL_*`` variables (:mod:`agentvitals.environment_variables`). Content capture is
+off unless asked for. Nothing is sent anywhere but the configured OTLP endpoint.
 """
 
 from typing import TYPE_CHECKING as _TYPE_CHECKING

@@ -77,6 +77,8 @@ class Settings:
     """Keep literals in exported SQL statements (and statement parameters); off: they become ``?``."""
     scrub: Scrubber | None = None
     """The user's scrubbing hook, applied to every exported attribute."""
+    stream_usage: bool = False
+    """Ask OpenAI-compatible chat streams for their usage (see ``AGENTVITALS_STREAM_USAGE``)."""
 
 
 def _env(name: str) -> str | None:
@@ -364,6 +366,7 @@ def resolve_settings(
     trace_file: object = None,
     capture_db_literals: object = None,
     scrub: object = None,
+    stream_usage: object = None,
 ) -> Settings:
     """Explicit argument > environment > default. Raises :class:`ConfigError` for bad arguments."""
     problems: list[str] = []
@@ -406,6 +409,7 @@ def resolve_settings(
         capture_db_literals=_flag(capture_db_literals, "capture_db_literals", env.AGENTVITALS_CAPTURE_DB_LITERALS,
                                   problems),
         scrub=_scrub(scrub, problems),
+        stream_usage=_flag(stream_usage, "stream_usage", env.AGENTVITALS_STREAM_USAGE, problems),
     )
     if problems:
         raise ConfigError("agentvitals.init(): " + "; ".join(problems))

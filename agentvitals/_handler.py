@@ -92,17 +92,21 @@ class Handler:
     _pricing: PriceTable | None = None
     conventions: GenAIConventions = field(default_factory=genai_conventions)
     """The generation of GenAI names this handler emits (``init(genai_names=...)``)."""
+    stream_usage: bool = False
+    """Ask OpenAI-compatible chat streams for their usage when the caller did not (``init(stream_usage=)``)."""
 
     @classmethod
     def create(cls, *, tracer_provider: trace.TracerProvider | None = None,
                meter_provider: metrics.MeterProvider | None = None, pricing: PriceTable | None = None,
-               content: ContentPolicy | None = None, conventions: GenAIConventions | None = None) -> Handler:
+               content: ContentPolicy | None = None, conventions: GenAIConventions | None = None,
+               stream_usage: bool = False) -> Handler:
         """A handler on these providers (``None``: the global ones), emitting ``conventions`` (default: v1.41)."""
         conventions = conventions or genai_conventions()
         schema_url = conventions.schema_url
         tracer = trace.get_tracer(INSTRUMENTATION_SCOPE, __version__, tracer_provider, schema_url=schema_url)
         meter = metrics.get_meter(INSTRUMENTATION_SCOPE, __version__, meter_provider, schema_url=schema_url)
-        return cls(tracer, Instruments.create(meter, conventions), content or ContentPolicy(), pricing, conventions)
+        return cls(tracer, Instruments.create(meter, conventions), content or ContentPolicy(), pricing, conventions,
+                   stream_usage)
 
     @property
     def pricing(self) -> PriceTable:

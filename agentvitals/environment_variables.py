@@ -64,6 +64,14 @@ make it is counted and logged once. Default: 3."""
 AGENTVITALS_INSTRUMENTATIONS: Final = "AGENTVITALS_INSTRUMENTATIONS"
 """Comma-separated instrumentations to enable (default: every one whose library is installed)."""
 
+AGENTVITALS_STREAM_USAGE: Final = "AGENTVITALS_STREAM_USAGE"
+"""``true`` asks OpenAI-compatible chat streams (``openai`` chat completions, ``litellm.completion``) for their
+token usage by adding ``stream_options={"include_usage": True}`` to a streamed request that sets no
+``stream_options``, so streams are priced. Default: ``false``. The trade-off: the stream then ends with one extra
+chunk whose ``choices`` list is empty, which code that reads ``chunk.choices[0]`` unguarded does not expect, and
+some OpenAI-compatible servers reject ``stream_options``. A request that sets ``stream_options`` itself is sent
+unchanged. Without it a stream's usage is reported absent (``agentvitals.usage.reported=false``), never estimated."""
+
 AGENTVITALS_ALERTMANAGER_URLS: Final = "AGENTVITALS_ALERTMANAGER_URLS"
 """Comma-separated Alertmanager URLs (the members of an HA cluster): ``init()`` starts polling them for degrade
 alerts, the mode source of every :class:`agentvitals.ModelRouter` built without one (default: none, no polling)."""

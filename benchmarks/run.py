@@ -5,7 +5,8 @@
 Rows (each measured in this one process run, medians over rounds, with min/max where it applies):
   * instrumented ``chat.completions.create`` (plain and streaming, 60 chunks) vs the same call
     uninstrumented and vs the floor: one raw OpenTelemetry span with ten attributes through a
-    BatchSpanProcessor; the ratio is of added time
+    BatchSpanProcessor; the ratio is of added time. The same for ``responses.create`` (plain and streaming),
+    google-genai ``generate_content`` and ``litellm.completion`` (see ``overhead.py --api``)
   * a ``task`` with three ``tool`` calls, against the same code without them
   * spans per second and memory the SDK sustains on one core (tool spans, their metrics, task accounting)
   * the demo's sustainable tasks/s on this machine (arrivals it keeps up with, no backlog)
@@ -42,26 +43,29 @@ def fmt(values: list[float], scale: float = 1e6, unit: str = "µs") -> str:
     return f"{median:.1f} {unit} (min {low:.1f}, max {high:.1f})"
 
 
-def llm_rows(stream: bool, calls: int, rounds: int, floor: list[float] | None = None) -> tuple[list[Row], list[float]]:
+def llm_rows(stream: bool, calls: int, rounds: int, floor: list[float] | None = None, api: str = "chat"
+             ) -> tuple[list[Row], list[float]]:
     """Rows for one call type, and the floor's added times. ``floor``: reuse a floor measured on a quieter
     call (a span costs the same whatever the call does; a streamed call's own noise hides it)."""
-    results = overhead.measure(stream=stream, calls=calls, rounds=rounds)
+    results = overhead.measure(stream=stream, calls=calls, rounds=rounds, api=api)
     added = overhead.added_per_call(results)
     if floor is not None:
         added["floor"] = floor
-    kind = "streaming, 60 chunks" if stream else "non-streaming"
+    kind = f"streaming, {overhead.CHUNKS} chunks" if stream else "non-streaming"
 
     def ratio(name: str) -> float:
         return statistics.median(added[name]) / statistics.median(added["floor"])
 
     rows = [
-        (f"chat.completions.create ({kind}), uninstrumented", fmt(results["baseline"]),
+        (f"{overhead.APIS[api].title} ({kind}), uninstrumented", fmt(results["baseline"]),
          "the call itself (fake transport)"),
         ("  + floor: 1 raw span, 10 attributes, BatchSpanProcessor", fmt(added["floor"]),
-         "added per call" + (" (measured on the non-streaming call)" if floor is not None else "")),
+         "added per call" + (" (measured on the non-streaming chat call)" if floor is not None else "")),
         ("  + agentvitals (span, tokens, cost, metrics, task accounting)", fmt(added["agentvitals"]),
          f"added per call; **{ratio('agentvitals'):.2f}x the floor**"),
     ]
+    if not overhead.APIS[api].contrib:
+        return rows, added["floor"]
     if overhead.CONTRIB in added:
         rows.append((f"  + {overhead.CONTRIB} instead (span, token and duration metrics; no cost)",
                      fmt(added[overhead.CONTRIB]), f"added per call; {ratio(overhead.CONTRIB):.2f}x the floor"))
@@ -167,6 +171,11 @@ def main() -> None:
     plain, floor = llm_rows(False, calls, rounds)
     streamed, _ = llm_rows(True, calls // 2, rounds, floor=floor)  # a 5 ms call: more calls per round
     rows += plain + streamed
+    # The other client APIs, same method; each against the floor of the non-streaming chat call.
+    rows += llm_rows(False, calls, rounds, floor=floor, api="responses")[0]
+    rows += llm_rows(True, calls // 2, rounds, floor=floor, api="responses")[0]
+    rows += llm_rows(False, calls // 2, rounds, floor=floor, api="gemini")[0]
+    rows += llm_rows(False, calls // 4, rounds, floor=floor, api="litellm")[0]  # litellm: a ~2 ms call
     rows += task_rows(calls * 2, rounds)
     rows += throughput_rows(2.0 if args.quick else 5.0)
     rows += startup_rows(3 if args.quick else 7)

@@ -27,6 +27,9 @@ collect_ignore_glob = [] if os.environ.get("AGENTVITALS_TEST_ENV") else ["envs/*
 _TEST_ONLY_OPT_IN = "OTEL_SEMCONV_STABILITY_OPT_IN" not in os.environ
 os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "database")
 
+# litellm fetches its model cost map from the network on import (and retries for seconds) unless told not to.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
 
 def subprocess_environ(**extra: str) -> dict[str, str]:
     """The environment for a program under test: as a user's, without the opt-in above (unless theirs)."""

@@ -6,10 +6,10 @@ Behaviour is chosen per request with the ``x-fake`` header: ``ok`` (default), ``
 ``bad_json``, ``error_500`` (or any ``error_<status>``), ``wrong_types``, ``incomplete`` (Responses: status
 ``incomplete``), ``truncated`` (stream cut mid-event, ends cleanly), ``abort`` (stream connection dropped mid-body:
 the client sees a protocol error), ``unauthorized`` (401 quoting the API key back, as OpenAI does), ``echo``
-(the chat answer repeats the last message), and hostile data: ``huge_usage`` (2^70 prompt tokens),
-``infinite_cost`` (a gateway's ``usage.cost`` of Infinity), ``repeat_finish`` (a chat stream whose every chunk
-carries a finish reason). ``x-fake-chunks: N`` sets how many content chunks a chat stream has (default 5).
-GET requests (any path, any query) answer ``{"ok": true}``.
+(the chat answer repeats the last message), and hostile data: ``huge_usage`` (2^70 prompt/input tokens; chat,
+Responses and Gemini), ``infinite_cost`` (a gateway's ``usage.cost`` of Infinity), ``repeat_finish`` (a chat
+stream whose every chunk carries a finish reason). ``x-fake-chunks: N`` sets how many content chunks a chat
+stream has (default 5). GET requests (any path, any query) answer ``{"ok": true}``.
 
 Agent turns (chat completions and Responses, plain and streamed): the ``x-fake-tools`` header scripts
 the tool calls an agent framework's requests get, e.g. ``weather,weather;final_answer``: the first
@@ -146,6 +146,8 @@ def _response(model: str, mode: str, request: dict[str, Any], *, text: str = "he
     if mode == "wrong_types":
         body["usage"] = {"input_tokens": "many", "output_tokens": -3}
         body["status"] = 12
+    if mode == "huge_usage" and body["usage"] is not None:
+        body["usage"] = {**RESPONSES_USAGE, "input_tokens": 2**70}
     return body
 
 
@@ -327,7 +329,10 @@ def _gemini(model: str, mode: str, text: str = "hello", usage: dict[str, Any] | 
     if mode == "no_usage":
         del body["usageMetadata"]
     if mode == "wrong_types":
-        body["usageMetadata"] = {"promptTokenCount": "many", "candidatesTokenCount": -3}
+        # The SDK validates types (a string fails the caller's call), so: well-typed but impossible values.
+        body["usageMetadata"] = {"promptTokenCount": -3, "candidatesTokenCount": -3}
+    if mode == "huge_usage" and "usageMetadata" in body:
+        body["usageMetadata"] = {**body["usageMetadata"], "promptTokenCount": 2**70}
     return body
 
 
@@ -375,8 +380,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _json(self, body: dict[str, Any]) -> None:
-        self._send(200, json.dumps(body).encode())
+        # Counted before the body goes out: the client may assert on the count as soon as it has read the body.
         self._answered()
+        self._send(200, json.dumps(body).encode())
 
     def _stream(self, events: list[Event], done: bool, mode: str) -> None:
         truncate, abort = mode == "truncated", mode == "abort"
@@ -395,12 +401,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"data: {\"id\": \"trunc")  # cut inside a JSON payload
                 self.wfile.flush()
                 return
+            if index == len(events) - 1 and not done:
+                self._answered()  # before the last event: the client may assert as soon as it has read it
             prefix = f"event: {event}\n" if event else ""
             self.wfile.write(f"{prefix}data: {json.dumps(data)}\n\n".encode())
         if done:
+            self._answered()
             self.wfile.write(b"data: [DONE]\n\n")
         self.wfile.flush()
-        self._answered()
 
     def do_GET(self) -> None:  # noqa: N802 - http.server API
         self._send(200, b'{"ok": true}')
@@ -523,7 +531,8 @@ class FakeLLMServer(ServedHTTP):
 
     @property
     def answered(self) -> Counter[str]:
-        """Per path (without query): LLM responses sent in full (a 200 with a complete body or stream)."""
+        """Per path (without query): LLM responses sent in full (a 200 with a complete body or stream; counted
+        just before its last bytes are written, so a client that has read them always sees the count)."""
         return self._server.answered  # type: ignore[attr-defined, no-any-return]
 
     def answered_total(self) -> int:

@@ -82,3 +82,23 @@ def test_bad_pricing_override_at_init_is_one_clear_error() -> None:
 def test_export_disabled_by_env() -> None:
     with mock.patch.dict("os.environ", {"OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none"}, clear=True):
         assert resolve().endpoint is None
+
+
+@pytest.mark.parametrize(("env", "argument", "expected"), [
+    ({}, None, False),  # off by default
+    ({"AGENTVITALS_STREAM_USAGE": "true"}, None, True),
+    ({"AGENTVITALS_STREAM_USAGE": "1"}, None, True),
+    ({"AGENTVITALS_STREAM_USAGE": "true"}, False, False),  # the argument wins
+    ({}, True, True),
+])
+def test_stream_usage_setting(env: dict[str, str], argument: bool | None, expected: bool) -> None:
+    with mock.patch.dict("os.environ", env, clear=True):
+        assert resolve(stream_usage=argument).stream_usage is expected
+
+
+def test_stream_usage_bad_values(caplog: pytest.LogCaptureFixture) -> None:
+    with mock.patch.dict("os.environ", {"AGENTVITALS_STREAM_USAGE": "sometimes"}, clear=True):
+        assert resolve().stream_usage is False
+    assert "AGENTVITALS_STREAM_USAGE" in caplog.text
+    with pytest.raises(agentvitals.ConfigError, match="stream_usage must be True or False"):
+        resolve(stream_usage="yes")

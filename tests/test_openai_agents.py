@@ -138,7 +138,6 @@ def test_instrumentation_leaves_openai_agents_tracing_switch_alone(telemetry: Te
     assert len(telemetry.spans("chat")) == 2  # the model calls are still the SDK instrumentation's
 
 
-@pytest.mark.xfail(strict=True, reason="the Responses API instrumentation is on branch clients (issue 18, item 1)")
 async def test_responses_api_agent(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
     from agents import Runner
 

@@ -1,4 +1,5 @@
-"""pydantic-ai against the fake backend, over the real openai SDK, with pydantic-ai's own instrumentation on."""
+"""pydantic-ai against the fake backend, over the real openai SDK (chat completions and the Responses API), with
+pydantic-ai's own instrumentation on."""
 
 from __future__ import annotations
 
@@ -18,24 +19,26 @@ from agentvitals.semconv import (
     GEN_AI_USAGE_INPUT_TOKENS,
 )
 from tests.conftest import Telemetry
-from tests.fake_llm import OPENAI_USAGE, FakeLLMServer
+from tests.fake_llm import OPENAI_USAGE, RESPONSES_USAGE, FakeLLMServer
 from tests.task_checks import assert_task_accounts_for, llm_spans, task_span
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 USAGE = {"input_tokens": OPENAI_USAGE["prompt_tokens"], "output_tokens": OPENAI_USAGE["completion_tokens"]}
+RESPONSES = {"input_tokens": RESPONSES_USAGE["input_tokens"], "output_tokens": RESPONSES_USAGE["output_tokens"]}
 
 
-def make_agent(server: FakeLLMServer, script: str, name: str = "forecaster") -> Any:
+def make_agent(server: FakeLLMServer, script: str, name: str = "forecaster", api: str = "chat") -> Any:
     import httpx
     from openai import AsyncOpenAI
     from pydantic_ai import Agent
-    from pydantic_ai.models.openai import OpenAIChatModel
+    from pydantic_ai.models.openai import OpenAIChatModel, OpenAIResponsesModel
     from pydantic_ai.providers.openai import OpenAIProvider
 
     client = AsyncOpenAI(base_url=server.url + "/v1", api_key="sk-test", max_retries=0,
                          default_headers={"x-fake-tools": script})
-    agent = Agent(OpenAIChatModel("gpt-4o-mini", provider=OpenAIProvider(openai_client=client)), name=name)
+    model_class = OpenAIResponsesModel if api == "responses" else OpenAIChatModel
+    agent = Agent(model_class("gpt-4o-mini", provider=OpenAIProvider(openai_client=client)), name=name)
 
     @agent.tool_plain
     async def weather(city: str) -> str:
@@ -95,6 +98,19 @@ async def test_one_counted_model_call_per_request(telemetry: Telemetry, fake_llm
         text = repr(dict(recorded.attributes))
         assert "weather in Lyon" not in text and "hello" not in text and "sunny" not in text, recorded.name
     assert GEN_AI_INPUT_MESSAGES not in ours[0].attributes and GEN_AI_OUTPUT_MESSAGES not in ours[0].attributes
+
+
+async def test_responses_model_one_counted_call_per_request(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    """OpenAIResponsesModel: the Responses API, counted and priced like chat completions (once per request)."""
+    agent = make_agent(fake_llm, "weather,weather", api="responses")
+    async with agentvitals.task("pyd-responses"):
+        result = await agent.run("What is the weather in Lyon and Paris?")
+    assert result.output == "hello"
+    assert fake_llm.answered == {"/v1/responses": 2}
+    span = assert_task_accounts_for(telemetry, fake_llm, "pyd-responses", **RESPONSES)
+    assert span.attributes[TASK_TOOL_CALLS] == 2
+    ours = [s for s in llm_spans(telemetry) if s.instrumentation_scope.name == "agentvitals"]
+    assert len(ours) == 2 and all(s.attributes[COST_AMOUNT] > 0 for s in ours)
 
 
 def test_agent_run_without_a_task_is_a_task(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:

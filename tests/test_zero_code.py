@@ -24,7 +24,7 @@ print(client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "us
 # instruments: imported by the application after start-up, as an application would.
 OPTIONAL_LIBRARIES = ("openai", "anthropic", "httpx", "httpx2", "redis", "sqlite3", "psycopg", "chromadb",
                       "qdrant_client", "langchain_core", "langchain_openai", "langgraph", "mcp", "pydantic_ai",
-                      "agents", "smolagents")
+                      "agents", "smolagents", "litellm", "google.genai")
 
 EVERY_LIBRARY_APP = """
 import importlib
@@ -48,6 +48,39 @@ print(agent.run_sync("Where is my order?").output)
 """
 
 
+CLIENTS_APP = """
+import os
+import socket
+import sys
+
+print(sorted(module for module in ("litellm", "google.genai") if module in sys.modules))  # none at start-up
+
+lookups = []
+resolve = socket.getaddrinfo
+
+
+def recording(host, *args, **kwargs):
+    if host not in ("127.0.0.1", "localhost"):  # the OTLP export to the local sink runs meanwhile
+        lookups.append(host)
+    return resolve(host, *args, **kwargs)
+
+
+socket.getaddrinfo = recording
+import litellm  # with LITELLM_LOCAL_MODEL_COST_MAP=True: no cost map fetched
+
+print(lookups)
+socket.getaddrinfo = resolve
+
+from google import genai
+from google.genai import types
+
+litellm.completion(model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}],
+                   api_base=os.environ["OPENAI_BASE_URL"], api_key="sk-zero-code", num_retries=0)
+gemini = genai.Client(api_key="zero-code", http_options=types.HttpOptions(base_url=os.environ["GEMINI_BASE_URL"]))
+print(gemini.models.generate_content(model="gemini-2.5-flash", contents="hi").text)
+"""
+
+
 def run_instrumented(app: Path, llm: FakeLLMServer, collector_port: int) -> subprocess.CompletedProcess[str]:
     env = {
         **{k: v for k, v in subprocess_environ().items() if not k.startswith(("OTEL_", "OPENAI_"))},
@@ -56,6 +89,8 @@ def run_instrumented(app: Path, llm: FakeLLMServer, collector_port: int) -> subp
         "OTEL_SERVICE_NAME": "zero-code-app",
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{collector_port}",
         "OPENAI_BASE_URL": llm.url + "/v1",
+        "GEMINI_BASE_URL": llm.url,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # else importing litellm fetches its cost map from the network
         "OPENAI_API_KEY": "sk-zero-code",
         "OPENAI_AGENTS_DISABLE_TRACING": "true",  # openai-agents' own export to OpenAI, were it used
         "ANONYMIZED_TELEMETRY": "False",  # chromadb's
@@ -98,6 +133,27 @@ def test_zero_code_start_with_every_optional_library_is_clean(tmp_path: Path) ->
     assert sorted(http_parents) == sorted(llm_calls)  # the HTTP span of each call under our LLM span
     assert collector.span_names.count("execute_tool lookup") == 1
     assert collector.span_names.count("invoke_agent zero-code-agent") == 1
+
+
+@pytest.mark.slow
+def test_zero_code_clients_are_imported_by_the_application_only(tmp_path: Path) -> None:
+    """litellm and google-genai are instrumented when the application imports them, never at start-up; one LLM
+    span per call, with its HTTP call under it."""
+    app = tmp_path / "app.py"
+    app.write_text(CLIENTS_APP)
+    port = free_port()
+    with FakeLLMServer() as llm, OtlpHttpSink(port) as collector:
+        result = run_instrumented(app, llm, port)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split("\n")[:3] == ["[]", "[]", "hello"]
+        assert result.stderr == ""
+        wait_until(lambda: "generate_content gemini-2.5-flash" in collector.span_names, timeout=20,
+                   what="the Gemini span")
+    spans = {span_id: (name, parent) for name, span_id, parent in collector.span_tree}
+    llm_calls = sorted(span_id for span_id, (name, _) in spans.items()
+                       if name in ("chat gpt-4o-mini", "generate_content gemini-2.5-flash"))
+    assert len(llm_calls) == llm.answered_total() == 2
+    assert sorted(parent for name, parent in spans.values() if name == "POST") == llm_calls
 
 
 class _EntryPoint:

@@ -98,6 +98,7 @@ def init(
     trace_file: str | os.PathLike[str] | None = None,
     capture_db_literals: bool | None = None,
     scrub: Sequence[str | re.Pattern[str]] | ScrubFunction | None = None,
+    stream_usage: bool | None = None,
     tracer_provider: trace.TracerProvider | None = None,
     meter_provider: metrics.MeterProvider | None = None,
     span_exporter: SpanExporter | None = None,
@@ -125,9 +126,9 @@ def init(
             in USD per 1M tokens, matched before the bundled table.
         instrumentations: Names to enable (default: all whose library is installed):
             ``openai``, ``anthropic``, ``httpx`` (httpx and httpx2), ``sqlite3``, ``psycopg``, ``psycopg2``,
-            ``pymysql``, ``redis``, ``chromadb``, ``qdrant``, ``langchain``, ``langgraph``, ``mcp``,
-            ``openai_agents``, ``pydantic_ai``, ``llama_index``, ``smolagents``, ``crewai``, ``threading``, and
-            ``gpu`` (NVML gauges, when NVML loads).
+            ``pymysql``, ``redis``, ``chromadb``, ``qdrant``, ``langchain``, ``langgraph``, ``mcp``, ``litellm``,
+            ``google_genai``, ``openai_agents``, ``pydantic_ai``, ``llama_index``, ``smolagents``, ``crewai``,
+            ``threading``, and ``gpu`` (NVML gauges, when NVML loads).
         shutdown_timeout: Seconds the final export at exit or ``shutdown()`` may take (default 3).
         genai_names: ``current`` (semantic conventions v1.41, the default) or ``latest``
             (semantic-conventions-genai v0.1.0, as ``OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental``
@@ -142,6 +143,10 @@ def init(
             matches become ``[REDACTED]`` (also in span names and status descriptions), or a function
             ``(key, value) -> value`` (``None`` drops the attribute; the status description is passed as
             ``otel.status_description``). Applies to metric attributes too.
+        stream_usage: Ask OpenAI-compatible chat streams (``openai`` chat completions, ``litellm.completion``) for
+            their token usage (``stream_options={"include_usage": True}``) when the caller set no
+            ``stream_options``, so streams are priced. Off by default: such a stream ends with an extra chunk with
+            empty ``choices``, and some compatible servers reject the option (see ``AGENTVITALS_STREAM_USAGE``).
         tracer_provider, meter_provider: Use these instead of creating (or reusing global) ones.
         span_exporter: Export spans here instead of OTLP (e.g. an in-memory exporter in tests).
         span_processors: Extra span processors, added after the exporter's (they see every span).
@@ -166,6 +171,7 @@ def init(
             content_max_length=content_max_length, instrumentations=instrumentations,
             shutdown_timeout=shutdown_timeout, genai_names=genai_names, finding_thresholds=finding_thresholds,
             trace_file=trace_file, capture_db_literals=capture_db_literals, scrub=scrub,
+            stream_usage=stream_usage,
         )
         prices = load_price_table(pricing, os.environ.get(env.AGENTVITALS_PRICES) or None)
         _check_alertmanager(alertmanager)
@@ -216,7 +222,8 @@ def _start(settings: Settings, prices: Any, explicit_tracer_provider: Any, expli
                        metric_exporter)
     content = ContentPolicy(settings.capture_content, settings.content_max_length, settings.content_events)
     handler = Handler.create(tracer_provider=tracers.provider, meter_provider=meters.provider, pricing=prices,
-                             content=content, conventions=genai_conventions(settings.genai_names))
+                             content=content, conventions=genai_conventions(settings.genai_names),
+                             stream_usage=settings.stream_usage)
     activate(handler)
     if span_export is not None or metric_exporter is not None:
         _observe_drops(meters.provider, lambda: _drops(runtime))

@@ -68,6 +68,8 @@ INSTRUMENTATIONS: tuple[Instrumentation, ...] = (
     Instrumentation("qdrant", ("qdrant_client",), f"{_HERE}.qdrant:QdrantInstrumentor"),
     Instrumentation("langchain", ("langchain_core",), f"{_HERE}.langchain:LangChainInstrumentor"),
     Instrumentation("mcp", ("mcp",), f"{_HERE}.mcp:MCPInstrumentor"),
+    Instrumentation("litellm", ("litellm",), f"{_HERE}.litellm:LiteLLMInstrumentor"),
+    Instrumentation("google_genai", ("google.genai",), f"{_HERE}.google_genai:GoogleGenAIInstrumentor"),
     Instrumentation("crewai", ("crewai",), f"{_HERE}.crewai:CrewAIInstrumentor"),
     Instrumentation("langgraph", ("langgraph.pregel",), f"{_HERE}.langgraph:LangGraphInstrumentor"),
     Instrumentation("llama_index", ("llama_index.core",), f"{_HERE}.llama_index:LlamaIndexInstrumentor"),

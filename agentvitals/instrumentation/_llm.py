@@ -21,10 +21,12 @@ from agentvitals._taskrun import BudgetExhausted
 from agentvitals.attributes import RESPONSE_PARSE_ERROR
 from agentvitals.instrumentation._request_fields import Field, request_attributes
 from agentvitals.instrumentation._streams import (
+    AsyncPullingStreamProxy,
     AsyncStreamProxy,
     ChunkHandler,
     RawStreamResponseProxy,
     StreamRecorder,
+    SyncPullingStreamProxy,
     SyncStreamProxy,
 )
 from agentvitals.semconv import GEN_AI_REQUEST_STREAM, SERVER_ADDRESS, SERVER_PORT
@@ -41,6 +43,8 @@ class LLMRequest:
     attributes: dict[str, Any] = field(default_factory=dict)
     messages: Any = None
     """Input messages as given (captured as they are when the endpoint has no ``request_content``)."""
+    provider: str | None = None
+    """Set when the provider is known per call (a router such as litellm, a Vertex client): else the endpoint's."""
 
 
 RequestContent = Callable[[Mapping[str, Any]], Mapping[str, Any]]
@@ -60,6 +64,15 @@ class LLMEndpoint:
     """(the returned object, capture_content) -> response. May raise on malformed data."""
     on_chunk: ChunkHandler | None = None
     request_content: RequestContent | None = None
+    positional: tuple[str, ...] = ()
+    """Names of the parameters a caller may pass positionally (``litellm.completion(model, messages)``): they are
+    shown to ``parse_request`` and ``request_content`` as keywords. SDK methods with keyword-only parameters leave
+    it empty."""
+    prepare: Callable[[Handler, dict[str, Any]], None] | None = None
+    """Adjusts the call's keyword arguments in place before the call (the opt-in stream usage request)."""
+    lazy_stream: bool = False
+    """The SDK sends the request when its stream is first read (a generator): the LLM span is made current while
+    each chunk is pulled, so the HTTP call nests under it and nested instrumentation stands aside."""
 
 
 def _content(handler: Handler, endpoint: LLMEndpoint, kwargs: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -72,27 +85,34 @@ def _content(handler: Handler, endpoint: LLMEndpoint, kwargs: Mapping[str, Any])
         return None
 
 
-def _start(handler: Handler, endpoint: LLMEndpoint, instance: Any, kwargs: Mapping[str, Any]
-           ) -> tuple[LLMInvocation, bool] | None:
-    """Start the span, or ``None`` if we cannot (then the call runs uninstrumented)."""
+def _start(handler: Handler, endpoint: LLMEndpoint, instance: Any, kwargs: dict[str, Any],
+           args: tuple[Any, ...] = ()) -> tuple[LLMInvocation, bool] | None:
+    """Start the span, or ``None`` if we cannot (then the call runs uninstrumented). ``kwargs`` may be adjusted
+    in place by the endpoint's ``prepare`` (only once the span is certain to start)."""
     try:
-        request = endpoint.parse_request(instance, kwargs)
-        content = _content(handler, endpoint, kwargs)
+        view: Mapping[str, Any] = {**dict(zip(endpoint.positional, args, strict=False)), **kwargs} if args else kwargs
+        request = endpoint.parse_request(instance, view)
+        content = _content(handler, endpoint, view)
         invocation = start_llm(
             handler,
-            provider=endpoint.provider,
+            provider=request.provider or endpoint.provider,
             operation=endpoint.operation,
             model=request.model,
             attributes=request.attributes,
             messages=request.messages if content is None else None,
             content=content,
         )
-        return invocation, request.stream and endpoint.on_chunk is not None
     except BudgetExhausted:
         raise
     except Exception:  # deliberate: never break the user's call
         _logger.debug("agentvitals: could not start %s span", endpoint.provider, exc_info=True)
         return None
+    if endpoint.prepare is not None:
+        try:
+            endpoint.prepare(handler, kwargs)
+        except Exception:  # the call goes out as the caller wrote it
+            _logger.debug("agentvitals: could not prepare %s request", endpoint.provider, exc_info=True)
+    return invocation, request.stream and endpoint.on_chunk is not None
 
 
 def _is_raw_response(result: Any) -> bool:
@@ -120,17 +140,19 @@ def _finish(invocation: LLMInvocation, endpoint: LLMEndpoint, result: Any, strea
 
 
 def sync_llm_wrapper(endpoint: LLMEndpoint) -> Callable[[Handler], Callable[..., Any]]:
+    proxy = SyncPullingStreamProxy if endpoint.lazy_stream else SyncStreamProxy
+
     def factory(handler: Handler) -> Callable[..., Any]:
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             if not should_instrument_llm():
                 return wrapped(*args, **kwargs)
-            started = _start(handler, endpoint, instance, kwargs)
+            started = _start(handler, endpoint, instance, kwargs, args)
             if started is None:
                 return wrapped(*args, **kwargs)
             invocation, stream = started
             with invocation:
                 result = wrapped(*args, **kwargs)
-            return _finish(invocation, endpoint, result, stream, SyncStreamProxy)
+            return _finish(invocation, endpoint, result, stream, proxy)
 
         return wrapper
 
@@ -138,19 +160,21 @@ def sync_llm_wrapper(endpoint: LLMEndpoint) -> Callable[[Handler], Callable[...,
 
 
 def async_llm_wrapper(endpoint: LLMEndpoint) -> Callable[[Handler], Callable[..., Any]]:
+    proxy = AsyncPullingStreamProxy if endpoint.lazy_stream else AsyncStreamProxy
+
     def factory(handler: Handler) -> Callable[..., Any]:
         async def wrapper(
             wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
         ) -> Any:
             if not should_instrument_llm():
                 return await wrapped(*args, **kwargs)
-            started = _start(handler, endpoint, instance, kwargs)
+            started = _start(handler, endpoint, instance, kwargs, args)
             if started is None:
                 return await wrapped(*args, **kwargs)
             invocation, stream = started
             with invocation:
                 result = await wrapped(*args, **kwargs)
-            return _finish(invocation, endpoint, result, stream, AsyncStreamProxy)
+            return _finish(invocation, endpoint, result, stream, proxy)
 
         return wrapper
 

@@ -2,9 +2,10 @@
 
 A provider module lists which keyword argument feeds which attribute and how it is read
 (:data:`NUMBER`, :data:`INTEGER`, :data:`TEXT`, :data:`TEXT_LIST`, :data:`CHOICE_COUNT`,
-:data:`OUTPUT_TYPE`); :func:`request_attributes` does the reading for all of them. A value the reader does
-not accept (an SDK's ``NOT_GIVEN``/``omit`` sentinel, a wrong type) is skipped, never guessed. Parameters
-passed through ``extra_body`` (merged into the request by the SDK) count as if passed directly.
+:data:`OUTPUT_TYPE`, :data:`TEXT_CONFIG_OUTPUT_TYPE`); :func:`request_attributes` does the reading for all of
+them. A value the reader does not accept (an SDK's ``NOT_GIVEN``/``omit`` sentinel, a wrong type) is skipped,
+never guessed. Parameters passed through ``extra_body`` (merged into the request by the SDK) count as if passed
+directly.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ __all__ = [
     "NUMBER",
     "OUTPUT_TYPE",
     "TEXT",
+    "TEXT_CONFIG_OUTPUT_TYPE",
     "TEXT_LIST",
     "Field",
     "request_attributes",
@@ -71,12 +73,20 @@ def _output_type(value: Any) -> str | None:
     return "json" if kind in _JSON_FORMATS else kind
 
 
+def _text_config_output_type(value: Any) -> str | None:
+    """The Responses API's ``text`` (``{"format": {"type": "json_schema", ...}}``): its ``format`` read as
+    ``response_format`` is."""
+    text_format = value.get("format") if isinstance(value, Mapping) else getattr(value, "format", None)
+    return _output_type(text_format) if text_format is not None else None
+
+
 NUMBER: Reader = _number
 INTEGER: Reader = _integer
 TEXT: Reader = _text
 TEXT_LIST: Reader = _text_list
 CHOICE_COUNT: Reader = _choice_count
 OUTPUT_TYPE: Reader = _output_type
+TEXT_CONFIG_OUTPUT_TYPE: Reader = _text_config_output_type
 
 
 @dataclass(frozen=True)

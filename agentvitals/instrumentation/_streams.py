@@ -2,7 +2,10 @@
 
 The proxy forwards everything to the SDK's stream and ends the LLM span exactly once: when the stream
 is exhausted, fails, is closed (``close``/``with``/``async with``), or is garbage-collected unread.
-The span is never current while the consumer iterates, so nothing is attached across a ``yield``.
+The span is never current while the consumer iterates, so nothing is attached across a ``yield``. The
+*pulling* proxies are for SDKs whose stream is a generator that sends the request when first read: the
+span is current only inside each pull (attached and detached within one ``__next__``), so the HTTP call
+made there nests under the LLM span.
 
 When the caller's own code raises inside ``with stream:`` (or ``async with``), the span ends failed with that
 exception's ``error.type``; the exception propagates unchanged. A raw response to a streamed request
@@ -23,7 +26,14 @@ from agentvitals._records import LLMResponse
 
 _logger = logging.getLogger("agentvitals")
 
-__all__ = ["AsyncStreamProxy", "RawStreamResponseProxy", "StreamRecorder", "SyncStreamProxy"]
+__all__ = [
+    "AsyncPullingStreamProxy",
+    "AsyncStreamProxy",
+    "RawStreamResponseProxy",
+    "StreamRecorder",
+    "SyncPullingStreamProxy",
+    "SyncStreamProxy",
+]
 
 ChunkHandler = Callable[[Any, LLMResponse, OutputBuffer], None]
 """Updates the response being accumulated from one chunk: response-level fields on the response, each
@@ -148,6 +158,26 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
 
     def __del__(self) -> None:
         self._self_recorder.finish()
+
+
+class SyncPullingStreamProxy(SyncStreamProxy):
+    def __next__(self) -> Any:
+        invocation = self._self_recorder.invocation
+        invocation.attach()
+        try:
+            return super().__next__()
+        finally:
+            invocation.detach()
+
+
+class AsyncPullingStreamProxy(AsyncStreamProxy):
+    async def __anext__(self) -> Any:
+        invocation = self._self_recorder.invocation
+        invocation.attach()
+        try:
+            return await super().__anext__()
+        finally:
+            invocation.detach()
 
 
 class RawStreamResponseProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
