@@ -288,4 +288,4 @@ def test_uninstrumented_after_shutdown(fake_llm: FakeLLMServer) -> None:
     gemini.models.generate_content(model=MODEL, contents="hi")
     list(gemini.models.generate_content_stream(model=MODEL, contents="hi"))
     assert telemetry.spans() == []
-    assert not isinstance(genai.models.Models.generate_content, wrapt.ObjectProxy)
+    assert not isinstance(vars(genai.models.Models)["generate_content"], wrapt.FunctionWrapper)

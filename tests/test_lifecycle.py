@@ -9,6 +9,8 @@ import pytest
 import wrapt
 
 import agentvitals
+from agentvitals.instrumentation import INSTRUMENTATIONS
+from agentvitals.instrumentation._base import PatchTableInstrumentor, import_optional
 from agentvitals.instrumentation.openai import OpenAIInstrumentor
 from agentvitals.metrics import COST
 from tests.conftest import make_telemetry
@@ -39,7 +41,44 @@ def test_shutdown_uninstruments_everything(fake_llm: FakeLLMServer) -> None:
     agentvitals.shutdown()
     call(fake_llm)
     assert telemetry.spans() == []
-    assert not isinstance(openai.resources.chat.completions.completions.Completions.create, wrapt.ObjectProxy)
+    completions = vars(openai.resources.chat.completions.completions.Completions)
+    assert not isinstance(completions["create"], wrapt.FunctionWrapper)
+
+
+def patch_tables() -> list[type[PatchTableInstrumentor]]:
+    """The table-driven instrumentors whose libraries this environment has."""
+    found = []
+    for item in INSTRUMENTATIONS:
+        loaded = item.load()
+        table = loaded if isinstance(loaded, type) else type(loaded)
+        if issubclass(table, PatchTableInstrumentor) and all(
+                import_optional(patch.module) is not None for patch in table.patches):
+            found.append(table)
+    return found
+
+
+def patched_targets(table: type[PatchTableInstrumentor]) -> list[tuple[str, object]]:
+    targets = []
+    for patch in table.patches:
+        owner: object = import_optional(patch.module)
+        *path, attribute = patch.attribute.split(".")
+        for part in path:
+            owner = getattr(owner, part)  # raises if the library no longer has it: a patch silently lost
+        targets.append((f"{patch.module}:{patch.attribute}", owner.__dict__[attribute] if isinstance(owner, type)
+                        else getattr(owner, attribute)))
+    return targets
+
+
+@pytest.mark.parametrize("table", patch_tables(), ids=lambda table: table.name)
+def test_every_patch_applies_to_the_installed_library_and_is_undone(table: type[PatchTableInstrumentor]) -> None:
+    before = patched_targets(table)
+    assert not [name for name, target in before if isinstance(target, wrapt.FunctionWrapper)]
+    make_telemetry()
+    try:
+        assert [name for name, target in patched_targets(table) if not isinstance(target, wrapt.FunctionWrapper)] == []
+    finally:
+        agentvitals.shutdown()
+    assert patched_targets(table) == before  # the very same functions again
 
 
 def test_reinit_after_shutdown_instruments_again(fake_llm: FakeLLMServer) -> None:

@@ -230,7 +230,7 @@ def test_uninstrumented_after_shutdown(fake_llm: FakeLLMServer) -> None:
     agentvitals.shutdown()
     litellm.completion(model=OPENAI.model, messages=MESSAGES, **OPENAI.kwargs(fake_llm))
     assert telemetry.spans() == []
-    assert not isinstance(litellm.completion, wrapt.ObjectProxy)
+    assert not isinstance(litellm.completion, wrapt.FunctionWrapper)
 
 
 @pytest.mark.parametrize(("litellm_id", "expected"), [

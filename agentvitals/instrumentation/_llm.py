@@ -10,7 +10,8 @@ the user's exception unchanged. Our own failures are logged at debug level and n
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -234,16 +235,133 @@ def remember_request(handler: Handler) -> Callable[..., Any]:
 _RECORDER_ATTRIBUTE = "_agentvitals_recorder"
 
 
-def _wrap_raw_stream(invocation: LLMInvocation, endpoint: LLMEndpoint, manager: Any, stream: Any,
-                     proxy: type) -> None:
+def _observe_stream(invocation: LLMInvocation, endpoint: LLMEndpoint, manager: Any, stream: Any) -> None:
+    """Tag the manager and the stream it returned with the call's recorder: the stream's iteration wrappers
+    feed it events, the manager's exit (or the stream's close, or losing the stream) ends the span."""
     try:
         assert endpoint.on_chunk is not None
         recorder = StreamRecorder(invocation, endpoint.on_chunk)
-        stream._raw_stream = proxy(stream._raw_stream, recorder)
-        setattr(manager, _RECORDER_ATTRIBUTE, recorder)  # for the manager's exit to report the caller's error
-    except Exception:  # a stream of another shape: end the span now rather than never
-        _logger.debug("agentvitals: cannot wrap the message stream", exc_info=True)
+        setattr(stream, _RECORDER_ATTRIBUTE, recorder)
+        setattr(manager, _RECORDER_ATTRIBUTE, recorder)
+        weakref.finalize(stream, recorder.finish)  # a stream dropped without being closed still ends the span
+    except Exception:  # a stream that takes no attributes: end the span now rather than never
+        _logger.debug("agentvitals: cannot observe the message stream", exc_info=True)
         invocation.stop()
+
+
+def _recorder(instance: Any) -> StreamRecorder | None:
+    recorder = getattr(instance, _RECORDER_ATTRIBUTE, None)
+    return recorder if isinstance(recorder, StreamRecorder) else None
+
+
+def _observed(events: Iterator[Any], recorder: StreamRecorder) -> Iterator[Any]:
+    try:
+        for event in events:
+            recorder.on_chunk(event)
+            yield event
+    except Exception as exc:
+        recorder.finish(exc)
+        raise
+    recorder.finish()  # exhausted (a loop left early is not the end of the stream: no finish on GeneratorExit)
+
+
+async def _async_observed(events: AsyncIterator[Any], recorder: StreamRecorder) -> AsyncIterator[Any]:
+    try:
+        async for event in events:
+            recorder.on_chunk(event)
+            yield event
+    except Exception as exc:
+        recorder.finish(exc)
+        raise
+    recorder.finish()
+
+
+def stream_iter_wrapper(handler: Handler) -> Callable[..., Any]:
+    """Wrap a manager-made stream's ``__iter__`` (what ``for``, its text stream and its final message read)."""
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        events = wrapped(*args, **kwargs)
+        recorder = _recorder(instance)
+        return events if recorder is None else _observed(events, recorder)
+
+    return wrapper
+
+
+def stream_aiter_wrapper(handler: Handler) -> Callable[..., Any]:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        events = wrapped(*args, **kwargs)
+        recorder = _recorder(instance)
+        return events if recorder is None else _async_observed(events, recorder)
+
+    return wrapper
+
+
+def stream_next_wrapper(handler: Handler) -> Callable[..., Any]:
+    """Wrap a manager-made stream's ``__next__`` (``next(stream)`` reads past ``__iter__``)."""
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        recorder = _recorder(instance)
+        if recorder is None:
+            return wrapped(*args, **kwargs)
+        try:
+            event = wrapped(*args, **kwargs)
+        except StopIteration:
+            recorder.finish()
+            raise
+        except Exception as exc:
+            recorder.finish(exc)
+            raise
+        recorder.on_chunk(event)
+        return event
+
+    return wrapper
+
+
+def stream_anext_wrapper(handler: Handler) -> Callable[..., Any]:
+    async def wrapper(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        recorder = _recorder(instance)
+        if recorder is None:
+            return await wrapped(*args, **kwargs)
+        try:
+            event = await wrapped(*args, **kwargs)
+        except StopAsyncIteration:
+            recorder.finish()
+            raise
+        except Exception as exc:
+            recorder.finish(exc)
+            raise
+        recorder.on_chunk(event)
+        return event
+
+    return wrapper
+
+
+def stream_close_wrapper(handler: Handler) -> Callable[..., Any]:
+    """Wrap a manager-made stream's ``close``: what was read by then is the call's response."""
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            if (recorder := _recorder(instance)) is not None:
+                recorder.finish()
+
+    return wrapper
+
+
+def stream_aclose_wrapper(handler: Handler) -> Callable[..., Any]:
+    async def wrapper(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        try:
+            return await wrapped(*args, **kwargs)
+        finally:
+            if (recorder := _recorder(instance)) is not None:
+                recorder.finish()
+
+    return wrapper
 
 
 def _failure(args: tuple[Any, ...]) -> BaseException | None:
@@ -252,14 +370,20 @@ def _failure(args: tuple[Any, ...]) -> BaseException | None:
 
 
 def sync_exit_stream_wrapper(handler: Handler) -> Callable[..., Any]:
-    """Wrap a stream manager's ``__exit__``: an exception the caller's block raised ends the span failed."""
+    """Wrap a stream manager's ``__exit__``: an exception the caller's block raised ends the span failed;
+    otherwise the span ends with what was read (a stream closed early is not a failure)."""
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        recorder = getattr(instance, _RECORDER_ATTRIBUTE, None)
+        recorder = _recorder(instance)
+        if recorder is None:
+            return wrapped(*args, **kwargs)
         failure = _failure(args)
-        if isinstance(recorder, StreamRecorder) and failure is not None:
+        if failure is not None:
             recorder.finish(failure)
-        return wrapped(*args, **kwargs)
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            recorder.finish()
 
     return wrapper
 
@@ -268,11 +392,16 @@ def async_exit_stream_wrapper(handler: Handler) -> Callable[..., Any]:
     async def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        recorder = getattr(instance, _RECORDER_ATTRIBUTE, None)
+        recorder = _recorder(instance)
+        if recorder is None:
+            return await wrapped(*args, **kwargs)
         failure = _failure(args)
-        if isinstance(recorder, StreamRecorder) and failure is not None:
+        if failure is not None:
             recorder.finish(failure)
-        return await wrapped(*args, **kwargs)
+        try:
+            return await wrapped(*args, **kwargs)
+        finally:
+            recorder.finish()
 
     return wrapper
 
@@ -291,7 +420,7 @@ def sync_enter_stream_wrapper(endpoint: LLMEndpoint) -> Callable[[Handler], Call
             invocation, _ = started
             with invocation:
                 stream = wrapped(*args, **kwargs)
-            _wrap_raw_stream(invocation, endpoint, instance, stream, SyncStreamProxy)
+            _observe_stream(invocation, endpoint, instance, stream)
             return stream
 
         return wrapper
@@ -313,7 +442,7 @@ def async_enter_stream_wrapper(endpoint: LLMEndpoint) -> Callable[[Handler], Cal
             invocation, _ = started
             with invocation:
                 stream = await wrapped(*args, **kwargs)
-            _wrap_raw_stream(invocation, endpoint, instance, stream, AsyncStreamProxy)
+            _observe_stream(invocation, endpoint, instance, stream)
             return stream
 
         return wrapper

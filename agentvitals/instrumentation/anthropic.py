@@ -35,6 +35,12 @@ from agentvitals.instrumentation._llm import (
     async_llm_wrapper,
     chat_request,
     remember_request,
+    stream_aclose_wrapper,
+    stream_aiter_wrapper,
+    stream_anext_wrapper,
+    stream_close_wrapper,
+    stream_iter_wrapper,
+    stream_next_wrapper,
     sync_enter_stream_wrapper,
     sync_exit_stream_wrapper,
     sync_llm_wrapper,
@@ -220,7 +226,7 @@ MESSAGES = LLMEndpoint(PROVIDER, Operation.CHAT.value, _request, _message_respon
                        request_content=_content)
 
 _MESSAGES_MODULE = "anthropic.resources.messages.messages"
-_STREAMING_MODULE = "anthropic.lib.streaming._messages"
+_STREAMING_MODULE = "anthropic.lib.streaming"
 
 
 class AnthropicInstrumentor(PatchTableInstrumentor):
@@ -237,7 +243,15 @@ class AnthropicInstrumentor(PatchTableInstrumentor):
         Patch(_MESSAGES_MODULE, "AsyncMessages.stream", remember_request),
         Patch(_STREAMING_MODULE, "MessageStreamManager.__enter__", sync_enter_stream_wrapper(MESSAGES)),
         Patch(_STREAMING_MODULE, "AsyncMessageStreamManager.__aenter__", async_enter_stream_wrapper(MESSAGES)),
-        # An exception the caller's `with` block raises ends the span failed (error.type).
+        # An exception the caller's `with` block raised ends the span failed; a normal exit ends it with what
+        # was read.
         Patch(_STREAMING_MODULE, "MessageStreamManager.__exit__", sync_exit_stream_wrapper),
         Patch(_STREAMING_MODULE, "AsyncMessageStreamManager.__aexit__", async_exit_stream_wrapper),
+        # The stream's events, however they are read: iterating, text_stream, get_final_message(), next().
+        Patch(_STREAMING_MODULE, "MessageStream.__iter__", stream_iter_wrapper),
+        Patch(_STREAMING_MODULE, "MessageStream.__next__", stream_next_wrapper),
+        Patch(_STREAMING_MODULE, "MessageStream.close", stream_close_wrapper),
+        Patch(_STREAMING_MODULE, "AsyncMessageStream.__aiter__", stream_aiter_wrapper),
+        Patch(_STREAMING_MODULE, "AsyncMessageStream.__anext__", stream_anext_wrapper),
+        Patch(_STREAMING_MODULE, "AsyncMessageStream.close", stream_aclose_wrapper),
     )
