@@ -117,3 +117,23 @@ def telemetry() -> Iterator[Telemetry]:
 def fake_llm() -> Iterator[FakeLLMServer]:
     with FakeLLMServer() as server:
         yield server
+
+
+# --- the GenAI replay suites: each test once per generation of GenAI names ---------------------------------
+@pytest.fixture(params=["current", "latest"])
+def names(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def otel(names: str) -> Iterator[Telemetry]:
+    from tests.genai_checks import telemetry_for
+
+    yield from telemetry_for(names)
+
+
+@pytest.fixture
+def capturing(names: str) -> Iterator[Telemetry]:
+    from tests.genai_checks import telemetry_for
+
+    yield from telemetry_for(names, capture=True)

@@ -6,7 +6,6 @@ generations of names."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import anthropic
@@ -35,23 +34,8 @@ from agentvitals.semconv import (
     genai_keys,
 )
 from tests.conftest import Telemetry
-from tests.genai_checks import content, durations, one_duration, telemetry_for, token_total
+from tests.genai_checks import content, durations, one_duration, token_total
 from tests.genai_replay import recorded_events, recorded_request, recorded_response, replay
-
-
-@pytest.fixture(params=["current", "latest"])
-def names(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def otel(names: str) -> Iterator[Telemetry]:
-    yield from telemetry_for(names)
-
-
-@pytest.fixture
-def capturing(names: str) -> Iterator[Telemetry]:
-    yield from telemetry_for(names, capture=True)
 
 
 def client() -> anthropic.Anthropic:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import openai
@@ -46,21 +45,6 @@ from tests.genai_checks import content, durations, names_param, one_duration, te
 from tests.genai_replay import recorded_events, recorded_request, recorded_response, replay
 
 API_KEY = "test_openai_api_key"
-
-
-@pytest.fixture(params=["current", "latest"])
-def names(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def otel(names: str) -> Iterator[Telemetry]:
-    yield from telemetry_for(names)
-
-
-@pytest.fixture
-def capturing(names: str) -> Iterator[Telemetry]:
-    yield from telemetry_for(names, capture=True)
 
 
 def client() -> openai.OpenAI:
