@@ -124,7 +124,8 @@ class Metric:
     """``agentvitals`` (our instruments) or ``contrib`` (an instrumentation init() enables; we set its buckets)."""
     conditional_labels: tuple[str, ...] = ()
     """The labels (a subset of ``labels``) attached only when known: ``gen_ai.response.model`` needs a
-    response, ``server.*`` a client with a base URL, ``error.type`` a failure."""
+    response, ``server.*`` a client with a base URL, ``error.type`` a failure, a task's variant and mode a
+    choice made through a :class:`~agentvitals.ModelRouter`."""
 
 
 Callback = Callable[[otel_metrics.CallbackOptions], Iterable[otel_metrics.Observation]]
@@ -343,6 +344,7 @@ TASK_DURATION: Final = Metric(
     "Wall time of tasks (one agent run each), by outcome, and by the variant and mode the model router served.",
     (av.TASK_NAME, av.TASK_OUTCOME, av.TASK_VARIANT, av.TASK_MODE),
     TASK_DURATION_BUCKETS,
+    conditional_labels=(av.TASK_VARIANT, av.TASK_MODE),
 )
 TASK_COST: Final = Metric(
     "agentvitals.task.cost.usd",
@@ -350,6 +352,7 @@ TASK_COST: Final = Metric(
     "{USD}",
     "Cost of tasks in US dollars, by outcome and by the router's variant and mode (added when a task ends).",
     (av.TASK_NAME, av.TASK_OUTCOME, av.TASK_VARIANT, av.TASK_MODE),
+    conditional_labels=(av.TASK_VARIANT, av.TASK_MODE),
 )
 TASK_ACTIVE: Final = Metric(
     "agentvitals.task.active_time",
