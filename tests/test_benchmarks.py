@@ -1,29 +1,60 @@
-"""The benchmark suite keeps running (a few calls, no timing asserted) and leaves nothing behind."""
+"""The benchmark scripts keep running (a few calls, no timing asserted) and leave nothing behind."""
 
 from __future__ import annotations
 
-import inspect
+import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-import agentvitals._sdk
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
 import overhead  # noqa: E402
+import run  # noqa: E402
 
 
-@pytest.mark.parametrize("stream", [False, True])
-def test_overhead_measures_every_configuration_and_unpatches(stream: bool) -> None:
-    from openai.resources.chat.completions.completions import Completions
+def test_overhead_measures_every_configuration_and_undoes_every_patch() -> None:
+    args = overhead.arguments(["--method", "cpu", "--calls", "2", "--rounds", "1", "--warmup", "1"])
 
-    results = overhead.measure(stream=stream, calls=3, rounds=2)
+    results, received = overhead.run(args)
 
-    assert {"baseline", "floor", "agentvitals"} <= set(results)
-    assert all(len(times) == 2 and all(t > 0 for t in times) for times in results.values())
-    added = overhead.added_per_call(results)
-    assert set(added) == set(results) - {"baseline"}
-    assert added["floor"] == [f - b for f, b in zip(results["floor"], results["baseline"], strict=True)]
-    assert inspect.isfunction(Completions.create)  # every instrumentation undone
-    assert agentvitals._sdk._runtime is None  # and agentvitals shut down
+    names = {"floor", "agentvitals"}
+    if importlib.util.find_spec("opentelemetry.instrumentation.openai_v2") is not None:
+        names.add("openai-v2")
+    assert set(results) == {"init", "app"}
+    for result in results.values():
+        assert result["patches_undone"] is True
+        summary = overhead.summarise(result["samples"], args.calls)
+        assert set(summary.baseline) == {"plain", "stream"}
+        assert set(summary.added) == {(call, name) for call in ("plain", "stream") for name in names}
+        assert all(len(values) == 1 for values in summary.added.values())
+    assert received["/v1/traces requests"] > 0  # every configuration exported to the sink over OTLP/HTTP
+    assert any("agentvitals / openai-v2" in line or "agentvitals / floor" in line
+               for line in overhead.report(results, args, received))
+
+
+def test_task_benchmark_measures_tasks_against_the_bare_loop() -> None:
+    args = overhead.arguments(["--method", "cpu", "--api", "task", "--providers", "init", "--calls", "2",
+                               "--rounds", "1", "--warmup", "1"])
+
+    results, _ = overhead.run(args)
+
+    summary = overhead.summarise(results["init"]["samples"], args.calls)
+    assert set(summary.added) == {("task+3 tools", "agentvitals")}
+
+
+def test_breakdown_measures_every_piece() -> None:
+    out = subprocess.run([sys.executable, str(BENCHMARKS / "breakdown.py"), "--method", "cpu", "--iterations", "2",
+                          "--rounds", "1"], capture_output=True, text=True, check=True, timeout=120)
+
+    rows = [line for line in out.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) == 1 + 11  # the header and every piece
+    assert any(row.startswith("| the whole wrapper") for row in rows)
+
+
+def test_suite_rows_for_throughput_and_start_up() -> None:
+    throughput = run.throughput_rows(sys.executable, 0.2)
+    startup = run.startup_rows(sys.executable, 1)
+
+    assert "spans per CPU-second" in throughput[0][1]
+    assert "sent before the first export: 0 requests" in startup[2][2]  # init() itself sends nothing
