@@ -30,16 +30,30 @@ from sink import Sink  # noqa: E402
 Piece = Callable[[], object]
 
 
+def _provider_with(processor: Any) -> Any:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    provider = TracerProvider()
+    if processor is not None:
+        provider.add_span_processor(processor)
+    return provider
+
+
 def pieces(endpoint: str) -> dict[str, Piece]:
     """The hot path of a plain ``chat.completions.create``, piece by piece, on init()'s providers."""
     import openai
     from opentelemetry import context as otel_context
-    from opentelemetry import trace
+    from opentelemetry import metrics, trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.trace import SpanKind
 
     import agentvitals
+    from agentvitals._accounting import AccountingProcessor
     from agentvitals._handler import current
     from agentvitals._lifecycle import should_instrument_llm
+    from agentvitals._sdk._db_metrics import DatabaseMetricsProcessor
+    from agentvitals._sdk._export import BatchExportProcessor
+    from agentvitals.attributes import INSTRUMENTATION_SCOPE
     from agentvitals.instrumentation._llm import sync_llm_wrapper
     from agentvitals.instrumentation._openai_format import chat_response
     from agentvitals.instrumentation.openai import CHAT
@@ -51,10 +65,16 @@ def pieces(endpoint: str) -> dict[str, Piece]:
     completions = client.chat.completions
     result = openai.types.chat.ChatCompletion.model_validate(json.loads(overhead.CHAT))
     kwargs = {"model": "gpt-4o-mini", "messages": overhead.MESSAGES}
+    stream_kwargs = {**kwargs, "stream": True, "stream_options": {"include_usage": True}}
     wrapper = sync_llm_wrapper(CHAT)(handler)
+    chunks = [openai.types.chat.ChatCompletionChunk.model_validate(json.loads(line.removeprefix(b"data: ")))
+              for line in overhead.CHAT_STREAM.splitlines() if line.startswith(b"data: {")]
 
     def canned(**_: Any) -> Any:
         return result
+
+    def canned_stream(**_: Any) -> Any:
+        return iter(chunks)
 
     # What one call puts on its span and into its metrics (as the wrapper computes them).
     request = CHAT.parse_request(completions, kwargs)
@@ -68,6 +88,13 @@ def pieces(endpoint: str) -> dict[str, Piece]:
                       "agentvitals.cost.source": "local"}
     tracer = handler.tracer
     bare = overhead.otlp_tracer_provider(endpoint).get_tracer("bare")
+    meter = metrics.get_meter("benchmark")
+    by_processor = {name: _provider_with(processor).get_tracer(INSTRUMENTATION_SCOPE)  # spans of ours
+                    for name, processor in (
+                        ("none", None), ("accounting", AccountingProcessor(current)),
+                        ("db metrics", DatabaseMetricsProcessor(meter)),
+                        ("export", BatchExportProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces"),
+                                                        target=endpoint)))}
     own_labels = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
                   "gen_ai.request.model": "gpt-4o-mini"}
     labels = {**own_labels, "server.address": "fake", "server.port": 80, "gen_ai.response.model": "gpt-4o-mini"}
@@ -80,6 +107,16 @@ def pieces(endpoint: str) -> dict[str, Piece]:
     def whole_wrapper() -> object:
         return wrapper(canned, completions, (), kwargs)
 
+    def whole_stream() -> object:
+        for _ in wrapper(canned_stream, completions, (), stream_kwargs):
+            pass
+        return None
+
+    def bare_stream() -> object:
+        for _ in canned_stream():
+            pass
+        return None
+
     def span_ours() -> object:
         started = tracer.start_span("chat gpt-4o-mini", kind=SpanKind.CLIENT, attributes=start_attributes)
         started.set_attributes(end_attributes)
@@ -91,6 +128,16 @@ def pieces(endpoint: str) -> dict[str, Piece]:
         started.set_attributes(end_attributes)
         started.end()
         return started
+
+    def span_on(name: str) -> Piece:
+        def piece() -> object:
+            started = by_processor[name].start_span("chat gpt-4o-mini", kind=SpanKind.CLIENT,
+                                                    attributes=start_attributes)
+            started.set_attributes(end_attributes)
+            started.end()
+            return started
+
+        return piece
 
     def span_bare_empty() -> object:
         started = bare.start_span("chat gpt-4o-mini", kind=SpanKind.CLIENT)
@@ -120,11 +167,17 @@ def pieces(endpoint: str) -> dict[str, Piece]:
 
     return {
         "the whole wrapper, the call stubbed": whole_wrapper,
+        "the whole wrapper, a stubbed stream of 61 chunks read to its end": whole_stream,
+        "reading the same 61 chunks, uninstrumented": bare_stream,
         "request parsing": lambda: CHAT.parse_request(completions, kwargs),
         "response parsing": lambda: chat_response(result, False),
         "pricing": lambda: handler.pricing.cost("openai", "gpt-4o-mini", response.usage),
         "span, our attributes, init()'s processors": span_ours,
         "span, our attributes, the SDK's batch processor only": span_bare,
+        "span, our attributes, no processor": span_on("none"),
+        "span, our attributes, the accounting processor only": span_on("accounting"),
+        "span, our attributes, the database metrics processor only": span_on("db metrics"),
+        "span, our attributes, our export processor only": span_on("export"),
         "span, no attributes, the SDK's batch processor only": span_bare_empty,
         "metrics: the call's 5 points": metric_points,
         "metrics: 1 histogram point (6 labels, exemplar)": one_point,
@@ -135,7 +188,8 @@ def pieces(endpoint: str) -> dict[str, Piece]:
 
 def worker(args: argparse.Namespace) -> None:
     meter: Any = overhead.CallgrindMeter() if args.method == "callgrind" else overhead.CpuMeter()
-    found = pieces(args.endpoint)
+    found = {name: piece for name, piece in pieces(args.endpoint).items()
+             if not args.only or any(part in name for part in args.only)}
     for round_number in range(args.rounds):
         for index, piece in enumerate(found.values()):
             for _ in range(20):
@@ -157,6 +211,7 @@ def main() -> None:
     parser.add_argument("--method", choices=("callgrind", "cpu"), default="callgrind")
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--only", action="append", help="measure the pieces whose name contains this (repeatable)")
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--endpoint", help=argparse.SUPPRESS)
@@ -166,7 +221,8 @@ def main() -> None:
         return
     with Sink() as sink:
         command = [args.python, str(Path(__file__).resolve()), "--worker", "--endpoint", sink.endpoint,
-                   "--iterations", str(args.iterations), "--rounds", str(args.rounds), "--method", args.method]
+                   "--iterations", str(args.iterations), "--rounds", str(args.rounds), "--method", args.method,
+                   *(f"--only={part}" for part in args.only or ())]
         env = {**os.environ, "OTEL_BSP_SCHEDULE_DELAY": str(24 * 3600 * 1000), "PYTHONHASHSEED": "0"}
         if args.method == "cpu":
             out = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
