@@ -110,6 +110,12 @@ class _Entry:
         """The provider of an HTTP call to an LLM API that no model-call span covers."""
 
 
+def _attributes(span: ReadableSpan) -> dict[str, Any]:
+    """A span's attributes as a plain dict, read once. The SDK's attribute mapping answers every ``get`` in
+    Python and a missing key with a raised KeyError; the checks here look up a dozen keys, most of them absent."""
+    return dict(span.attributes or {})
+
+
 def _ours(span: ReadableSpan) -> bool:
     scope = span.instrumentation_scope
     return scope is not None and scope.name == INSTRUMENTATION_SCOPE
@@ -141,7 +147,7 @@ class AccountingProcessor(SpanProcessor):
             _logger.debug("agentvitals: accounting failed at span start", exc_info=True)
 
     def _start(self, span: Span, parent_context: Context | None) -> None:
-        attributes = span.attributes or {}
+        attributes = _attributes(span)
         parent = span.parent
         parent_entry = self._open.get(parent.span_id) if parent is not None else None
         span_id = span.context.span_id
@@ -208,8 +214,11 @@ class AccountingProcessor(SpanProcessor):
             _logger.debug("agentvitals: accounting failed at span end", exc_info=True)
 
     def _end(self, span: ReadableSpan, entry: _Entry) -> None:
-        attributes = span.attributes or {}
         nest = entry.llm_nest
+        if entry.run is None and entry.uninstrumented is None and entry.own_run is None and (
+                nest is None or entry.llm_root and _ours(span)):
+            return  # no task to credit, nothing to count: our own call records its own cost
+        attributes = _attributes(span)
         if nest is not None and is_inference(attributes):
             facts = CallFacts(attributes)
             if _ours(span):
@@ -220,18 +229,18 @@ class AccountingProcessor(SpanProcessor):
                 self._credit_call(entry.run, nest, facts, span)
         if entry.uninstrumented is not None:
             self._count_uninstrumented(entry.uninstrumented, attributes)
-        self._record_wait(span, entry)
+        self._record_wait(span, entry, attributes)
         if entry.own_run is not None:
             self._finish_agent_run(span, entry.own_run)
 
-    def _record_wait(self, span: ReadableSpan, entry: _Entry) -> None:
+    def _record_wait(self, span: ReadableSpan, entry: _Entry, attributes: Mapping[str, Any]) -> None:
         if entry.run is None or entry.inside_wait or entry.own_run is not None:
             return
         kind = entry.kind
         if kind is None or kind is WaitKind.OTHER:
             # Some instrumentations (DB-API among them) set their attributes after starting the span:
             # classify again with the final attributes.
-            kind = wait_kind(span.attributes, span.kind)
+            kind = wait_kind(attributes, span.kind)
             if kind is None:
                 return
         start, end = span.start_time, span.end_time
