@@ -112,6 +112,11 @@ def pieces(endpoint: str) -> dict[str, Piece]:
             pass
         return None
 
+    def short_stream() -> object:  # the last content chunk and the usage: what a stream costs besides its chunks
+        for _ in wrapper(lambda **_: iter(chunks[-2:]), completions, (), stream_kwargs):
+            pass
+        return None
+
     def bare_stream() -> object:
         for _ in canned_stream():
             pass
@@ -168,6 +173,7 @@ def pieces(endpoint: str) -> dict[str, Piece]:
     return {
         "the whole wrapper, the call stubbed": whole_wrapper,
         "the whole wrapper, a stubbed stream of 61 chunks read to its end": whole_stream,
+        "the whole wrapper, a stubbed stream of 2 chunks read to its end": short_stream,
         "reading the same 61 chunks, uninstrumented": bare_stream,
         "request parsing": lambda: CHAT.parse_request(completions, kwargs),
         "response parsing": lambda: chat_response(result, False),
