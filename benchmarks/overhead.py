@@ -80,16 +80,20 @@ def _sse(events: list[tuple[str | None, dict[str, Any]]], done: bool = False) ->
 
 USAGE = {"prompt_tokens": 1200, "completion_tokens": 50, "total_tokens": 1250,
          "prompt_tokens_details": {"cached_tokens": 1000}}
+# As OpenAI answers: the service tier and the system fingerprint in the response and in every chunk.
 CHAT = json.dumps({
-    "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "gpt-4o-mini",
+    "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "gpt-4o-mini", "service_tier": "default",
+    "system_fingerprint": "fp_bench",
     "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello"}, "finish_reason": "stop"}],
     "usage": USAGE,
 }).encode()
-_CHUNK = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "gpt-4o-mini"}
+_CHUNK = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "gpt-4o-mini", "service_tier": "default",
+          "system_fingerprint": "fp_bench"}
 CHAT_STREAM = _sse([(None, {**_CHUNK, "choices": [{"index": 0, "delta": {"content": "x"}}]})] * (CHUNKS - 1)
                    + [(None, {**_CHUNK, "choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": "stop"}]}),
                       (None, {**_CHUNK, "choices": [], "usage": USAGE})], done=True)
 _RESPONSE = {"id": "resp_1", "object": "response", "created_at": 0, "status": "completed", "model": "gpt-4o-mini",
+             "service_tier": "default",
              "output": [{"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
                          "content": [{"type": "output_text", "text": "hello", "annotations": []}]}],
              "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
