@@ -174,6 +174,7 @@ def pieces(endpoint: str) -> dict[str, Piece]:
         "the whole wrapper, the call stubbed": whole_wrapper,
         "the whole wrapper, a stubbed stream of 61 chunks read to its end": whole_stream,
         "the whole wrapper, a stubbed stream of 2 chunks read to its end": short_stream,
+        "a task with three tools (the task's own scope)": overhead.make_call("task", "task+3 tools"),
         "reading the same 61 chunks, uninstrumented": bare_stream,
         "request parsing": lambda: CHAT.parse_request(completions, kwargs),
         "response parsing": lambda: chat_response(result, False),
