@@ -22,10 +22,12 @@ from typing import Any as _Any
 from agentvitals._api import llm_call, record_cache_lookup, retrieval, tool
 from agentvitals._cache import LLMCache
 from agentvitals._config import ConfigError, Settings
+from agentvitals._errors import cognitive_error
 from agentvitals._taskrun import Budget, BudgetExhausted, TaskRun, current_task
 from agentvitals._tasks import task
 from agentvitals._version import __version__
 from agentvitals.attributes import Outcome, WaitKind
+from agentvitals.routing import ModelRouter
 
 if _TYPE_CHECKING:
     from agentvitals._sdk import export_stats, force_flush, init, shutdown
@@ -46,11 +48,13 @@ __all__ = [
     "BudgetExhausted",
     "ConfigError",
     "LLMCache",
+    "ModelRouter",
     "Outcome",
     "Settings",
     "TaskRun",
     "WaitKind",
     "__version__",
+    "cognitive_error",
     "current_task",
     "export_stats",
     "force_flush",

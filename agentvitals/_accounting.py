@@ -16,7 +16,12 @@ A span processor sees every span start and end: ours, a contrib instrumentation'
 * **tool calls, once each**: likewise for nested ``execute_tool`` spans.
 * **agent runs no task encloses**: another instrumentation's ``invoke_agent`` span outside any task is a task
   of its own: its run is accounted like ours and its results recorded when it ends (the task attributes
-  join the span at export, see :meth:`AccountingProcessor.annotations`).
+  join the span at export, see :meth:`AccountingProcessor.export_change`).
+* **what each task did, for its analysis**: every descendant span of a task becomes a record in the task's
+  bounded summary when it ends (:mod:`agentvitals._explain`: critical path, parallelizable calls, findings).
+* **errors, once each**: a failed LLM, tool or task span (ours or another instrumentation's) is counted by class
+  and cause where the error first surfaced, not again in the spans it propagates through
+  (:func:`agentvitals._errors.counts`); other instrumentations' spans get their class and cause at export.
 
 A task's own span is recognised when it starts: its context carries the task's new run (``_tasks``).
 
@@ -39,6 +44,10 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import SpanContext, StatusCode
 
+from agentvitals._errors import ErrorSource, classify_type, counts
+from agentvitals._explain._records import exception_type, is_ours, record_from_span
+from agentvitals._explain._summary import TaskSpans
+from agentvitals._explain._thresholds import Thresholds
 from agentvitals._handler import Handler
 from agentvitals._spans import (
     CallFacts,
@@ -52,7 +61,7 @@ from agentvitals._spans import (
 )
 from agentvitals._taskrun import TASK_KEY, TaskRun
 from agentvitals._tasks import finish_task
-from agentvitals.attributes import INSTRUMENTATION_SCOPE, TASK_ID, Outcome, WaitKind
+from agentvitals.attributes import ERROR_CAUSE, ERROR_CLASS, ERROR_SOURCE, TASK_ID, Outcome, WaitKind
 from agentvitals.semconv import (
     ERROR_TYPE,
     GEN_AI_OPERATION_NAME,
@@ -94,7 +103,7 @@ class _Nest:
 
 class _Entry:
     __slots__ = ("run", "kind", "inside_wait", "llm_nest", "llm_root", "tool_nest", "tool_root", "own_run",
-                 "uninstrumented")
+                 "uninstrumented", "task_root", "counted_below")
 
     def __init__(self, run: TaskRun | None, kind: WaitKind | None, inside_wait: bool) -> None:
         self.run = run
@@ -108,17 +117,13 @@ class _Entry:
         """The run of an agent span no task enclosed: it is finished when the span ends."""
         self.uninstrumented: str | None = None
         """The provider of an HTTP call to an LLM API that no model-call span covers."""
+        self.task_root = False
+        """The span of a task itself (ours, or another instrumentation's agent run made a task)."""
+        self.counted_below: set[str] | None = None
+        """Error types counted in descendants (see :func:`agentvitals._errors.counts`)."""
 
 
-def _attributes(span: ReadableSpan) -> dict[str, Any]:
-    """A span's attributes as a plain dict, read once. The SDK's attribute mapping answers every ``get`` in
-    Python and a missing key with a raised KeyError; the checks here look up a dozen keys, most of them absent."""
-    return dict(span.attributes or {})
-
-
-def _ours(span: ReadableSpan) -> bool:
-    scope = span.instrumentation_scope
-    return scope is not None and scope.name == INSTRUMENTATION_SCOPE
+_ours = is_ours
 
 
 class AccountingProcessor(SpanProcessor):
@@ -127,10 +132,12 @@ class AccountingProcessor(SpanProcessor):
     Args:
         handler: The handler to price and record through (looked up when needed: ``init()`` activates it after
             the providers, and so this processor, exist).
+        thresholds: When the findings of each task's analysis fire.
     """
 
-    def __init__(self, handler: Callable[[], Handler]) -> None:
+    def __init__(self, handler: Callable[[], Handler], thresholds: Thresholds | None = None) -> None:
         self._handler = handler
+        self._thresholds = thresholds or Thresholds()
         self.annotate = False
         """Keep task attributes for agent spans of other instrumentations until export (only when an export
         processor of ours takes them: see :meth:`annotations`)."""
@@ -147,7 +154,7 @@ class AccountingProcessor(SpanProcessor):
             _logger.debug("agentvitals: accounting failed at span start", exc_info=True)
 
     def _start(self, span: Span, parent_context: Context | None) -> None:
-        attributes = _attributes(span)
+        attributes = span.attributes or {}
         parent = span.parent
         parent_entry = self._open.get(parent.span_id) if parent is not None else None
         span_id = span.context.span_id
@@ -158,7 +165,11 @@ class AccountingProcessor(SpanProcessor):
             # Our task's own span. Inside another instrumentation's agent run, that run is its parent.
             if run_in_context.parent is None and parent_entry is not None and parent_entry.run is not None:
                 run_in_context.parent = parent_entry.run
-            self._open[span_id] = _Entry(run_in_context, None, False)
+            entry = _Entry(run_in_context, None, False)
+            entry.task_root = True
+            if run_in_context.spans is None:
+                run_in_context.spans = TaskSpans(span_id, self._thresholds)
+            self._open[span_id] = entry
             return
 
         run = parent_entry.run if parent_entry is not None else None
@@ -166,6 +177,7 @@ class AccountingProcessor(SpanProcessor):
         if run is None and is_agent(attributes) and not _ours(span):
             own_run = run = TaskRun(agent_name(attributes, span.name), None, None)
             own_run.start_ns = span.start_time or time.time_ns()
+            own_run.spans = TaskSpans(span_id, self._thresholds)
         llm_nest = parent_entry.llm_nest if parent_entry is not None else None
         tool_nest = parent_entry.tool_nest if parent_entry is not None else None
         inference, tool = is_inference(attributes), is_tool(attributes)
@@ -183,6 +195,7 @@ class AccountingProcessor(SpanProcessor):
         inside = parent_entry is not None and (parent_entry.inside_wait or parent_entry.kind is not None)
         entry = _Entry(run, kind, inside)
         entry.own_run = own_run
+        entry.task_root = own_run is not None
         entry.uninstrumented = uninstrumented
         entry.llm_nest, entry.tool_nest = llm_nest, tool_nest
         if inference and llm_nest is None:
@@ -214,11 +227,8 @@ class AccountingProcessor(SpanProcessor):
             _logger.debug("agentvitals: accounting failed at span end", exc_info=True)
 
     def _end(self, span: ReadableSpan, entry: _Entry) -> None:
+        attributes = span.attributes or {}
         nest = entry.llm_nest
-        if entry.run is None and entry.uninstrumented is None and entry.own_run is None and (
-                nest is None or entry.llm_root and _ours(span)):
-            return  # no task to credit, nothing to count: our own call records its own cost
-        attributes = _attributes(span)
         if nest is not None and is_inference(attributes):
             facts = CallFacts(attributes)
             if _ours(span):
@@ -229,18 +239,19 @@ class AccountingProcessor(SpanProcessor):
                 self._credit_call(entry.run, nest, facts, span)
         if entry.uninstrumented is not None:
             self._count_uninstrumented(entry.uninstrumented, attributes)
-        self._record_wait(span, entry, attributes)
-        if entry.own_run is not None:
-            self._finish_agent_run(span, entry.own_run)
+        self._record_wait(span, entry)
+        self._summarise(span, entry)
+        results = self._finish_agent_run(span, entry.own_run) if entry.own_run is not None else None
+        self._count_error(span, entry, results)
 
-    def _record_wait(self, span: ReadableSpan, entry: _Entry, attributes: Mapping[str, Any]) -> None:
+    def _record_wait(self, span: ReadableSpan, entry: _Entry) -> None:
         if entry.run is None or entry.inside_wait or entry.own_run is not None:
             return
         kind = entry.kind
         if kind is None or kind is WaitKind.OTHER:
             # Some instrumentations (DB-API among them) set their attributes after starting the span:
             # classify again with the final attributes.
-            kind = wait_kind(attributes, span.kind)
+            kind = wait_kind(span.attributes, span.kind)
             if kind is None:
                 return
         start, end = span.start_time, span.end_time
@@ -283,7 +294,7 @@ class AccountingProcessor(SpanProcessor):
             labels[SERVER_ADDRESS] = address
         self._handler().instruments.uninstrumented_calls.add(1, labels)
 
-    def _finish_agent_run(self, span: ReadableSpan, run: TaskRun) -> None:
+    def _finish_agent_run(self, span: ReadableSpan, run: TaskRun) -> dict[str, Any]:
         failed = span.status.status_code is StatusCode.ERROR
         outcome = Outcome.BUDGET_EXHAUSTED if run.exhausted is not None else (
             Outcome.ERROR if failed else Outcome.SUCCESS)
@@ -294,11 +305,64 @@ class AccountingProcessor(SpanProcessor):
             recorded = (span.attributes or {}).get(ERROR_TYPE)
             error = recorded if isinstance(recorded, str) else "_OTHER"
         attributes = finish_task(self._handler(), run, parent, outcome, end_ns, None, error)
+        self._annotate(span, {**attributes, TASK_ID: run.task_id})
+        return attributes
+
+    def _annotate(self, span: ReadableSpan, extra: Mapping[str, Any]) -> None:
         if self.annotate and span.context is not None:
             with self._views_lock:
-                self._annotations[span.context.span_id] = {**attributes, TASK_ID: run.task_id}
+                key = span.context.span_id
+                self._annotations[key] = {**self._annotations.get(key, {}), **extra}
                 while len(self._annotations) > _MAX_ANNOTATIONS:
                     self._annotations.popitem(last=False)
+
+    # --- explain: the task's span summary, errors by class ----------------------------------------------
+    def _summarise(self, span: ReadableSpan, entry: _Entry) -> None:
+        """Add the span to the summaries of the tasks it belongs to (not to its own, for a task's span)."""
+        run = entry.run
+        if run is None:
+            return
+        runs = [r for r in (run.lineage()[1:] if entry.task_root else run.lineage()) if r.spans is not None]
+        if not runs or span.context is None:
+            return
+        pricing = self._handler().pricing if entry.llm_nest is not None and not _ours(span) else None
+        record = record_from_span(span, pricing)
+        for enclosing in runs:
+            enclosing.spans.add(record)  # type: ignore[union-attr]
+
+    def _count_error(self, span: ReadableSpan, entry: _Entry, results: Mapping[str, Any] | None) -> None:
+        """Count a failed LLM, tool or task span's error once (where it first surfaced) by class and cause."""
+        attributes: Mapping[str, Any] = span.attributes or {}
+        if results:
+            attributes = {**attributes, **results}
+        failed = span.status.status_code is StatusCode.ERROR
+        if not failed and ERROR_CLASS not in attributes:
+            return
+        found = attributes.get(ERROR_TYPE)
+        error_type = str(found) if found is not None else (exception_type(span) or "error")
+        llm = entry.llm_nest is not None and is_inference(attributes)
+        tool = entry.tool_nest is not None and not llm and is_tool(attributes)
+        counted, passes_up = counts(error_type, countable=llm or tool or entry.task_root, nest_like=llm or tool,
+                                    counted_below=entry.counted_below)
+        parent = self._open.get(span.parent.span_id) if span.parent is not None else None
+        if passes_up and parent is not None:
+            if parent.counted_below is None:
+                parent.counted_below = set()
+            parent.counted_below.add(error_type)
+        if not (llm or tool or entry.task_root):
+            return
+        source = ErrorSource.LLM if llm else ErrorSource.TOOL if tool else ErrorSource.TASK
+        error_class, cause = attributes.get(ERROR_CLASS), attributes.get(ERROR_CAUSE)
+        if not isinstance(error_class, str) or not isinstance(cause, str):
+            status = attributes.get("http.response.status_code")
+            classified = classify_type(error_type, status if isinstance(status, int) else None, source)
+            error_class, cause = classified.error_class.value, classified.cause.value
+            if not _ours(span):  # an ended span of another instrumentation: its class joins it at export
+                self._annotate(span, {ERROR_CLASS: error_class, ERROR_CAUSE: cause})
+        if counted:
+            context = trace.set_span_in_context(trace.NonRecordingSpan(span.context)) if span.context else None
+            self._handler().instruments.errors.add(
+                1, {ERROR_CLASS: error_class, ERROR_CAUSE: cause, ERROR_SOURCE: source.value}, context=context)
 
     def export_change(self, span: ReadableSpan) -> ExportChange | None:
         """How a span should differ when exported through our export processor (an ended span cannot be changed;

@@ -6,7 +6,6 @@ each one :class:`~agentvitals._lifecycle.Invocation` per use."""
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -16,6 +15,7 @@ from opentelemetry import trace
 from agentvitals._handler import Handler, current
 from agentvitals._lifecycle import Invocation, LLMInvocation, start_llm, start_retrieval, start_tool
 from agentvitals._records import LLMResponse, Usage, non_negative_int
+from agentvitals._records import finish_reasons as bounded_finish_reasons
 from agentvitals._scope import Scope, decorate
 from agentvitals.attributes import CACHE_NAME, CACHE_RESULT, RETRIEVAL_RESULT_COUNT
 from agentvitals.semconv import GEN_AI_TOOL_CALL_RESULT, Operation
@@ -145,15 +145,12 @@ class llm_call(_Operation):  # noqa: N801 - a context manager
         """What the provider reported. Omit what it did not report: it stays absent, never 0."""
         if self._invocation is None:
             return
-        counts = (input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens)
-        usage = None
-        if any(c is not None for c in counts):
-            usage = Usage(*(non_negative_int(c) for c in counts))
-        valid_cost = isinstance(cost_usd, (int, float)) and math.isfinite(cost_usd) and cost_usd >= 0
-        self._invocation.response = LLMResponse(
-            model=response_model, finish_reasons=tuple(finish_reasons), usage=usage,
-            provider_cost_usd=float(cost_usd) if valid_cost and cost_usd is not None else None,
-        )
+        usage = Usage.of(input_tokens=input_tokens, output_tokens=output_tokens, cache_read_tokens=cache_read_tokens,
+                         cache_write_tokens=cache_write_tokens, reasoning_tokens=reasoning_tokens)
+        response = LLMResponse(model=response_model, finish_reasons=bounded_finish_reasons(finish_reasons),
+                               usage=usage if usage != Usage() else None)
+        response.set_provider_cost(cost_usd)
+        self._invocation.response = response
 
     def first_chunk(self) -> None:
         """Call when the first streamed chunk arrives (records time to first chunk)."""

@@ -16,11 +16,13 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from agentvitals import environment_variables as env
+from agentvitals._explain._thresholds import THRESHOLD_VARIABLES, Thresholds
+from agentvitals._redaction import Scrubber
 from agentvitals.semconv import Generation, generation_from_opt_in
 
 _logger = logging.getLogger("agentvitals")
 
-__all__ = ["ConfigError", "Settings", "resolve_settings"]
+__all__ = ["ConfigError", "Settings", "resolve_finding_thresholds", "resolve_settings"]
 
 PROTOCOLS = ("http/protobuf", "grpc")
 _DEFAULT_SERVICE_NAME = "unknown_service"
@@ -46,7 +48,7 @@ class Settings:
     """The resolved configuration of one ``init()`` call."""
 
     service_name: str
-    endpoint: str | None
+    endpoint: str | None = field(repr=False)  # may carry credentials: never in a log line as it is
     """OTLP base endpoint, or ``None`` when export is off."""
     protocol: str
     headers: Mapping[str, str] = field(repr=False)
@@ -67,6 +69,14 @@ class Settings:
     """LLM content on the conventions' inference details event (``event_only``/``span_and_event``)."""
     genai_names: Generation = Generation.CURRENT
     """Which generation of GenAI names spans and metrics use (``OTEL_SEMCONV_STABILITY_OPT_IN``)."""
+    finding_thresholds: Thresholds = field(default_factory=Thresholds)
+    """When the findings of each task's analysis fire."""
+    trace_file: str | None = None
+    """Also write exported spans here as OTLP JSON lines (for ``agentvitals explain`` without a stack)."""
+    capture_db_literals: bool = False
+    """Keep literals in exported SQL statements (and statement parameters); off: they become ``?``."""
+    scrub: Scrubber | None = None
+    """The user's scrubbing hook, applied to every exported attribute."""
 
 
 def _env(name: str) -> str | None:
@@ -217,6 +227,35 @@ def _capture_content(argument: object, problems: list[str]) -> bool:
     return False
 
 
+def _flag(argument: object, name: str, variable: str, problems: list[str]) -> bool:
+    """A boolean setting: the argument if it is one (else a problem), else ``true``/``false`` in the environment."""
+    if isinstance(argument, bool):
+        return argument
+    if argument is not None:
+        problems.append(f"{name} must be True or False, got {argument!r}")
+    raw = (_env(variable) or "false").strip().lower()
+    if raw not in ("true", "false", "1", "0"):
+        _logger.warning("agentvitals: ignoring %s=%r; using false", variable, raw)
+    return raw in ("true", "1")
+
+
+def _scrub(argument: object, problems: list[str]) -> Scrubber | None:
+    if argument is not None:
+        try:
+            return Scrubber.of(argument)
+        except ValueError as exc:
+            problems.append(str(exc))
+            return None
+    raw = _env(env.AGENTVITALS_SCRUB_PATTERNS)
+    if raw is None:
+        return None
+    try:
+        return Scrubber.from_environment(raw)
+    except ValueError as exc:  # the patterns may hold what they are meant to hide: never echo them
+        _logger.warning("agentvitals: ignoring %s: %s", env.AGENTVITALS_SCRUB_PATTERNS, str(exc).split(" (")[0])
+        return None
+
+
 def _instrumentations(argument: object, problems: list[str]) -> tuple[str, ...] | None:
     if argument is not None:
         if isinstance(argument, str) or not isinstance(argument, Sequence) or not all(
@@ -244,6 +283,63 @@ def _genai_names(argument: object, problems: list[str]) -> Generation:
             names = ", ".join(repr(g.value) for g in Generation)
             problems.append(f"genai_names must be one of {names}, got {argument!r}")
     return generation_from_opt_in(_env(env.OTEL_SEMCONV_STABILITY_OPT_IN))
+def _finding_thresholds(argument: object, problems: list[str]) -> Thresholds:
+    """Each threshold: from ``init(finding_thresholds={name: value})``, else its variable, else the default."""
+    chosen: dict[str, float] = {}
+    if argument is not None:
+        if not isinstance(argument, Mapping) or not all(isinstance(k, str) for k in argument):
+            problems.append("finding_thresholds must be a mapping of threshold names to positive numbers")
+            argument = {}
+        for name, value in argument.items():
+            if name not in THRESHOLD_VARIABLES:
+                problems.append(f"finding_thresholds: unknown threshold {name!r} (known: "
+                                f"{', '.join(Thresholds.names())})")
+            elif not (_is_number(value) and value > 0):
+                problems.append(f"finding_thresholds: {name} must be a positive number, got {value!r}")
+            else:
+                chosen[name] = float(value)
+    defaults = Thresholds()
+    for name, variable in THRESHOLD_VARIABLES.items():
+        if name not in chosen:
+            default = getattr(defaults, name)
+            chosen[name] = _env_float(variable, default, low=math.ulp(0.0))
+    return Thresholds(**chosen)
+
+
+def resolve_finding_thresholds() -> Thresholds:
+    """The thresholds from the environment (``agentvitals explain`` uses the ones the application would)."""
+    return _finding_thresholds(None, [])
+
+
+def _trace_file(argument: object, problems: list[str]) -> str | None:
+    """A path whose directory exists (the file is created on the first export, appended to after)."""
+    if argument is not None and argument is not False:
+        if not isinstance(argument, (str, os.PathLike)) or not os.fspath(argument):
+            problems.append(f"trace_file must be a file path, got {argument!r}")
+            return None
+        path = os.fspath(argument)
+        if problem := _trace_file_problem(path):
+            problems.append(problem)
+            return None
+        return str(path)
+    if argument is False:
+        return None
+    raw = _env(env.AGENTVITALS_TRACE_FILE)
+    if raw is None:
+        return None
+    if problem := _trace_file_problem(raw):
+        _logger.warning("agentvitals: ignoring %s: %s", env.AGENTVITALS_TRACE_FILE, problem)
+        return None
+    return raw
+
+
+def _trace_file_problem(path: str) -> str | None:
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        return f"trace_file {path!r} is a directory"
+    if not os.path.isdir(directory):
+        return f"trace_file {path!r}: directory {directory!r} does not exist"
+    return None
 
 
 def _export_enabled(variable: str) -> bool:
@@ -264,6 +360,10 @@ def resolve_settings(
     instrumentations: object = None,
     shutdown_timeout: object = None,
     genai_names: object = None,
+    finding_thresholds: object = None,
+    trace_file: object = None,
+    capture_db_literals: object = None,
+    scrub: object = None,
 ) -> Settings:
     """Explicit argument > environment > default. Raises :class:`ConfigError` for bad arguments."""
     problems: list[str] = []
@@ -301,6 +401,11 @@ def resolve_settings(
         metrics_export=metrics_export and resolved_endpoint is not None,
         content_events=_content_events(capture_content),
         genai_names=_genai_names(genai_names, problems),
+        finding_thresholds=_finding_thresholds(finding_thresholds, problems),
+        trace_file=_trace_file(trace_file, problems),
+        capture_db_literals=_flag(capture_db_literals, "capture_db_literals", env.AGENTVITALS_CAPTURE_DB_LITERALS,
+                                  problems),
+        scrub=_scrub(scrub, problems),
     )
     if problems:
         raise ConfigError("agentvitals.init(): " + "; ".join(problems))

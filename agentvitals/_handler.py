@@ -33,6 +33,7 @@ class Instruments:
     cost: Counter
     unpriced_calls: Counter
     uninstrumented_calls: Counter
+    rejected_values: Counter
     task_duration: Histogram
     task_cost: Counter
     task_active: Counter
@@ -41,6 +42,12 @@ class Instruments:
     budget_exhausted: Counter
     cache_requests: Counter
     cache_saved: Counter
+    # explain (issue 14)
+    errors: Counter
+    task_critical_path: Counter
+    task_parallelizable: Counter
+    task_saveable: Counter
+    task_findings: Counter
 
     @property
     def tool_duration(self) -> Histogram:
@@ -56,6 +63,7 @@ class Instruments:
             "cost": registry.COST,
             "unpriced_calls": registry.UNPRICED_CALLS,
             "uninstrumented_calls": registry.UNINSTRUMENTED_CALLS,
+            "rejected_values": registry.REJECTED_VALUES,
             "task_duration": registry.TASK_DURATION,
             "task_cost": registry.TASK_COST,
             "task_active": registry.TASK_ACTIVE,
@@ -64,6 +72,11 @@ class Instruments:
             "budget_exhausted": registry.BUDGET_EXHAUSTED,
             "cache_requests": registry.CACHE_REQUESTS,
             "cache_saved": registry.CACHE_SAVED,
+            "errors": registry.ERRORS,
+            "task_critical_path": registry.TASK_CRITICAL_PATH,
+            "task_parallelizable": registry.TASK_PARALLELIZABLE,
+            "task_saveable": registry.TASK_SAVEABLE,
+            "task_findings": registry.TASK_FINDINGS,
         }
         return cls(GenAIInstruments(meter, conventions or genai_conventions()),
                    **{field_name: registry.create_instrument(meter, metric) for field_name, metric in made.items()})

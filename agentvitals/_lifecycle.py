@@ -12,6 +12,7 @@ Every measurement carries the span's context, so a sampled span becomes its poin
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -23,21 +24,26 @@ from opentelemetry.metrics import Histogram
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from agentvitals import _messages as structured
+from agentvitals._errors import ErrorSource, classify
+from agentvitals._explain._records import arguments_hash
 from agentvitals._handler import Handler
 from agentvitals._messages import bounded_json
-from agentvitals._records import LLMResponse, Usage
-from agentvitals._spans import is_inference, is_tool
+from agentvitals._records import LLMResponse, Usage, finish_reasons
+from agentvitals._spans import is_agent, is_inference, is_tool
 from agentvitals._taskrun import current_task
 from agentvitals.attributes import (
     COST_AMOUNT,
     COST_CURRENCY,
     COST_PRICED,
     COST_SOURCE,
+    REJECTED_FIELD,
+    RESPONSE_REJECTED,
     RETRIEVAL_OPERATION,
     RETRIEVAL_TOP_K,
+    TOOL_ARGUMENTS_HASH,
     USAGE_REPORTED,
 )
-from agentvitals.metrics import GENAI_METRIC_LABELS
+from agentvitals.metrics import GENAI_METRIC_LABELS, REJECTED_VALUES
 from agentvitals.semconv import (
     ERROR_TYPE,
     GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS,
@@ -67,6 +73,7 @@ __all__ = ["Invocation", "LLMInvocation", "error_type", "llm_active", "should_in
            "start_operation", "start_retrieval", "start_tool"]
 
 _LLM_ACTIVE = otel_context.create_key("agentvitals-llm-active")
+_rejection_logged = False
 
 
 def llm_active() -> bool:
@@ -94,6 +101,18 @@ def _check_budget(step: str, nested_in: Callable[[Mapping[str, Any]], bool]) -> 
     if isinstance(attributes, Mapping) and nested_in(attributes):
         return
     run.check_step(step)
+
+
+def _error_source(span: trace.Span) -> ErrorSource | None:
+    """What kind of operation a span of ours is, from its attributes (an SDK span's, when recording)."""
+    attributes = getattr(span, "attributes", None)
+    if not isinstance(attributes, Mapping):
+        return None
+    if is_inference(attributes):
+        return ErrorSource.LLM
+    if is_tool(attributes):
+        return ErrorSource.TOOL
+    return ErrorSource.TASK if is_agent(attributes) else None
 
 
 class Invocation:
@@ -166,8 +185,9 @@ class Invocation:
         self.end(exc)
 
     def mark_failed(self, exc: BaseException) -> None:
-        """``error.type`` and an ERROR status; the message only when content capture is on."""
-        self.span.set_attribute(ERROR_TYPE, error_type(exc))
+        """``error.type``, the error's class and cause, and an ERROR status; the message only when content capture
+        is on."""
+        self.span.set_attributes({ERROR_TYPE: error_type(exc), **classify(exc, _error_source(self.span)).attributes()})
         self.span.set_status(Status(StatusCode.ERROR, self.handler.content.error_description(exc)))
 
     def _record(self, exc: BaseException | None, elapsed: float) -> int | None:
@@ -238,7 +258,8 @@ class LLMInvocation(Invocation):
             if response.response_id:
                 attributes[GEN_AI_RESPONSE_ID] = response.response_id
             if response.finish_reasons:
-                attributes[GEN_AI_RESPONSE_FINISH_REASONS] = response.finish_reasons
+                # bounded, whichever instrumentation filled them
+                attributes[GEN_AI_RESPONSE_FINISH_REASONS] = finish_reasons(response.finish_reasons)
             attributes.update(response.attributes)
         self._record_content(response, attributes)
         context = trace.set_span_in_context(self.span)
@@ -258,7 +279,11 @@ class LLMInvocation(Invocation):
                 attributes[USAGE_REPORTED] = False
             else:
                 self._usage_attributes(usage, attributes)
-            self._record_cost(response, usage, attributes, context)
+            rejected = self._record_cost(response, usage, attributes, context)
+            if response is not None:
+                rejected = (*response.all_rejected, *rejected)
+            if rejected:
+                self._record_rejected(rejected, attributes, context)
         if attributes:
             self.span.set_attributes(attributes)
         return None
@@ -293,18 +318,22 @@ class LLMInvocation(Invocation):
                 attributes[keys[count]] = value
 
     def _record_cost(self, response: LLMResponse | None, usage: Usage | None, attributes: dict[str, Any],
-                     context: otel_context.Context) -> None:
+                     context: otel_context.Context) -> tuple[str, ...]:
+        """Cost onto the span, the metrics and the task; returns what had to be rejected on the way."""
         handler = self.handler
-        amount: float | None
+        amount: float | None = None
+        rejected: tuple[str, ...] = ()
         source = "local"
         if response is not None and response.provider_cost_usd is not None:
             amount, source = response.provider_cost_usd, "provider"
-        else:
+        elif usage is None or not usage.rejected:  # usage with rejected counts cannot be priced: it is unknown
             model = (response.model if response is not None and response.model else None) or self.request_model
             cost = handler.pricing.cost(self.provider, model, usage)
             if cost is None and model != self.request_model:
                 cost = handler.pricing.cost(self.provider, self.request_model, usage)
             amount = cost.amount_usd if cost is not None else None
+            if amount is not None and not (math.isfinite(amount) and amount >= 0):
+                amount, rejected = None, ("cost",)
         self.cost_usd = amount
         if amount is None:  # the marker is only for the unpriced: a priced span carries the amount
             attributes[COST_PRICED] = False
@@ -314,6 +343,21 @@ class LLMInvocation(Invocation):
             attributes[COST_CURRENCY] = "USD"
             attributes[COST_SOURCE] = source
             handler.instruments.cost.add(amount, self._labels, context=context)
+        return rejected
+
+    def _record_rejected(self, rejected: tuple[str, ...], attributes: dict[str, Any],
+                         context: otel_context.Context) -> None:
+        """Mark the call, count each rejected field, and say it once per process."""
+        fields = tuple(dict.fromkeys(rejected))
+        attributes[RESPONSE_REJECTED] = fields
+        for name in fields:
+            self.handler.instruments.rejected_values.add(1, {**self._labels, REJECTED_FIELD: name}, context=context)
+        global _rejection_logged
+        if not _rejection_logged:
+            _rejection_logged = True
+            _logger.warning("agentvitals: %s (model %s) reported invalid %s; left out of tokens, cost and budgets "
+                            "(the span is marked %s, the metric %s counts them; said once)", self.provider,
+                            self.request_model, ", ".join(fields), RESPONSE_REJECTED, REJECTED_VALUES.name)
 
 
 def output_messages(response: LLMResponse) -> list[dict[str, Any]]:
@@ -376,10 +420,13 @@ def start_operation(
     attributes: Mapping[str, Any] | None = None,
     kind: SpanKind = SpanKind.INTERNAL,
     labels: Mapping[str, str] | None = None,
+    enforce_budget: bool = True,
 ) -> Invocation:
     """Start a tool or retrieval span; ``step`` (``"tool"``) is checked against the task's budget.
-    ``labels`` are extra (bounded) metric attributes, also set on the span."""
-    if step is not None:
+    ``labels`` are extra (bounded) metric attributes, also set on the span. ``enforce_budget=False``: the step
+    is never refused (a framework reported it once it already runs); it is counted all the same, when its
+    span starts, and over the budget marks the task exhausted (see :meth:`TaskRun.count_step`)."""
+    if step is not None and enforce_budget:
         _check_budget(step, is_tool if step == "tool" else is_inference)
     metric_labels = {target_attribute: target, **(labels or {})}
     span_attributes = {GEN_AI_OPERATION_NAME: operation, **metric_labels}
@@ -397,19 +444,25 @@ def start_tool(
     call_id: str | None = None,
     arguments: Any = None,
     attributes: Mapping[str, Any] | None = None,
+    enforce_budget: bool = True,
 ) -> Invocation:
-    """Start an ``execute_tool {name}`` span, counted against the task's tool budget (raises BudgetExhausted).
-    ``arguments`` are recorded only when content capture is on."""
+    """Start an ``execute_tool {name}`` span, counted against the task's tool budget (raises BudgetExhausted
+    unless ``enforce_budget=False``: a tool a framework reports once it already runs). ``arguments`` are
+    recorded only when content capture is on; a keyed hash of them always (repeated identical calls are a
+    finding)."""
     span_attributes: dict[str, Any] = {GEN_AI_TOOL_TYPE: tool_type, **(attributes or {})}
     if call_id:
         span_attributes[GEN_AI_TOOL_CALL_ID] = call_id
-    if arguments is not None and handler.content.capture:
-        span_attributes[GEN_AI_TOOL_CALL_ARGUMENTS] = handler.content.clip(str(arguments))
+    if arguments is not None:
+        span_attributes[TOOL_ARGUMENTS_HASH] = arguments_hash(arguments)
+        if handler.content.capture:
+            span_attributes[GEN_AI_TOOL_CALL_ARGUMENTS] = handler.content.clip(str(arguments))
     # v0.1.0's gen_ai.execute_tool.duration is by tool type too; v1.41's (our own) duration is not.
     labels = {GEN_AI_TOOL_TYPE: tool_type} if GEN_AI_TOOL_TYPE in handler.conventions.tool_duration.labels else None
     return start_operation(
         handler, operation=Operation.EXECUTE_TOOL.value, target=name, target_attribute=GEN_AI_TOOL_NAME,
         step="tool", duration=handler.instruments.tool_duration, attributes=span_attributes, labels=labels,
+        enforce_budget=enforce_budget,
     )
 
 

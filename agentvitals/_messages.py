@@ -16,6 +16,8 @@ import json
 from collections.abc import Hashable, Mapping
 from typing import Any
 
+from agentvitals._records import MAX_FINISH_REASONS, finish_reason
+
 __all__ = [
     "OutputBuffer",
     "Part",
@@ -138,6 +140,11 @@ def bounded_json(value: Any, max_length: int) -> str:
 
 
 # --- streamed output, kept apart per choice ------------------------------------------------------------
+_MAX_ROLE_LENGTH = 64
+_MAX_PARTS = 256
+"""Parts kept per streamed choice (tool calls arrive by index, and a hostile stream could invent many)."""
+
+
 class _PartBuffer:
     __slots__ = ("kind", "fragments", "size", "call_id", "name")
 
@@ -164,7 +171,8 @@ class OutputBuffer:
     """What a stream has said so far, choice by choice (``n > 1`` streams interleave their choices).
 
     Finish reasons are always kept (they are span attributes); content only when ``capture`` is on, each
-    part bounded by ``limit`` characters.
+    part bounded by ``limit`` characters. Choices past :data:`MAX_FINISH_REASONS` (or with an index that is
+    not one) are ignored: a hostile stream cannot make it grow.
     """
 
     __slots__ = ("capture", "limit", "_choices")
@@ -174,27 +182,32 @@ class OutputBuffer:
         self.limit = limit
         self._choices: dict[int, _Choice] = {}
 
-    def _choice(self, index: int) -> _Choice:
+    def _choice(self, index: int) -> _Choice | None:
         choice = self._choices.get(index)
         if choice is None:
+            if not (isinstance(index, int) and 0 <= index < MAX_FINISH_REASONS):
+                return None
             choice = self._choices[index] = _Choice()
         return choice
 
     def role(self, index: int, role: Any) -> None:
-        if isinstance(role, str) and role:
-            self._choice(index).role = role
+        if isinstance(role, str) and role and (choice := self._choice(index)) is not None:
+            choice.role = role[:_MAX_ROLE_LENGTH]
 
     def add_text(self, index: int, fragment: Any, *, part: Hashable = "text", kind: str = "text") -> None:
         """Append to a text (or ``reasoning``) part of choice ``index``; ``part`` tells parts apart."""
-        if self.capture and isinstance(fragment, str) and fragment:
-            self._choice(index).part(part, kind).add(fragment, self.limit)
+        if self.capture and isinstance(fragment, str) and fragment and (choice := self._choice(index)) is not None:
+            if (buffer := choice.part(part, kind)) is not None:
+                buffer.add(fragment, self.limit)
 
     def add_tool_call(self, index: int, part: Hashable, *, call_id: Any = None, name: Any = None,
                       arguments: Any = None) -> None:
         """Start or continue tool call ``part`` of choice ``index`` (arguments arrive in fragments)."""
-        if not self.capture:
+        if not self.capture or (choice := self._choice(index)) is None:
             return
-        buffer = self._choice(index).part(("tool_call", part), "tool_call")
+        buffer = choice.part(("tool_call", part), "tool_call")
+        if buffer is None:
+            return
         if isinstance(call_id, str) and call_id:
             buffer.call_id = call_id
         if isinstance(name, str) and name:
@@ -203,8 +216,9 @@ class OutputBuffer:
             buffer.add(arguments, self.limit)
 
     def finish(self, index: int, reason: Any) -> None:
-        if isinstance(reason, str) and reason:
-            self._choice(index).finish_reason = reason
+        kept = finish_reason(reason)
+        if kept is not None and (choice := self._choice(index)) is not None:
+            choice.finish_reason = kept
 
     def finish_reasons(self) -> tuple[str, ...]:
         """In choice order."""
@@ -228,9 +242,11 @@ class _Choice:
         self.finish_reason: str | None = None
         self.parts: dict[Hashable, _PartBuffer] = {}
 
-    def part(self, key: Hashable, kind: str) -> _PartBuffer:
+    def part(self, key: Hashable, kind: str) -> _PartBuffer | None:
         buffer = self.parts.get(key)
         if buffer is None:
+            if len(self.parts) >= _MAX_PARTS:
+                return None
             buffer = self.parts[key] = _PartBuffer(kind)
         return buffer
 

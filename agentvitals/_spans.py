@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from opentelemetry.trace import SpanKind
 
-from agentvitals._records import Usage, non_empty_str, non_negative_int
+from agentvitals._records import Usage, non_empty_str, token_count
 from agentvitals.attributes import COST_AMOUNT, WaitKind
 from agentvitals.semconv import (
     DB_QUERY_TEXT,
@@ -183,7 +183,7 @@ def wait_kind(attributes: Mapping[str, Any] | None, kind: SpanKind) -> WaitKind 
 
 def _count(attributes: Mapping[str, Any], *keys: str) -> int | None:
     for key in keys:
-        value = non_negative_int(attributes.get(key))
+        value = token_count(attributes.get(key))  # a foreign span is provider data too: bounded
         if value is not None:
             return value
     return None

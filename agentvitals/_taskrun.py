@@ -12,10 +12,14 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from opentelemetry import context as otel_context
 
 from agentvitals.attributes import WaitKind
+
+if TYPE_CHECKING:
+    from agentvitals._explain._summary import TaskSpans
 
 __all__ = ["TASK_KEY", "Budget", "BudgetExhausted", "TaskRun", "current_task"]
 
@@ -66,7 +70,8 @@ class TaskRun:
 
     __slots__ = (
         "name", "task_id", "parent", "budget", "start_ns", "waits", "cost_usd", "unpriced_calls",
-        "input_tokens", "output_tokens", "llm_calls", "tool_calls", "exhausted", "_lock",
+        "input_tokens", "output_tokens", "llm_calls", "tool_calls", "exhausted", "variant_draw", "variant", "mode",
+        "_lock", "spans",
     )
 
     def __init__(self, name: str, budget: Budget | None, parent: TaskRun | None) -> None:
@@ -83,7 +88,15 @@ class TaskRun:
         self.llm_calls = 0
         self.tool_calls = 0
         self.exhausted: BudgetExhausted | None = None
+        # Model routing (agentvitals.routing): the task's A/B draw, pinned so its choices keep one variant, and
+        # the variant and mode it was served. Written only by the router, read (bounded) when the task ends.
+        self.variant_draw: float | None = None
+        self.variant: str | None = None
+        self.mode: str | None = None
         self._lock = threading.Lock()
+        self.spans: TaskSpans | None = None
+        """The bounded summary of the task's spans the accounting processor keeps for its analysis at task end
+        (``None`` when no processor of ours sees the task's spans)."""
 
     def lineage(self) -> list[TaskRun]:
         """This task and the tasks enclosing it, innermost first."""
@@ -112,6 +125,9 @@ class TaskRun:
 
     def _check(self, step: str) -> None:
         with self._lock:
+            exhausted = self.exhausted
+            if exhausted is not None:  # a spent budget stays spent, whichever step comes next
+                raise BudgetExhausted(exhausted.limit, self.name, exhausted.used, exhausted.maximum)
             budget = self.budget
             if budget is None:
                 return

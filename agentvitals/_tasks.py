@@ -16,6 +16,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
+from agentvitals._explain._summary import budget_error, explain_task
 from agentvitals._handler import Handler, current
 from agentvitals._lifecycle import Invocation, error_type
 from agentvitals._scope import Scope, decorate
@@ -23,6 +24,10 @@ from agentvitals._taskrun import TASK_KEY, Budget, BudgetExhausted, TaskRun, cur
 from agentvitals._timesplit import split_time
 from agentvitals.attributes import (
     BUDGET_LIMIT,
+    BUDGET_MAX_COST,
+    BUDGET_MAX_LLM_CALLS,
+    BUDGET_MAX_TOOL_CALLS,
+    BUDGET_MAX_WALL_TIME,
     TASK_ACTIVE_TIME,
     TASK_CHILD_TIME,
     TASK_COST_AMOUNT,
@@ -41,6 +46,7 @@ from agentvitals.attributes import (
     Outcome,
     task_idle_time,
 )
+from agentvitals.routing._tasks import task_labels
 from agentvitals.semconv import ERROR_TYPE, GEN_AI_AGENT_NAME, GEN_AI_OPERATION_NAME, Operation, span_name
 
 _logger = logging.getLogger("agentvitals")
@@ -48,6 +54,17 @@ _logger = logging.getLogger("agentvitals")
 __all__ = ["task"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def caused_by_budget(exc: BaseException | None) -> bool:
+    """``exc`` is a BudgetExhausted, or an error a framework raised because of one (it wraps what its steps raise)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, BudgetExhausted):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def outcome_of(exc: BaseException | None, run: TaskRun) -> Outcome:
@@ -86,12 +103,15 @@ def finish_task(handler: Handler, run: TaskRun, span: trace.Span, outcome: Outco
         attributes[TASK_CPU_TIME] = cpu_time
     if run.exhausted is not None:
         attributes[BUDGET_LIMIT] = run.exhausted.limit
+    routed = task_labels(run)  # the variant and mode a ModelRouter served the task (bounded label values)
+    attributes.update(routed)
+    _explain(handler, run, span, end_ns, attributes)
 
     # Every measurement of the task links to the task's span (when sampled), not to whatever is current now.
     context = trace.set_span_in_context(span)
     instruments = handler.instruments
     labels = {TASK_NAME: run.name}
-    outcome_labels = {**labels, TASK_OUTCOME: outcome.value}
+    outcome_labels = {**labels, TASK_OUTCOME: outcome.value, **routed}
     instruments.task_duration.record(split.wall, outcome_labels, context=context)
     instruments.task_cost.add(run.cost_usd, outcome_labels, context=context)
     instruments.task_active.add(split.active, labels, context=context)
@@ -107,6 +127,29 @@ def finish_task(handler: Handler, run: TaskRun, span: trace.Span, outcome: Outco
             agent_labels[ERROR_TYPE] = error
         agent_duration.record(split.wall, agent_labels, context=context)
     return attributes
+
+
+def _explain(handler: Handler, run: TaskRun, span: trace.Span, end_ns: int, attributes: dict[str, Any]) -> None:
+    """The task's critical path, parallelizable time, findings and errors (see :mod:`agentvitals._explain`); a
+    budget exhaustion is a cognitive error (a loop, when the task repeated identical tool calls)."""
+    analysis = None
+    spans, run.spans = run.spans, None  # analysed once; the records go with it (a kept task object keeps none)
+    if spans is not None:
+        try:
+            explained, analysis = explain_task(handler, spans, run.name, run.start_ns, end_ns, span)
+            attributes.update(explained)
+        except Exception:  # deliberate: the analysis must never cost the task its results
+            _logger.debug("agentvitals: could not analyse task %s", run.name, exc_info=True)
+    if run.exhausted is not None:
+        attributes.update(budget_error(run.exhausted, analysis))
+
+
+def _budget_attributes(budget: Budget | None) -> dict[str, Any]:
+    if budget is None:
+        return {}
+    limits = ((BUDGET_MAX_COST, budget.max_cost_usd), (BUDGET_MAX_LLM_CALLS, budget.max_llm_calls),
+              (BUDGET_MAX_TOOL_CALLS, budget.max_tool_calls), (BUDGET_MAX_WALL_TIME, budget.max_wall_time_s))
+    return {key: value for key, value in limits if value is not None}
 
 
 class TaskInvocation(Invocation):
@@ -130,8 +173,8 @@ class TaskInvocation(Invocation):
         attributes = finish_task(self.handler, self.run, self.span, outcome, end_ns, cpu_time, error)
         if self.span.is_recording():
             self.span.set_attributes(attributes)
-        if outcome is Outcome.ERROR and exc is not None:
-            self.mark_failed(exc)
+        if outcome in (Outcome.ERROR, Outcome.TIMEOUT) and exc is not None:
+            self.mark_failed(exc)  # error.type, class and cause (a timeout is a system error)
         return end_ns
 
 
@@ -155,6 +198,7 @@ def start_task(handler: Handler, name: str, *, budget: Budget | None, attributes
         GEN_AI_AGENT_NAME: name,
         TASK_NAME: name,
         TASK_ID: run.task_id,
+        **_budget_attributes(budget),
         **attributes,
     }
     span = handler.tracer.start_span(span_name(Operation.INVOKE_AGENT.value, name), context=context,
@@ -244,7 +288,7 @@ class task(Scope):  # noqa: N801 - used as a decorator and a context manager, li
             return False
         invocation.outcome = self.outcome
         invocation.end(exc)
-        return isinstance(exc, BudgetExhausted) and not self._raise_on_budget
+        return caused_by_budget(exc) and not self._raise_on_budget
 
     def _swallowed_result(self) -> Any:
         return self.partial_result

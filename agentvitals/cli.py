@@ -80,6 +80,12 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explain(args: argparse.Namespace) -> int:
+    from agentvitals._explain._command import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agentvitals", description="OpenTelemetry for LLM agents.")
     parser.add_argument("--version", action="version", version=f"agentvitals {__version__}")
@@ -112,6 +118,26 @@ def build_parser() -> argparse.ArgumentParser:
                                "OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental)")
     generate.add_argument("--check", action="store_true", help="only check the files are up to date (exit 1 if not)")
     generate.set_defaults(run=_generate, parser=generate)
+
+    explain = commands.add_parser(
+        "explain", help="explain a task: waterfall, critical path, time split, tokens and cost, findings",
+        description="Prints one task as an ASCII waterfall (critical path marked, the task's own work visible), its "
+                    "time split and critical path by kind, tokens and cost by operation and model, budget use, "
+                    "errors by class and findings with suggestions. From an OTLP JSON file (the Collector's file "
+                    "exporter, or init(trace_file=...)) or Tempo's HTTP API. Without a trace id: the slowest task.")
+    explain.add_argument("trace_id", nargs="?", default=None, help="the trace to explain (hex)")
+    source = explain.add_mutually_exclusive_group()
+    source.add_argument("--file", default=None,
+                        help="OTLP JSON lines (default: $AGENTVITALS_TRACE_FILE when --tempo-url is not given)")
+    source.add_argument("--tempo-url", default=None, help="Tempo's HTTP API, e.g. http://localhost:3200")
+    pick = explain.add_mutually_exclusive_group()
+    pick.add_argument("--slowest", type=positive(int), default=None, help="explain the N slowest tasks")
+    pick.add_argument("--costliest", type=positive(int), default=None, help="explain the N costliest tasks")
+    explain.add_argument("--since", type=positive(), default=3600.0,
+                         help="with --tempo-url and no trace id: search this many seconds back (default 3600)")
+    explain.add_argument("--max-rows", type=positive(int), default=60, help="waterfall rows (default 60)")
+    explain.set_defaults(run=_explain)
+
 
     for entry_point in entry_points(group=COMMANDS_GROUP):
         # Commands other distributions (or our own optional parts, such as the demo) add; loading one must not

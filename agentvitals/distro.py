@@ -9,7 +9,11 @@ never double a span. With another configurator installed (opentelemetry-distro),
 
 Other instrumentations of a library agentvitals instruments itself (``opentelemetry-instrumentation-openai-v2``
 for ``openai``, say) are skipped by this distro: both would make a span and record the same GenAI metrics for
-one call. Instrumentations of the libraries we leave to contrib (httpx, redis, DB drivers) load as usual.
+one call. Instrumentations of the libraries we leave to contrib (httpx, redis, DB drivers) load as usual,
+except those ``init()`` already scheduled: our configurator runs before the loader, and ``init()`` applies each
+instrumentation (ours, and the contrib httpx and redis ones we reuse) when its library is first imported. The
+loader's entry point for the same thing would import the library at start-up, firing that hook in the middle
+of the loader's own import of the instrumentor module (a circular import), and instrument it twice.
 """
 
 from __future__ import annotations
@@ -65,6 +69,11 @@ class AgentvitalsDistro(BaseDistro):  # type: ignore[misc]
 
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
         """Instrument as the loader would, except for a second instrumentation of a library agentvitals covers."""
+        from agentvitals import instrumentation
+
+        if instrumentation.covers_entry_point(entry_point.name):
+            _logger.debug("agentvitals: %r is applied by init() when its library is imported", entry_point.name)
+            return
         instrumentor = entry_point.load()()
         if not entry_point.name.startswith(_OURS):
             overlap = _duplicates_ours(instrumentor)

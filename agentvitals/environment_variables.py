@@ -63,3 +63,37 @@ make it is counted and logged once. Default: 3."""
 
 AGENTVITALS_INSTRUMENTATIONS: Final = "AGENTVITALS_INSTRUMENTATIONS"
 """Comma-separated instrumentations to enable (default: every one whose library is installed)."""
+
+AGENTVITALS_ALERTMANAGER_URLS: Final = "AGENTVITALS_ALERTMANAGER_URLS"
+"""Comma-separated Alertmanager URLs (the members of an HA cluster): ``init()`` starts polling them for degrade
+alerts, the mode source of every :class:`agentvitals.ModelRouter` built without one (default: none, no polling)."""
+
+AGENTVITALS_TRACE_FILE: Final = "AGENTVITALS_TRACE_FILE"
+"""Also write every exported span to this file as OTLP JSON, one ``ExportTraceServiceRequest`` per line (the
+Collector's file exporter format), for ``agentvitals explain`` without a stack. Default: none."""
+
+# Thresholds of the findings computed at task end (see ``agentvitals explain``); each a positive number.
+AGENTVITALS_FINDING_SLOW_LLM_SECONDS: Final = "AGENTVITALS_FINDING_SLOW_LLM_SECONDS"
+"""Average seconds per call of one model in a task above which it is a slow-LLM finding. Default: 3."""
+AGENTVITALS_FINDING_SLOW_TOOL_SECONDS: Final = "AGENTVITALS_FINDING_SLOW_TOOL_SECONDS"
+"""Average seconds per call of one tool in a task above which it is a slow-tool finding. Default: 1."""
+AGENTVITALS_FINDING_MANY_CALLS: Final = "AGENTVITALS_FINDING_MANY_CALLS"
+"""Calls of one kind in a task above which it is a many-calls finding. Default: 20."""
+AGENTVITALS_FINDING_EXPENSIVE_CALL_USD: Final = "AGENTVITALS_FINDING_EXPENSIVE_CALL_USD"
+"""USD of one model call above which it is an expensive-call finding. Default: 0.05."""
+AGENTVITALS_FINDING_PROMPT_HEAVY_SHARE: Final = "AGENTVITALS_FINDING_PROMPT_HEAVY_SHARE"
+"""Share of input tokens (of one model's tokens in a task) above which it is prompt-heavy. Default: 0.8."""
+AGENTVITALS_FINDING_PROMPT_HEAVY_MIN_TOKENS: Final = "AGENTVITALS_FINDING_PROMPT_HEAVY_MIN_TOKENS"
+"""Tokens one model must use in a task before a prompt-heavy finding. Default: 1000."""
+AGENTVITALS_FINDING_PARALLEL_MIN_SAVING_SECONDS: Final = "AGENTVITALS_FINDING_PARALLEL_MIN_SAVING_SECONDS"
+"""Seconds a sequence of independent calls must be able to save run concurrently to be a finding. Default: 0.1."""
+AGENTVITALS_FINDING_REPEATED_TOOL_CALLS: Final = "AGENTVITALS_FINDING_REPEATED_TOOL_CALLS"
+"""Identical calls of one tool (same arguments) in a task above which it is a loop suspicion. Default: 1."""
+
+AGENTVITALS_CAPTURE_DB_LITERALS: Final = "AGENTVITALS_CAPTURE_DB_LITERALS"
+"""``true`` keeps the literals of exported SQL statements (and statement parameters). Default: false, literals
+become ``?`` (``WHERE card = ?``), as the database conventions recommend."""
+
+AGENTVITALS_SCRUB_PATTERNS: Final = "AGENTVITALS_SCRUB_PATTERNS"
+"""Regular expressions whose matches become ``[REDACTED]`` in every exported attribute value, span name and
+status description: a JSON list (``["sk-[A-Za-z0-9]+", "\\d{13,16}"]``) or a single expression."""

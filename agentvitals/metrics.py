@@ -65,6 +65,7 @@ __all__ = [
     "LATENCY_THRESHOLD_SECONDS",
     "METRICS",
     "OPERATION_DURATION",
+    "REJECTED_VALUES",
     "RETRIEVAL_DURATION",
     "RETRIEVAL_DURATION_LATEST",
     "TASK_ACTIVE",
@@ -90,6 +91,12 @@ __all__ = [
     "create_instrument",
     "genai_conventions",
     "metrics_for",
+    # explain (issue 14)
+    "ERRORS",
+    "TASK_CRITICAL_PATH",
+    "TASK_FINDINGS",
+    "TASK_PARALLELIZABLE",
+    "TASK_SAVEABLE",
 ]
 
 
@@ -298,6 +305,16 @@ UNINSTRUMENTED_CALLS: Final = Metric(
     (semconv.GEN_AI_PROVIDER_NAME, semconv.SERVER_ADDRESS),
 )
 
+# --- invalid provider data (issue 17.5) -----------------------------------------------------------------
+REJECTED_VALUES: Final = Metric(
+    "agentvitals.llm.rejected_values",
+    Instrument.COUNTER,
+    "{value}",
+    "Values an LLM provider or gateway reported that are not valid (a token count outside 0..1e9, a cost that "
+    "is not finite and non-negative), by field: left out of tokens, cost and budgets.",
+    (*_LLM_LABELS, av.REJECTED_FIELD),
+)
+
 # --- agentvitals: tools and retrievals ---------------------------------------------------------------
 TOOL_DURATION: Final = Metric(
     "agentvitals.tool.duration",
@@ -323,16 +340,16 @@ TASK_DURATION: Final = Metric(
     "agentvitals.task.duration",
     Instrument.HISTOGRAM,
     "s",
-    "Wall time of tasks (one agent run each), by outcome.",
-    (av.TASK_NAME, av.TASK_OUTCOME),
+    "Wall time of tasks (one agent run each), by outcome, and by the variant and mode the model router served.",
+    (av.TASK_NAME, av.TASK_OUTCOME, av.TASK_VARIANT, av.TASK_MODE),
     TASK_DURATION_BUCKETS,
 )
 TASK_COST: Final = Metric(
     "agentvitals.task.cost.usd",
     Instrument.COUNTER,
     "{USD}",
-    "Cost of tasks in US dollars, by outcome (added when a task ends).",
-    (av.TASK_NAME, av.TASK_OUTCOME),
+    "Cost of tasks in US dollars, by outcome and by the router's variant and mode (added when a task ends).",
+    (av.TASK_NAME, av.TASK_OUTCOME, av.TASK_VARIANT, av.TASK_MODE),
 )
 TASK_ACTIVE: Final = Metric(
     "agentvitals.task.active_time",
@@ -389,6 +406,46 @@ TELEMETRY_DROPPED: Final = Metric(
     (av.TELEMETRY_SIGNAL, semconv.ERROR_TYPE),
 )
 
+# --- agentvitals: explain — critical path, parallelizable time, findings, errors by class (issue 14) -------
+TASK_CRITICAL_PATH: Final = Metric(
+    "agentvitals.task.critical_path_time",
+    Instrument.COUNTER,
+    "s",
+    "Task time on the critical path (the chain of calls that determined the wall time), by kind: a wait kind, "
+    "or compute for the task's own work. Sums to the tasks' wall time.",
+    (av.TASK_NAME, av.CRITICAL_PATH_KIND),
+)
+TASK_PARALLELIZABLE: Final = Metric(
+    "agentvitals.task.parallelizable_time",
+    Instrument.COUNTER,
+    "s",
+    "Summed durations of sequences of independent external calls a task made one after another.",
+    (av.TASK_NAME,),
+)
+TASK_SAVEABLE: Final = Metric(
+    "agentvitals.task.saveable_time",
+    Instrument.COUNTER,
+    "s",
+    "Time those sequences would have saved run concurrently (each sequence's durations minus its longest call).",
+    (av.TASK_NAME,),
+)
+TASK_FINDINGS: Final = Metric(
+    "agentvitals.task.findings",
+    Instrument.COUNTER,
+    "{finding}",
+    "Findings at task end (slow LLM or tool, many calls, expensive call, prompt-heavy, parallelizable "
+    "sequence, repeated identical tool call), by kind.",
+    (av.TASK_NAME, av.FINDING_KIND),
+)
+ERRORS: Final = Metric(
+    "agentvitals.errors",
+    Instrument.COUNTER,
+    "{error}",
+    "LLM, tool and task errors (each counted once, where it first surfaced) and cognitive errors the "
+    "application reported, by class (system or cognitive) and cause.",
+    (av.ERROR_CLASS, av.ERROR_CAUSE, av.ERROR_SOURCE),
+)
+
 # --- contrib instrumentations init() enables (we set their buckets) -------------------------------------
 DB_DURATION: Final = Metric(
     DB_CLIENT_OPERATION_DURATION,
@@ -427,6 +484,7 @@ METRICS: Final[tuple[Metric, ...]] = (
     COST,
     UNPRICED_CALLS,
     UNINSTRUMENTED_CALLS,
+    REJECTED_VALUES,
     TOOL_DURATION,
     RETRIEVAL_DURATION,
     TASK_DURATION,
@@ -439,6 +497,11 @@ METRICS: Final[tuple[Metric, ...]] = (
     CACHE_SAVED,
     TELEMETRY_DROPPED,
     DB_DURATION,
+    TASK_CRITICAL_PATH,
+    TASK_PARALLELIZABLE,
+    TASK_SAVEABLE,
+    TASK_FINDINGS,
+    ERRORS,
 )
 """Every metric ``init()`` makes a process emit (its own instruments and the contrib ones it enables), GPUs aside."""
 

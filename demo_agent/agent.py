@@ -1,13 +1,18 @@
 """The demo's customer-support agent.
 
 One task per question: embed it and check the semantic cache; read the order from the database;
-plan with the small model; call the planned tools over HTTP in parallel; retrieve policy context;
+plan with the small model; for account questions (refunds, cancellations, address changes) check the
+payment and the loyalty tier; call the planned tools over HTTP in parallel; retrieve policy context;
 stream the answer from the model the router picks; write the conversation back. It uses only
-``agentvitals.init()`` (done by the runner) and the public ``task``/``tool``/``retrieval`` API:
-LLM, HTTP and DB spans come from the auto-instrumentation.
+``agentvitals.init()`` (done by the runner) and the public ``task``/``tool``/``retrieval`` API (plus
+``cognitive_error`` for what only it can see): LLM, HTTP and DB spans come from the auto-instrumentation.
 
-Failures are the realistic kinds: a tool returns 5xx twice, a tool hangs past its timeout, the
-planner replies with something that is not JSON, or the task's budget runs out.
+Failures are the realistic kinds. System: a tool returns 5xx twice, a tool hangs past its timeout.
+Cognitive: the planner replies with something that is not JSON, or asks for a tool the agent does not
+have; the agent polls a tool that keeps giving the same answer until its budget cuts it off.
+
+It also has a habit worth finding: the two account checks are independent, yet made one after the
+other (``agentvitals explain`` reports the time running them concurrently would save).
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ import openai
 import agentvitals
 
 from .knowledge import VectorIndex
-from .router import ModelRouter
 from .store import ORDERS, Store
 from .tool_server import TOOLS
 
@@ -57,6 +61,8 @@ _TEMPLATES = (
     "Can I change the delivery address of order {id}?",
 )
 _HOT_ORDERS = 25
+_ACCOUNT_QUESTIONS = ("refund", "cancel", "address")
+_ARRIVAL_QUESTION = "arrive"
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ class ToolFailed(Exception):
         super().__init__(f"tool {name} failed with HTTP {status}")
         self.name = name
         self.status = status
+        self.status_code = status  # read by telemetry: a 5xx is a system error (server_error)
 
 
 def parse_plan(content: str | None) -> tuple[list[str], bool]:
@@ -87,13 +94,14 @@ def parse_plan(content: str | None) -> tuple[list[str], bool]:
         plan = json.loads(content or "")
         tools = [str(t) for t in plan["tools"]]
         return tools, bool(plan.get("needs_context"))
-    except (ValueError, KeyError, TypeError):
-        raise MalformedModelReply(f"planner reply is not a JSON plan: {content!r:.60}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        # Raised from the decoding error: telemetry classifies the task's failure as a cognitive output_parse.
+        raise MalformedModelReply(f"planner reply is not a JSON plan: {content!r:.60}") from exc
 
 
 class SupportAgent:
     def __init__(self, *, llm: openai.AsyncOpenAI, http: httpx.AsyncClient, tools_url: str, store: Store,
-                 index: VectorIndex, cache: agentvitals.LLMCache[str], router: ModelRouter,
+                 index: VectorIndex, cache: agentvitals.LLMCache[str], router: agentvitals.ModelRouter,
                  budget: agentvitals.Budget, tool_timeout_s: float = 2.0) -> None:
         self.llm = llm
         self.http = http
@@ -122,15 +130,23 @@ class SupportAgent:
             return cached
 
         order = await self.store.order(question.order_id)
-        plan = self.router.plan()
+        plan = self.router.choose("plan")
         reply = await self.llm.chat.completions.create(
-            model=plan.model, max_tokens=plan.max_tokens,
+            **plan.kwargs(),
             messages=[{"role": "system", "content": PLANNER_PROMPT}, {"role": "user", "content": question.text}],
         )
         tools, needs_context = parse_plan(reply.choices[0].message.content)
         task.set_partial_result(f"We are looking into order {question.order_id}.")
+        for name in [t for t in tools if t not in TOOLS]:
+            # The model asked for a tool that does not exist: skip it, and say so.
+            agentvitals.cognitive_error("tool_not_found", name)
+            tools.remove(name)
 
+        account = await self._account_checks(question) if any(
+            word in question.text.lower() for word in _ACCOUNT_QUESTIONS) else {}
         results = await asyncio.gather(*(self._call_tool(name, question) for name in tools))
+        if _ARRIVAL_QUESTION in question.text.lower() and order is not None and order["status"] == "processing":
+            results.append(await self._poll_eta(question))
         context: list[str] = []
         if needs_context:
             with agentvitals.retrieval("policy-kb", top_k=3) as found:
@@ -138,13 +154,13 @@ class SupportAgent:
                 context = self.index.search(query, 3)
                 found.set_results(len(context))
 
-        choice = self.router.answer()
+        choice = self.router.choose("answer", priority="standard")
         stream = await self.llm.chat.completions.create(
-            model=choice.model, max_tokens=choice.max_tokens, stream=True, stream_options={"include_usage": True},
+            **choice.kwargs(), stream=True, stream_options={"include_usage": True},
             messages=[
                 {"role": "system", "content": ANSWER_PROMPT},
-                {"role": "user", "content": json.dumps({"order": order, "tools": results, "policy": context,
-                                                        "question": question.text})},
+                {"role": "user", "content": json.dumps({"order": order, "tools": results, "account": account,
+                                                        "policy": context, "question": question.text})},
             ],
         )
         parts = [chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices]
@@ -154,15 +170,30 @@ class SupportAgent:
                 and order["total"] > 200):
             # Large refunds on returned orders get a second look: the longest path, and the one that can
             # run out of LLM-call budget (the task then ends as budget_exhausted with the answer so far).
-            check = self.router.plan()
+            check = self.router.choose("verify", priority="background")
             await self.llm.chat.completions.create(
-                model=check.model, max_tokens=32,
+                **check.kwargs(),
                 messages=[{"role": "system", "content": VERIFIER_PROMPT}, {"role": "user", "content": answer}],
             )
         await self.store.save_conversation(question.order_id, question.text, answer, choice.model)
         run = task.run
         self.cache.put(question.text, answer, vector=vector, cost_usd=run.cost_usd if run is not None else None)
         return answer
+
+    async def _account_checks(self, question: Question) -> dict[str, Any]:
+        """The payment and the loyalty tier: independent lookups, made one after the other (a habit worth fixing:
+        ``agentvitals explain`` reports what running them concurrently would save)."""
+        payment = await self._call_tool("payment_status", question)
+        loyalty = await self._call_tool("loyalty_tier", question)
+        return {"payment": payment, "loyalty": loyalty}
+
+    async def _poll_eta(self, question: Question) -> Any:
+        """Ask for the delivery estimate until there is one. An order still processing has none, and the tool says
+        the same each time: the loop ends when the task's tool budget does (a cognitive error: a loop)."""
+        while True:
+            result = await self._call_tool("shipping_eta", question)
+            if isinstance(result, dict) and result.get("eta"):
+                return result
 
     async def _call_tool(self, name: str, question: Question) -> Any:
         for attempt in (1, 2):  # one retry on a 5xx, as a careful client would

@@ -40,6 +40,13 @@ def _demo(args: argparse.Namespace) -> int:
             args.parser.error(f"--control-secret-file: {exc}")
         if secret is None or len(secret) < 16:
             args.parser.error("--control-secret-file: the secret must be at least 16 characters")
+    if args.alertmanager_url:
+        from agentvitals.routing import check_alertmanager_urls
+
+        try:
+            check_alertmanager_urls(args.alertmanager_url)
+        except ValueError as exc:
+            args.parser.error(f"--alertmanager-url: {exc}")
     config = DemoConfig(
         control_port=args.control_port, control_host=args.control_host, control_secret=secret,
         control_cooldown_s=args.control_cooldown,
@@ -48,6 +55,7 @@ def _demo(args: argparse.Namespace) -> int:
         otlp_endpoint=args.otlp_endpoint, db_url=args.db_url, seed=args.seed, max_tasks=args.max_tasks,
         metrics_port=args.metrics_port or None, model_url=args.model_url, tools_url=args.tools_url,
         progress=not args.no_progress, service_name=args.service_name,
+        alertmanager_urls=tuple(args.alertmanager_url or ()),
     )
     import asyncio
     import json
@@ -123,6 +131,9 @@ def add_commands(commands: Any) -> None:
                       help="shared secret Alertmanager sends as a bearer token")
     demo.add_argument("--control-cooldown", type=positive(), default=60.0,
                       help="seconds after an alert resolves before undoing its action (default 60)")
+    demo.add_argument("--alertmanager-url", action="append", default=None, metavar="URL",
+                      help="poll this Alertmanager's API for degrade alerts (the router's pull source, as each of "
+                           "many replicas does; repeat for an HA cluster)")
     demo.set_defaults(run=_demo, parser=demo)
 
     for name, default_port, what in (("serve-model", 8000, "the fake OpenAI-compatible model server"),

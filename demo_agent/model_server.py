@@ -47,9 +47,11 @@ from agentvitals.monitoring.series import (
 from ._http import AppServer
 from .tool_server import TOOLS
 
-__all__ = ["CANARY", "LARGE", "SMALL", "ModelProfile", "ModelServer"]
+__all__ = ["CANARY", "HALLUCINATED_TOOL", "LARGE", "SMALL", "ModelProfile", "ModelServer"]
 
 PREFIX_BLOCK = 128  # cached prompt tokens come in blocks, as with OpenAI's prompt caching
+HALLUCINATED_TOOL = "track_parcel"
+"""A tool the planner sometimes asks for that the agent does not have."""
 
 
 @dataclass(frozen=True)
@@ -140,11 +142,13 @@ class ModelServer(AppServer):
     """The fake server. ``await start(host, port)`` returns its URL; ``await stop()``."""
 
     def __init__(self, profiles: tuple[ModelProfile, ...] = (LARGE, SMALL), *, seed: int = 7,
-                 malformed_rate: float = 0.02, prefix_cache_entries: int = 2048) -> None:
+                 malformed_rate: float = 0.02, hallucination_rate: float = 0.04,
+                 prefix_cache_entries: int = 2048) -> None:
         self._states = {p.name: _ModelState(p, asyncio.Semaphore(p.max_batch)) for p in profiles}
         self._aliases = {CANARY: LARGE.name} if LARGE.name in self._states else {}
         self._rng = random.Random(seed)
         self.malformed_rate = malformed_rate
+        self.hallucination_rate = hallucination_rate
         self._prefix_cache_entries = prefix_cache_entries
         self.metrics = _Metrics()
         self._sampler: asyncio.Task[None] | None = None
@@ -262,8 +266,10 @@ class ModelServer(AppServer):
             if self._rng.random() < self.malformed_rate:
                 return "Sure! I think we should probably look at the order", 14  # not JSON: a malformed plan
             tools = list(TOOLS)
-            chosen = [t for i, t in enumerate(tools) if digest >> i & 1] or [tools[digest % len(tools)]]
-            plan = json.dumps({"tools": chosen[:3], "needs_context": bool(digest >> 7 & 1)})
+            chosen = ([t for i, t in enumerate(tools) if digest >> i & 1] or [tools[digest % len(tools)]])[:3]
+            if self._rng.random() < self.hallucination_rate:
+                chosen.append(HALLUCINATED_TOOL)  # a tool the agent does not have
+            plan = json.dumps({"tools": chosen, "needs_context": bool(digest >> 7 & 1)})
             return plan, count_tokens(plan) + 12
         words = min(max_tokens, 60 + digest % 140)
         text = " ".join("Your order is on its way and should arrive soon." for _ in range(words // 10 + 1))

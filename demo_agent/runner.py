@@ -27,7 +27,7 @@ from .knowledge import DOCUMENTS, VectorIndex
 from .load import Phase, WorkerPool, generate_load, make_phases
 from .model_server import PRICES_USD_PER_MILLION, ModelServer
 from .report import Report, TaskSpanCollector, build_report, percentile
-from .router import ModelRouter
+from .routing import degraded_periods, make_router
 from .store import Store
 from .tool_server import ToolServer
 
@@ -62,6 +62,8 @@ class DemoConfig:
     control_secret: str | None = None
     control_cooldown_s: float = 60.0
     control_scale_step: int = 4
+    alertmanager_urls: tuple[str, ...] = ()
+    """Poll these Alertmanagers for degrade alerts (the router's pull source, as every replica would)."""
     budget: agentvitals.Budget = field(default_factory=lambda: agentvitals.Budget(
         max_cost_usd=0.05, max_llm_calls=4, max_tool_calls=8, max_wall_time_s=30.0))
     init_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -71,7 +73,7 @@ class DemoConfig:
 @dataclass
 class DemoRun:
     report: Report
-    router: ModelRouter
+    router: agentvitals.ModelRouter
     pool: WorkerPool
     controller: Any
     collector: TaskSpanCollector
@@ -88,7 +90,7 @@ class _Progress:
         self.phase = "-"
         self._last = 0.0
 
-    def show(self, started: float, collector: TaskSpanCollector, pool: WorkerPool, router: ModelRouter,
+    def show(self, started: float, collector: TaskSpanCollector, pool: WorkerPool, router: agentvitals.ModelRouter,
              arrivals: int, *, final: bool = False) -> None:
         if not self.enabled:
             return
@@ -110,7 +112,8 @@ class _Progress:
 
 
 async def run_demo(config: DemoConfig,
-                   on_started: Callable[[WorkerPool, ModelRouter], Awaitable[None] | None] | None = None) -> DemoRun:
+                   on_started: Callable[[WorkerPool, agentvitals.ModelRouter], Awaitable[None] | None] | None = None
+                   ) -> DemoRun:
     """Run the demo to completion and return its report (and the objects, for tests and control)."""
     import httpx
     import openai
@@ -137,9 +140,10 @@ async def run_demo(config: DemoConfig,
         "pricing": {"openai": {**PRICES_USD_PER_MILLION, **EMBEDDING_PRICE}},
         "span_processors": [collector],
         "metric_readers": readers,
+        **({"alertmanager": list(config.alertmanager_urls)} if config.alertmanager_urls else {}),
         **config.init_kwargs,
     }
-    agentvitals.init(config.service_name, **init_kwargs)
+    settings = agentvitals.init(config.service_name, **init_kwargs)
 
     model_server = tool_server = None
     store = Store(config.db_url)
@@ -159,7 +163,7 @@ async def run_demo(config: DemoConfig,
                                  timeout=30.0)
         http = httpx.AsyncClient(limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
         meter_provider = metrics.get_meter_provider()  # init() above made it the global one
-        router = ModelRouter(degraded=config.degraded, meter_provider=meter_provider, seed=config.seed)
+        router = make_router(degraded=config.degraded, meter_provider=meter_provider, seed=config.seed)
         vectors = (await llm.embeddings.create(model="demo-embed", input=list(DOCUMENTS))).data
         from .agent import SupportAgent, make_question
 
@@ -225,11 +229,13 @@ async def run_demo(config: DemoConfig,
         agentvitals.force_flush()
         report = build_report(
             collector.snapshot(), reader,
-            degraded_periods=router.degraded_periods(),
+            degraded_periods=degraded_periods(router.transitions),
             phase_starts=phase_starts,
             load_ended=load_ended,
             workers_max=max(size for _, size in pool.size_history),
             shed=pool.shed,
+            slowest_task=collector.slowest_task(),
+            generation=settings.genai_names,
         )
         return DemoRun(report, router, pool, controller, collector, reader, model_server)
     finally:

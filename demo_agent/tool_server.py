@@ -16,7 +16,7 @@ from aiohttp import web
 
 from ._http import AppServer
 
-__all__ = ["TOOLS", "ToolProfile", "ToolServer"]
+__all__ = ["ACCOUNT_TOOLS", "TOOLS", "ToolProfile", "ToolServer"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,11 @@ TOOLS: dict[str, ToolProfile] = {
     "inventory": ToolProfile(0.12, 0.6, 0.02, 0.004),
     "customer_profile": ToolProfile(0.06, 0.3, 0.01, 0.002),
 }
+ACCOUNT_TOOLS: dict[str, ToolProfile] = {
+    "payment_status": ToolProfile(0.10, 0.35, 0.005, 0.0),
+    "loyalty_tier": ToolProfile(0.08, 0.35, 0.005, 0.0),
+}
+"""Tools the agent calls itself for account questions (the planner is not offered them)."""
 HANG_S = 8.0
 
 
@@ -53,7 +58,7 @@ class ToolServer(AppServer):
 
     async def _call(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        profile = TOOLS.get(name)
+        profile = TOOLS.get(name) or ACCOUNT_TOOLS.get(name)
         if profile is None:
             return web.json_response({"error": f"unknown tool {name}"}, status=404)
         self.calls += 1

@@ -17,6 +17,10 @@ import agentvitals
 from agentvitals._sdk import RecordEverythingSampler
 from tests.fake_llm import FakeLLMServer
 
+# Tests that need an environment of their own (tests/envs/<name>/, see its README) are collected only when
+# that environment runs them (tests/test_test_envs.py sets AGENTVITALS_TEST_ENV=<name>).
+collect_ignore_glob = [] if os.environ.get("AGENTVITALS_TEST_ENV") else ["envs/*"]
+
 # The contrib DB instrumentations emit the stable DB conventions only when the application opts in, as a
 # user would; without it, agentvitals records db.client.operation.duration from their spans (tested in a
 # subprocess in test_databases). Read once per process, so set before any instrumentation loads.

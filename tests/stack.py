@@ -281,10 +281,11 @@ class Prometheus:
 
 
 class Alertmanager:
-    """Debian's Alertmanager with ``alerts/alertmanager.yml``: only the webhook URL, the secret's
-    path and the grouping intervals (seconds instead of minutes) are rewritten."""
+    """Debian's Alertmanager with ``alerts/alertmanager.yml``: only the webhook URLs' scheme, host and port
+    (``control_url``; their paths, one per action, are kept), the secret's path and the grouping intervals
+    (seconds instead of minutes) are rewritten."""
 
-    def __init__(self, tmp: Path, webhook_url: str, secret_file: Path) -> None:
+    def __init__(self, tmp: Path, control_url: str, secret_file: Path) -> None:
         self.binary = require_binary("prometheus-alertmanager")
         self.port = free_port()
         self.tmp = tmp
@@ -294,7 +295,8 @@ class Alertmanager:
             route.update(group_wait="1s", group_interval="2s", repeat_interval="1m")
         for receiver in config["receivers"]:
             for webhook in receiver.get("webhook_configs", []):
-                webhook["url"] = webhook_url
+                committed = urllib.parse.urlsplit(webhook["url"])
+                webhook["url"] = control_url.rstrip("/") + committed.path
                 webhook["http_config"]["authorization"]["credentials_file"] = str(secret_file)
         self.config = tmp / "alertmanager.yml"
         self.config.write_text(yaml.safe_dump(config))
@@ -302,6 +304,10 @@ class Alertmanager:
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
 
     @contextmanager
     def running(self) -> Iterator[Alertmanager]:
@@ -317,17 +323,23 @@ class Alertmanager:
 
 
 class OtlpHttpSink(ServedHTTP):
-    """An OTLP/HTTP receiver on a given 127.0.0.1 port: counts the spans it receives, optionally slowly."""
+    """An OTLP/HTTP receiver on a given 127.0.0.1 port: counts the spans (and their attributes) it receives,
+    optionally slowly (``delay_s``) or refusing every export with ``status`` (e.g. 503, which exporters retry)."""
 
-    def __init__(self, port: int, *, delay_s: float = 0.0) -> None:
+    def __init__(self, port: int = 0, *, delay_s: float = 0.0, status: int = 200) -> None:
         from http.server import BaseHTTPRequestHandler
 
+        from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
         sink = self
         self.spans = 0
         self.requests = 0
         self.span_names: list[str] = []
+        self.span_tree: list[tuple[str, bytes, bytes]] = []
+        """(name, span id, parent span id) of every span received."""
+        self.received: list[Any] = []
+        """Every decoded export request (traces and metrics), for tests that inspect what left the process."""
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
@@ -338,17 +350,42 @@ class OtlpHttpSink(ServedHTTP):
                 sink.requests += 1
                 if delay_s:
                     time.sleep(delay_s)  # a slow Collector, by design of this fake
-                if self.path.endswith("/v1/traces"):
+                if status == 200 and self.path.endswith("/v1/traces"):
                     request = ExportTraceServiceRequest.FromString(body)
-                    received = [span.name for r in request.resource_spans for s in r.scope_spans for span in s.spans]
+                    sink.received.append(request)
+                    received = [span for r in request.resource_spans for s in r.scope_spans for span in s.spans]
                     sink.spans += len(received)
-                    sink.span_names.extend(received)
-                self.send_response(200)
+                    sink.span_names.extend(span.name for span in received)
+                    sink.span_tree.extend((span.name, span.span_id, span.parent_span_id) for span in received)
+                elif status == 200 and self.path.endswith("/v1/metrics"):
+                    sink.received.append(ExportMetricsServiceRequest.FromString(body))
+                self.send_response(status)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
         super().__init__(Handler, port)
+
+
+class Blackhole:
+    """A TCP port that listens but never accepts nor answers: connections hang (a Collector behind a dead
+    load balancer or a firewall that drops packets). Closed when the ``with`` block ends."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(1)  # the kernel completes a handshake or two, then drops further connection attempts
+        self.port = int(self._socket.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Blackhole:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._socket.close()
 
 
 class PostgresServer:

@@ -6,15 +6,12 @@ same provider: pydantic-ai's GenAI-convention spans and OpenInference's."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind
 
 import agentvitals
 from agentvitals.attributes import (
@@ -28,9 +25,8 @@ from agentvitals.attributes import (
     WaitKind,
     task_idle_time,
 )
-from agentvitals.metrics import COST, TASK_DURATION, UNINSTRUMENTED_CALLS
+from agentvitals.metrics import COST, UNINSTRUMENTED_CALLS
 from agentvitals.semconv import (
-    GEN_AI_AGENT_NAME,
     GEN_AI_OPERATION_NAME,
     GEN_AI_PROVIDER_NAME,
     GEN_AI_REQUEST_MODEL,
@@ -40,6 +36,7 @@ from agentvitals.semconv import (
 )
 from tests.conftest import Telemetry
 from tests.fake_llm import FakeLLMServer
+from tests.programs import run_own_export
 from tests.test_openai import EXPECTED_COST, MESSAGES, client
 
 # gpt-4o-mini at 0.15 / 0.60 USD per 1M tokens: 1000 input, 100 output.
@@ -119,40 +116,14 @@ def test_other_instrumentations_tool_spans_count_once_and_against_the_budget(tel
     assert not telemetry.spans("execute_tool after")
 
 
-@pytest.fixture
-def exported() -> Iterator[tuple[InMemorySpanExporter, InMemoryMetricReader]]:
-    """init() owning its providers, exporting through its own export processor (as in production)."""
-    exporter, reader = InMemorySpanExporter(), InMemoryMetricReader()
-    agentvitals.init("accounting-test", endpoint=False, span_exporter=exporter, metric_readers=[reader])
-    yield exporter, reader
-    agentvitals.shutdown()
-
-
-def test_an_agent_run_no_task_encloses_becomes_a_task(
-        exported: tuple[InMemorySpanExporter, InMemoryMetricReader]) -> None:
-    from opentelemetry import trace
-
-    exporter, reader = exported
-    framework = trace.get_tracer("pydantic-ai")
-    with framework.start_as_current_span("invoke_agent support", attributes={
-            GEN_AI_OPERATION_NAME: "invoke_agent", GEN_AI_AGENT_NAME: "support"}) as agent:
-        with framework.start_as_current_span("chat gpt-4o-mini", kind=SpanKind.CLIENT,
-                                             attributes=chat_attributes(**FOREIGN_USAGE)):
-            pass
-        with framework.start_as_current_span("execute_tool lookup", attributes={
-                GEN_AI_OPERATION_NAME: "execute_tool", GEN_AI_TOOL_NAME: "lookup"}):
-            pass
-        agent.set_status(Status(StatusCode.ERROR))
-    agentvitals.force_flush()
-    span = next(s for s in exporter.get_finished_spans() if s.name == "invoke_agent support")
-    assert span.attributes[TASK_OUTCOME] == "error"
-    assert span.attributes[TASK_LLM_CALLS] == 1 and span.attributes[TASK_TOOL_CALLS] == 1
-    assert span.attributes[TASK_COST_AMOUNT] == pytest.approx(FOREIGN_COST)
-    data = reader.get_metrics_data()
-    durations = [p for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
-                 if m.name == TASK_DURATION.name for p in m.data.data_points]
-    assert [(p.attributes[TASK_NAME], p.attributes[TASK_OUTCOME], p.count) for p in durations] == [
-        ("support", "error", 1)]
+def test_an_agent_run_no_task_encloses_becomes_a_task() -> None:
+    exported = run_own_export("foreign-agent")
+    span = next(s for s in exported["spans"] if s["name"] == "invoke_agent support")["attributes"]
+    assert span[TASK_OUTCOME] == "error"
+    assert span[TASK_LLM_CALLS] == 1 and span[TASK_TOOL_CALLS] == 1
+    assert span[TASK_COST_AMOUNT] == pytest.approx(FOREIGN_COST)
+    assert [(p["attributes"][TASK_NAME], p["attributes"][TASK_OUTCOME], p["count"])
+            for p in exported["task_durations"]] == [("support", "error", 1)]
 
 
 def test_plain_http_to_an_llm_api_is_an_llm_wait_and_a_counted_gap(telemetry: Telemetry,

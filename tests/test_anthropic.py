@@ -5,7 +5,6 @@ from __future__ import annotations
 import anthropic
 import pytest
 
-import agentvitals
 from agentvitals.attributes import COST_AMOUNT, TASK_COST_AMOUNT, TASK_LLM_CALLS
 from agentvitals.metrics import COST
 from agentvitals.semconv import (
@@ -21,6 +20,7 @@ from agentvitals.semconv import (
 )
 from tests.conftest import Telemetry
 from tests.fake_llm import FakeLLMServer
+from tests.programs import run_own_export
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 MODEL = "claude-opus-4-5"
@@ -73,22 +73,12 @@ def test_exactly_one_llm_span_and_one_cost(telemetry: Telemetry, fake_llm: FakeL
 
 
 def test_inits_own_export_has_one_llm_span_per_call_and_the_task_counts_one(fake_llm: FakeLLMServer) -> None:
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    exporter = InMemorySpanExporter()
-    agentvitals.init("anthropic-export", endpoint=False, span_exporter=exporter)
-    try:
-        native_on = anthropic.Anthropic(base_url=fake_llm.url, api_key="sk-ant-test", max_retries=0)
-        with agentvitals.task("ask"):
-            native_on.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)
-        agentvitals.force_flush()
-    finally:
-        agentvitals.shutdown()
-    spans = {s.name: s for s in exporter.get_finished_spans()}
+    exported = run_own_export("anthropic", fake_llm.url)
+    spans = {s["name"]: s for s in exported["spans"]}
     assert not [name for name in spans if name.startswith("anthropic.messages")]  # the native layer, left out
     llm, http = spans[f"chat {MODEL}"], spans["POST"]
-    assert http.parent is not None and http.parent.span_id == llm.context.span_id  # attached to ours
-    task = spans["invoke_agent ask"].attributes
+    assert http["parent"] == llm["span_id"]  # attached to ours
+    task = spans["invoke_agent ask"]["attributes"]
     assert task[TASK_LLM_CALLS] == 1 and task[TASK_COST_AMOUNT] == pytest.approx(EXPECTED_COST)
 
 

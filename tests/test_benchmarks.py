@@ -9,6 +9,7 @@ from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
+import explain  # noqa: E402
 import overhead  # noqa: E402
 import run  # noqa: E402
 
@@ -58,3 +59,12 @@ def test_suite_rows_for_throughput_and_start_up() -> None:
 
     assert "spans per CPU-second" in throughput[0][1]
     assert "sent before the first export: 0 requests" in startup[2][2]  # init() itself sends nothing
+
+
+def test_explain_benchmark_measures_every_row() -> None:
+    results = explain.measure(repeats=2)
+    assert set(results) == {"analysis", "at task end", "per span"}
+    assert set(results["analysis"]) == set(results["at task end"]) == set(explain.SIZES)
+    assert all(len(samples) == 2 and all(s > 0 for s in samples)
+               for by_size in results.values() for samples in by_size.values())
+    assert len(explain.agent_like_tree(50)) == 50

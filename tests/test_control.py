@@ -348,6 +348,44 @@ def test_other_paths_methods_and_types(server: Any) -> None:
     assert raised.value.code == 405
 
 
+def test_an_alert_listing_two_actions_applies_both_on_the_generic_path(server: Any) -> None:
+    control, (controller, router, pool, _) = server
+    status, body = post(control.url, notification(action="scale_out,degrade"))
+    assert status == 200
+    assert [(r["action"], r["result"]) for r in body["results"]] == [("scale_out", "applied"), ("degrade", "applied")]
+    assert router.degraded and pool.size == 8
+    assert controller.state()["active"] == {"scale_out": 1, "degrade": 1, "page": 0}
+
+
+@pytest.mark.parametrize(("action", "degraded", "workers"), [("degrade", True, 4), ("scale_out", False, 8),
+                                                             ("page", False, 4)])
+def test_an_action_path_applies_its_action_whatever_the_label_lists(server: Any, action: str, degraded: bool,
+                                                                    workers: int) -> None:
+    control, (controller, router, pool, _) = server
+    # Alertmanager's fan-out: the same alert (one fingerprint) delivered to the receiver of each action.
+    status, body = post(f"{control.url}/{action}", notification(action="scale_out,degrade"))
+    assert status == 200 and [(r["action"], r["result"]) for r in body["results"]] == [(action, "applied")]
+    assert router.degraded is degraded and pool.size == workers
+    assert controller.state()["active"][action] == 1
+
+
+def test_fanned_out_deliveries_of_one_alert_are_separate_actions_and_resolve_separately(server: Any) -> None:
+    control, (controller, router, pool, scheduler) = server
+    for action in ("scale_out", "degrade"):
+        assert post(f"{control.url}/{action}", notification(action="scale_out,degrade"))[0] == 200
+    assert router.degraded and pool.size == 8
+    resolved = notification("resolved", action="scale_out,degrade").replace(
+        b'"endsAt": "0001-01-01T00:00:00Z"', b'"endsAt": "2026-11-21T10:05:00Z"')
+    assert post(f"{control.url}/degrade", resolved)[1]["results"][0]["result"] == "applied"
+    assert controller.state()["active"] == {"scale_out": 1, "degrade": 0, "page": 0}
+
+
+def test_unknown_action_path_is_404(server: Any) -> None:
+    control, (_, router, _, _) = server
+    assert post(f"{control.url}/reboot", notification())[0] == 404
+    assert not router.degraded
+
+
 def test_short_secret_is_refused(loop: Any) -> None:
     with pytest.raises(ValueError, match="at least 16"):
         ControlServer(loop[0], secret="short", port=0)

@@ -1,11 +1,20 @@
-"""Framework tools and retrievers: LangChain (with the real openai SDK underneath) and MCP."""
+"""Framework tools and retrievers: LangChain and LangGraph (with the real openai SDK underneath) and MCP."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
 import agentvitals
-from agentvitals.attributes import COST_AMOUNT, RETRIEVAL_RESULT_COUNT, TASK_TOOL_CALLS, WaitKind, task_idle_time
+from agentvitals.attributes import (
+    COST_AMOUNT,
+    RETRIEVAL_RESULT_COUNT,
+    TASK_OUTCOME,
+    TASK_TOOL_CALLS,
+    WaitKind,
+    task_idle_time,
+)
 from agentvitals.metrics import COST
 from agentvitals.semconv import (
     GEN_AI_OPERATION_NAME,
@@ -14,7 +23,8 @@ from agentvitals.semconv import (
     GEN_AI_TOOL_TYPE,
 )
 from tests.conftest import Telemetry
-from tests.fake_llm import FakeLLMServer
+from tests.fake_llm import OPENAI_USAGE, FakeLLMServer
+from tests.task_checks import assert_task_accounts_for
 from tests.test_openai import EXPECTED_COST
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -96,3 +106,65 @@ async def test_mcp_client_tool_call(telemetry: Telemetry) -> None:
     task = telemetry.span("invoke_agent mcp-task")
     assert task.attributes[TASK_TOOL_CALLS] == 1
     assert task.attributes[task_idle_time(WaitKind.TOOL)] > 0
+
+
+def make_graph_agent(server: FakeLLMServer, script: str) -> Any:
+    from langchain_core.tools import tool
+    from langchain_openai import ChatOpenAI
+    from langgraph.prebuilt import create_react_agent
+
+    @tool
+    def weather(city: str) -> str:
+        """The weather in a city."""
+        return f"sunny in {city}"
+
+    model = ChatOpenAI(model="gpt-4o-mini", base_url=server.url + "/v1", api_key="sk-test", max_retries=0,
+                       default_headers={"x-fake-tools": script})
+    return create_react_agent(model, [weather], name="forecaster")
+
+
+def test_langgraph_agent_inside_a_task(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    with agentvitals.task("lg"):
+        result = make_graph_agent(fake_llm, "weather,weather").invoke({"messages": [("user", "Lyon and Paris?")]})
+    assert result["messages"][-1].content == "hello"
+    span = assert_task_accounts_for(telemetry, fake_llm, "lg", input_tokens=OPENAI_USAGE["prompt_tokens"],
+                                    output_tokens=OPENAI_USAGE["completion_tokens"])
+    assert span.attributes[TASK_TOOL_CALLS] == 2
+    assert len(telemetry.spans("execute_tool weather")) == 2
+    assert telemetry.spans("invoke_agent forecaster") == []  # the enclosing task is the run's task
+
+
+async def test_langgraph_run_without_a_task_is_a_task(telemetry: Telemetry, fake_llm: FakeLLMServer) -> None:
+    agent = make_graph_agent(fake_llm, "weather")
+    chunks = [chunk async for chunk in agent.astream({"messages": [("user", "Lyon?")]})]
+    assert chunks
+    span = assert_task_accounts_for(telemetry, fake_llm, "forecaster", input_tokens=OPENAI_USAGE["prompt_tokens"],
+                                    output_tokens=OPENAI_USAGE["completion_tokens"])
+    assert span.attributes[TASK_OUTCOME] == "success" and span.attributes[TASK_TOOL_CALLS] == 1
+    assert telemetry.span("execute_tool weather").parent.span_id == span.context.span_id
+    assert agentvitals.current_task() is None
+
+
+async def test_mcp_call_inside_a_tool_is_that_tool_call(telemetry: Telemetry) -> None:
+    """A framework tool whose body calls an MCP server (an MCP tool adapter does just that) is one tool call."""
+    from langchain_core.tools import tool
+    from mcp import Client
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer("calculator")
+
+    @server.tool()
+    def add(a: int, b: int) -> int:
+        """Add two numbers."""
+        return a + b
+
+    @tool
+    async def calculator(a: int, b: int) -> str:
+        """Add two numbers on the calculator server."""
+        async with Client(server) as client:
+            return str(await client.call_tool("add", {"a": a, "b": b}))
+
+    async with agentvitals.task("mcp-in-tool"):
+        assert "5" in await calculator.ainvoke({"a": 2, "b": 3})
+    assert [s.name for s in telemetry.spans("execute_tool")] == ["execute_tool calculator"]
+    assert telemetry.span("invoke_agent mcp-in-tool").attributes[TASK_TOOL_CALLS] == 1

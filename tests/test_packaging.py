@@ -23,6 +23,7 @@ def quick_start_code() -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # a fresh install on a loaded machine: its own steps are bounded below
 def test_fresh_install_and_quick_start(tmp_path: Path) -> None:
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)

@@ -12,7 +12,16 @@ import pytest
 import yaml
 
 from agentvitals.attributes import TASK_OUTCOME
-from agentvitals.metrics import BUDGET_EXHAUSTED, CACHE_REQUESTS, COST, OPERATION_DURATION, TASK_DURATION, TASK_IDLE
+from agentvitals.metrics import (
+    BUDGET_EXHAUSTED,
+    CACHE_REQUESTS,
+    COST,
+    ERRORS,
+    OPERATION_DURATION,
+    TASK_DURATION,
+    TASK_IDLE,
+    TASK_SAVEABLE,
+)
 from agentvitals.monitoring import MonitoringConfig, Rules
 from agentvitals.monitoring.series import (
     COLLECTOR_REFUSED_SPANS,
@@ -63,18 +72,17 @@ def case(name: str, eval_time: str, inputs: list[dict[str, str]], expected: list
             "alert_rule_test": [{"eval_time": eval_time, "alertname": name, "exp_alerts": expected}]}
 
 
-LATENCY_DESCRIPTION = "{what} P95 of task wall time over 5m is above 2s."
+LATENCY_DESCRIPTION = ("Scale out the agent workers and route non-critical calls to the small model: P95 of task "
+                       "wall time over 5m is above 2s.")
 COUNT = prom_series(TASK_DURATION, "_count")
 OUTCOME = prometheus_label(TASK_OUTCOME)
 
 CASES: dict[str, dict[str, Any]] = {
     # p95 lands exactly on 3s: nothing at or below 2s, 95 of 100 at or below 3s.
-    "AgentTaskLatencyHigh fires for both actions when task p95 stays above 2s": case(
+    "AgentTaskLatencyHigh fires once, requesting both actions, when task p95 stays above 2s": case(
         "AgentTaskLatencyHigh", "10m", task_histogram({2.0: 0, 3.0: 95, 5.0: 100}, 100),
-        [alert("AgentTaskLatencyHigh", {"job": JOB, "severity": "warning", "action": action},
-               "Task p95 latency of support-agent is 3s (threshold 2s)", LATENCY_DESCRIPTION.format(what=what))
-         for action, what in (("scale_out", "Scale out the agent workers:"),
-                              ("degrade", "Route to the small model with fewer tokens:"))]),
+        [alert("AgentTaskLatencyHigh", {"job": JOB, "severity": "warning", "action": "scale_out,degrade"},
+               "Task p95 latency of support-agent is 3s (threshold 2s)", LATENCY_DESCRIPTION)]),
     "AgentTaskLatencyHigh stays quiet when tasks finish within a second": case(
         "AgentTaskLatencyHigh", "10m", task_histogram({1.0: 100}, 100), []),
     "AgentLLMErrorRateHigh fires when 10% of LLM calls fail": case(
@@ -199,6 +207,38 @@ CASES: dict[str, dict[str, Any]] = {
         "AgentTaskSLOBurnSlow", "70m",
         [input_series(COUNT, "0+1x80", **{OUTCOME: "error"}),
          input_series(COUNT, "0+49x80", **{OUTCOME: "success"})], []),
+    # --- explain (issue 14) -------------------------------------------------------------------------------------
+    "AgentCognitiveErrorsHigh fires at 0.2 cognitive errors per task": case(
+        "AgentCognitiveErrorsHigh", "20m",
+        [input_series(prometheus_name(ERRORS), "0+12x30", agentvitals_error_class="cognitive",
+                      agentvitals_error_cause="tool_not_found", agentvitals_error_source="application"),
+         input_series(prometheus_name(ERRORS), "0+30x30", agentvitals_error_class="system",
+                      agentvitals_error_cause="timeout", agentvitals_error_source="tool"),
+         input_series(COUNT, "0+60x30")],
+        [alert("AgentCognitiveErrorsHigh", {"job": JOB, "severity": "warning", "action": "page"},
+               "support-agent makes 0.20 cognitive errors per task",
+               "More than 0.1 cognitive errors per task over 5m (tools that do not exist, output that does not "
+               "parse, loops, step limits): the model or the prompt went wrong, not the infrastructure.")]),
+    # Many system errors, few cognitive ones: the infrastructure's problem, not this alert's.
+    "AgentCognitiveErrorsHigh stays quiet at 0.05 per task, whatever the system errors": case(
+        "AgentCognitiveErrorsHigh", "20m",
+        [input_series(prometheus_name(ERRORS), "0+3x30", agentvitals_error_class="cognitive",
+                      agentvitals_error_cause="output_parse", agentvitals_error_source="task"),
+         input_series(prometheus_name(ERRORS), "0+60x30", agentvitals_error_class="system",
+                      agentvitals_error_cause="rate_limit", agentvitals_error_source="llm"),
+         input_series(COUNT, "0+60x30")], []),
+    "AgentSaveableTimeHigh fires when 30% of task time could be saved": case(
+        "AgentSaveableTimeHigh", "20m",
+        [input_series(prometheus_name(TASK_SAVEABLE), "0+18x30", agentvitals_task_name="support"),
+         input_series(prom_series(TASK_DURATION, "_sum"), "0+60x30")],
+        [alert("AgentSaveableTimeHigh", {"job": JOB, "severity": "info", "action": "page"},
+               "30% of the task time of support-agent is independent calls waiting for each other",
+               "Running the independent calls tasks make one after another concurrently would save more than 20% "
+               "of task time over 5m: agentvitals explain shows which.")]),
+    "AgentSaveableTimeHigh stays quiet at 10%": case(
+        "AgentSaveableTimeHigh", "20m",
+        [input_series(prometheus_name(TASK_SAVEABLE), "0+6x30", agentvitals_task_name="support"),
+         input_series(prom_series(TASK_DURATION, "_sum"), "0+60x30")], []),
 }
 
 
@@ -264,6 +304,21 @@ def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
         outcomes = {bool(t["alert_rule_test"][0]["exp_alerts"]) for t in CASES.values()
                     if t["alert_rule_test"][0]["alertname"] == name}
         assert outcomes == {True, False}, name
+
+
+def test_alert_names_are_unique_and_actions_are_known() -> None:
+    from agentvitals.control import ACTIONS
+    from agentvitals.control._webhook import requested_actions
+
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    rules = [rule for group in groups for rule in group["rules"] if "alert" in rule]
+    names = [rule["alert"] for rule in rules]
+    assert len(names) == len(set(names)), sorted(name for name in names if names.count(name) > 1)
+    for rule in rules:
+        actions = requested_actions(rule["labels"]["action"])
+        assert actions and set(actions) <= set(ACTIONS), (rule["alert"], rule["labels"]["action"])
+    latency = next(rule for rule in rules if rule["alert"] == "AgentTaskLatencyHigh")
+    assert requested_actions(latency["labels"]["action"]) == ["scale_out", "degrade"]
 
 
 @pytest.mark.parametrize("title", [*CASES, *RATE_CASES])

@@ -51,6 +51,7 @@ print(json.dumps({
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # a fresh install on a loaded machine: its own steps are bounded below
 def test_openai_2_and_anthropic_1(tmp_path: Path) -> None:
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)

@@ -265,13 +265,21 @@ def test_alertmanager_config_passes_amtool_and_routes_by_action() -> None:
     config = str(ROOT / "alerts" / "alertmanager.yml")
     result = subprocess.run([amtool, "check-config", config], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
-    for labels, receiver in (("action=scale_out", "control"), ("action=degrade", "control"),
-                             ("action=page", "control"), ("severity=info", "log-only")):
+    # An alert requesting several actions reaches one receiver per action (continue: true); a lookalike
+    # action name reaches none of them.
+    for labels, receivers in (('action="scale_out,degrade"', "control-scale-out,control-degrade"),
+                              ("action=scale_out", "control-scale-out"), ("action=degrade", "control-degrade"),
+                              ("action=page", "control-page"),
+                              ('action="degrade,page"', "control-degrade,control-page"),
+                              ("action=degraded", "log-only"), ("severity=info", "log-only")):
         routed = subprocess.run([amtool, "config", "routes", "test", f"--config.file={config}", labels],
                                 capture_output=True, text=True, timeout=60)
-        assert routed.stdout.strip() == receiver, (labels, routed.stdout)
-    webhook = yaml.safe_load(Path(config).read_text())["receivers"][1]["webhook_configs"][0]
-    assert webhook["send_resolved"] is True
+        assert routed.stdout.strip() == receivers, (labels, routed.stdout)
+    receivers = {r["name"]: r for r in yaml.safe_load(Path(config).read_text())["receivers"]}
+    for action in ("scale_out", "degrade", "page"):
+        (webhook,) = receivers[f"control-{action.replace('_', '-')}"]["webhook_configs"]
+        assert webhook["url"].endswith(f"/alertmanager/{action}")  # the control service takes the action from it
+        assert webhook["send_resolved"] is True
 
 
 class TestTempo303:

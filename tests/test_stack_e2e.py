@@ -20,6 +20,7 @@ from agentvitals.metrics import (
     COST,
     METRICS,
     OPERATION_DURATION,
+    REJECTED_VALUES,
     TASK_DURATION,
     UNPRICED_CALLS,
     Instrument,
@@ -100,9 +101,12 @@ def test_values_match_what_the_program_did(run: Run) -> None:
         return float(result[0]["value"][1])
 
     job = f'job="{SERVICE}"'
-    # 3 tasks x 3 chat calls (one unpriced) + the budget task's single allowed call.
-    assert value(f'sum({series(OPERATION_DURATION, "_count")}{{{job},gen_ai_operation_name="chat"}})') == 10
-    assert value(f'sum({prometheus_name(UNPRICED_CALLS)}{{{job}}})') == 3
+    # 3 tasks x 4 chat calls (an unpriced model; one whose token count is rejected, so unpriced too) + the budget
+    # task's single allowed call.
+    assert value(f'sum({series(OPERATION_DURATION, "_count")}{{{job},gen_ai_operation_name="chat"}})') == 13
+    assert value(f'sum({prometheus_name(UNPRICED_CALLS)}{{{job}}})') == 6
+    rejected = f'{prometheus_name(REJECTED_VALUES)}{{{job},agentvitals_rejected_field="usage.input_tokens"}}'
+    assert value(f"sum({rejected})") == 3
     assert value(f'sum({series(TASK_DURATION, "_count")}{{{job},agentvitals_task_outcome="success"}})') == 3
     assert value(f'sum({prometheus_name(BUDGET_EXHAUSTED)}{{{job},agentvitals_budget_limit="llm_calls"}})') == 1
     assert value(f'sum({prometheus_name(CACHE_REQUESTS)}{{{job},agentvitals_cache_result="hit"}})') == 3

@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -30,16 +31,21 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from agentvitals import environment_variables as env
 from agentvitals import instrumentation
 from agentvitals._accounting import AccountingProcessor
-from agentvitals._config import Settings, resolve_settings
+from agentvitals._config import ConfigError, Settings, resolve_settings
 from agentvitals._content import ContentPolicy
 from agentvitals._handler import Handler, activate, current, deactivate
 from agentvitals._pricing import load_price_table
+from agentvitals._redaction import ScrubFunction, redact_url
 from agentvitals._sdk._db_metrics import DatabaseMetricsProcessor, contrib_records_db_metrics
 from agentvitals._sdk._export import BatchExportProcessor, ExporterLogFilter, copy_span
 from agentvitals._sdk._providers import RecordEverythingSampler, meter_provider, tracer_provider
+from agentvitals._sdk._redaction import Redaction
 from agentvitals._version import __version__
 from agentvitals.attributes import INSTRUMENTATION_SCOPE, TELEMETRY_SIGNAL
 from agentvitals.metrics import TELEMETRY_DROPPED, create_instrument, genai_conventions
+from agentvitals.routing import AlertmanagerSource
+from agentvitals.routing import _default as mode_source
+from agentvitals.routing._spans import RoutingSpanProcessor
 from agentvitals.semconv import ERROR_TYPE, SCHEMA_URL
 
 _logger = logging.getLogger("agentvitals")
@@ -61,12 +67,12 @@ class _Runtime:
 
 
 _runtime: _Runtime | None = None
-_final_stats: dict[str, int] | None = None
-"""What the last runtime had dropped when it shut down (export_stats() still answers after shutdown())."""
+_last_runtime: _Runtime | None = None
 # Providers a previous init() created: after shutdown() the global may still be one of them.
 _ours: list[Any] = []
 _lock = threading.Lock()
 _atexit_registered = False
+_unfiltered_warned = False
 
 
 def _sdk_disabled() -> bool:
@@ -88,13 +94,19 @@ def init(
     instrumentations: Sequence[str] | None = None,
     shutdown_timeout: float | None = None,
     genai_names: str | None = None,
+    finding_thresholds: Mapping[str, float] | None = None,
+    trace_file: str | os.PathLike[str] | None = None,
+    capture_db_literals: bool | None = None,
+    scrub: Sequence[str | re.Pattern[str]] | ScrubFunction | None = None,
     tracer_provider: trace.TracerProvider | None = None,
     meter_provider: metrics.MeterProvider | None = None,
     span_exporter: SpanExporter | None = None,
     span_processors: Sequence[SpanProcessor] = (),
     metric_readers: Sequence[MetricReader] = (),
+    alertmanager: str | Sequence[str] | AlertmanagerSource | bool | None = None,
 ) -> Settings:
-    """Set up tracing, metrics and auto-instrumentation in one call. Idempotent; never touches the network.
+    """Set up tracing, metrics and auto-instrumentation in one call. Idempotent; never touches the network
+    (export and, when configured, the Alertmanager polls run on their own threads).
 
     Every argument is optional; an explicit argument beats the matching ``OTEL_*``/``AGENTVITALS_*``
     variable, which beats the default (see :mod:`agentvitals.environment_variables`).
@@ -113,16 +125,31 @@ def init(
             in USD per 1M tokens, matched before the bundled table.
         instrumentations: Names to enable (default: all whose library is installed):
             ``openai``, ``anthropic``, ``httpx`` (httpx and httpx2), ``sqlite3``, ``psycopg``, ``psycopg2``,
-            ``pymysql``, ``redis``, ``chromadb``, ``qdrant``, ``langchain``, ``mcp``, ``threading``, and ``gpu``
-            (NVML gauges, when NVML loads).
+            ``pymysql``, ``redis``, ``chromadb``, ``qdrant``, ``langchain``, ``langgraph``, ``mcp``,
+            ``openai_agents``, ``pydantic_ai``, ``llama_index``, ``smolagents``, ``crewai``, ``threading``, and
+            ``gpu`` (NVML gauges, when NVML loads).
         shutdown_timeout: Seconds the final export at exit or ``shutdown()`` may take (default 3).
         genai_names: ``current`` (semantic conventions v1.41, the default) or ``latest``
             (semantic-conventions-genai v0.1.0, as ``OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental``
             selects): the GenAI span attribute and metric names emitted.
+        finding_thresholds: When the findings of each task's analysis fire, by name: ``slow_llm_s`` (3),
+            ``slow_tool_s`` (1), ``many_calls`` (20), ``expensive_call_usd`` (0.05), ``prompt_heavy_share`` (0.8),
+            ``prompt_heavy_min_tokens`` (1000), ``parallel_min_saving_s`` (0.1), ``repeated_tool_calls`` (1).
+        trace_file: Also write exported spans to this file as OTLP JSON lines (the Collector's file exporter
+            format), for ``agentvitals explain --file`` without a stack.
+        capture_db_literals: Keep the literals of SQL statements in exported spans (default: they become ``?``).
+        scrub: Your own redaction, applied at export to every attribute value left: regular expressions whose
+            matches become ``[REDACTED]`` (also in span names and status descriptions), or a function
+            ``(key, value) -> value`` (``None`` drops the attribute; the status description is passed as
+            ``otel.status_description``). Applies to metric attributes too.
         tracer_provider, meter_provider: Use these instead of creating (or reusing global) ones.
         span_exporter: Export spans here instead of OTLP (e.g. an in-memory exporter in tests).
         span_processors: Extra span processors, added after the exporter's (they see every span).
         metric_readers: Extra metric readers (e.g. an in-memory reader in tests).
+        alertmanager: Alertmanager URL(s) (an HA cluster's members) or an
+            :class:`~agentvitals.routing.AlertmanagerSource`: poll it for degrade alerts, the mode source of every
+            :class:`~agentvitals.ModelRouter` built without one. Default: ``AGENTVITALS_ALERTMANAGER_URLS``, else
+            none (no polling); ``False``: none whatever the environment. The only network besides OTLP export.
 
     Returns:
         The resolved settings.
@@ -137,9 +164,11 @@ def init(
             resource_attributes=resource_attributes, sample_ratio=sample_ratio,
             metric_export_interval=metric_export_interval, capture_content=capture_content,
             content_max_length=content_max_length, instrumentations=instrumentations,
-            shutdown_timeout=shutdown_timeout, genai_names=genai_names,
+            shutdown_timeout=shutdown_timeout, genai_names=genai_names, finding_thresholds=finding_thresholds,
+            trace_file=trace_file, capture_db_literals=capture_db_literals, scrub=scrub,
         )
         prices = load_price_table(pricing, os.environ.get(env.AGENTVITALS_PRICES) or None)
+        _check_alertmanager(alertmanager)
         if _runtime is not None:
             _logger.warning("agentvitals: init() called again; keeping the first configuration "
                             "(call agentvitals.shutdown() first to re-initialise)")
@@ -149,6 +178,8 @@ def init(
             return settings
         _runtime = _start(settings, prices, tracer_provider, meter_provider, span_exporter, span_processors,
                           metric_readers)
+        # Model routing's Alertmanager pull source: started only when configured (its polls are its network).
+        mode_source.start(mode_source.resolve(alertmanager, _runtime.meter_provider))
         _register_exit_handler()
         _logger.debug("agentvitals: initialised %s", settings)
         return settings
@@ -158,18 +189,22 @@ def _start(settings: Settings, prices: Any, explicit_tracer_provider: Any, expli
            span_exporter: SpanExporter | None, span_processors: Sequence[SpanProcessor],
            metric_readers: Sequence[MetricReader]) -> _Runtime:
     resource = Resource.create({"service.name": settings.service_name, **settings.resource_attributes})
+    redaction = Redaction(settings.capture_content, settings.capture_db_literals, settings.scrub)
     meters, metric_exporter = meter_provider(settings, resource, explicit=explicit_meter_provider,
-                                             metric_readers=metric_readers, previous=_ours)
-    accounting = AccountingProcessor(current)
-    ours: list[SpanProcessor] = [accounting]
+                                             metric_readers=metric_readers, previous=_ours,
+                                             prepare=redaction.metrics if settings.scrub is not None else None)
+    accounting = AccountingProcessor(current, settings.finding_thresholds)
+    ours: list[SpanProcessor] = [accounting, RoutingSpanProcessor()]
     if not contrib_records_db_metrics():
         meter = metrics.get_meter(INSTRUMENTATION_SCOPE, __version__, meters.provider, schema_url=SCHEMA_URL)
         ours.append(DatabaseMetricsProcessor(meter))
     tracers, span_export = tracer_provider(settings, resource, explicit=explicit_tracer_provider,
                                            span_exporter=span_exporter, before_export=ours,
                                            span_processors=span_processors, previous=_ours,
-                                           prepare=_exported_as(accounting))
+                                           prepare=_exported_as(accounting, redaction))
     accounting.annotate = span_export is not None
+    if not tracers.owned:
+        _warn_unfiltered(settings)
     for chosen, set_global, sdk_global in ((tracers, trace.set_tracer_provider, trace.get_tracer_provider),
                                            (meters, metrics.set_meter_provider, metrics.get_meter_provider)):
         if chosen.owned:
@@ -200,20 +235,43 @@ def _start(settings: Settings, prices: Any, explicit_tracer_provider: Any, expli
     return runtime
 
 
-def _exported_as(accounting: AccountingProcessor) -> Callable[[ReadableSpan], ReadableSpan | None]:
+def _check_alertmanager(setting: object) -> None:
+    """A bad ``alertmanager`` argument is a ConfigError before anything starts."""
+    try:
+        mode_source.check(setting)
+    except ValueError as exc:
+        raise ConfigError(f"alertmanager: {exc}") from None
+
+
+def _exported_as(accounting: AccountingProcessor, redaction: Redaction
+                 ) -> Callable[[ReadableSpan], ReadableSpan | None]:
     """What each span is exported as: the accounting's changes (task results on other instrumentations' agent
-    spans, duplicate model-call spans left out) applied to a copy."""
+    spans, duplicate model-call spans left out) applied to a copy, then redacted."""
 
     def prepare(span: ReadableSpan) -> ReadableSpan | None:
         change = accounting.export_change(span)
-        if change is None:
-            return span
-        if change.drop:
-            return None
-        return copy_span(span, attributes={**(span.attributes or {}), **(change.attributes or {})},
-                         parent=change.parent or span.parent)
+        if change is not None:
+            if change.drop:
+                return None
+            span = copy_span(span, attributes={**(span.attributes or {}), **(change.attributes or {})},
+                             parent=change.parent or span.parent)
+        return redaction.span(span)
 
     return prepare
+
+
+def _warn_unfiltered(settings: Settings) -> None:
+    """Spans go out through the application's exporters: what other instrumentations put in them is not ours
+    to filter. Said once per process."""
+    global _unfiltered_warned
+    if _unfiltered_warned:
+        return
+    _unfiltered_warned = True
+    _logger.warning("agentvitals: spans are exported through the application's own TracerProvider: agentvitals "
+                    "cannot filter them, so %sURL, SQL and scrub redaction apply only to its own spans, not to those "
+                    "of other instrumentations (let agentvitals.init() create the provider to filter them all)",
+                    "" if settings.capture_content else "content capture off (prompts, completions, tool data, "
+                    "exception messages), ")
 
 
 def _observe_drops(provider: metrics.MeterProvider, read: Callable[[], dict[tuple[str, str], int]]) -> None:
@@ -227,6 +285,31 @@ def _observe_drops(provider: metrics.MeterProvider, read: Callable[[], dict[tupl
     create_instrument(meter, TELEMETRY_DROPPED, [observe])
 
 
+def _after_fork_in_child() -> None:
+    """A lock another thread held at the fork stays held in the child: a fresh one. With init() active, the
+    child flushes once its main thread is done: multiprocessing ends its children with os._exit, which skips
+    the exit handler (pre-fork servers' workers exit normally, and the exit handler does it)."""
+    global _lock
+    _lock = threading.Lock()
+    if _runtime is not None:
+        threading.Thread(target=_flush_when_main_thread_ends, name="agentvitals-child-exit", daemon=False).start()
+
+
+def _flush_when_main_thread_ends() -> None:
+    # Not a daemon: the interpreter (and multiprocessing's child bootstrap) waits for it after marking the main
+    # thread done, so it runs after the child's work and before os._exit; shutdown() is bounded by the deadline.
+    main, me = threading.main_thread(), threading.current_thread()
+    main.join()
+    for thread in threading.enumerate():
+        if thread is not me and thread is not main and not thread.daemon:
+            thread.join()  # spans the child's other threads still make count too
+    shutdown()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _register_exit_handler() -> None:
     global _atexit_registered
     if not _atexit_registered:
@@ -235,7 +318,8 @@ def _register_exit_handler() -> None:
 
 
 def _within(deadline: float, work: Callable[[], object], what: str) -> threading.Thread:
-    """Run ``work`` on a daemon thread (one that cannot hold the interpreter's exit) and return it."""
+    """Run ``work`` on a daemon thread (one that cannot hold the interpreter's exit) and return it: the
+    caller joins it until ``deadline``, however long ``work`` blocks on the network."""
 
     def run() -> None:
         try:
@@ -249,58 +333,82 @@ def _within(deadline: float, work: Callable[[], object], what: str) -> threading
 
 
 def _flush_until(runtime: _Runtime, deadline: float, timeout: float) -> None:
-    """Flush (and shut down what we own) both providers concurrently, stopping at ``deadline``."""
+    """Flush (and shut down what we own) both providers concurrently, stopping at ``deadline``. What is lost
+    on the way (to the deadline or to a failed export) is counted and reported in one log line."""
     remaining_ms = max(deadline - time.monotonic(), 0) * 1000
+    span_export, metric_exporter = runtime.span_export, runtime.metric_exporter
+    spans_lost_before = span_export.lost() if span_export is not None else 0
+    metric_exports_before = (metric_exporter.succeeded_exports, metric_exporter.failed_exports) if (
+        metric_exporter is not None) else (0, 0)
+    for guarded in (span_export, metric_exporter):
+        if guarded is not None:
+            guarded.quiet()  # no outage line now: the one line below says what the exit cost
     meters = runtime.meter_provider
     metric_work = (lambda: meters.shutdown(timeout_millis=remaining_ms)) if runtime.owns_meter_provider else (
         lambda: getattr(meters, "force_flush", lambda _timeout: True)(int(remaining_ms)))
     metric_thread = _within(deadline, metric_work, "metrics")
-    lost_spans = runtime.span_export.close(deadline) if runtime.span_export is not None else 0
+    if span_export is not None:
+        span_export.close(deadline)
     tracers = runtime.tracer_provider
     span_work = tracers.shutdown if runtime.owns_tracer_provider else (
         lambda: getattr(tracers, "force_flush", lambda _timeout: True)(int(remaining_ms)))
     span_thread = _within(deadline, span_work, "spans")
     for thread in (metric_thread, span_thread):
         thread.join(max(deadline - time.monotonic(), 0))
-    metrics_lost = metric_thread.is_alive()
-    if metrics_lost and runtime.metric_exporter is not None:
-        runtime.metric_exporter.abandon()
+    lost_spans = span_export.lost() - spans_lost_before if span_export is not None else 0
+    # The final metric export either outlived the deadline or ended without success (e.g. the exporter gave
+    # up when shut down at the deadline): lost either way.
+    metrics_lost = metric_thread.is_alive() or (
+        metric_exporter is not None and metric_exporter.succeeded_exports == metric_exports_before[0])
+    if metrics_lost and metric_exporter is not None:
+        metric_exporter.abandon(in_progress=metric_thread.is_alive(),
+                                count_lost=metric_exporter.failed_exports == metric_exports_before[1])
     runtime.lost_at_exit = {"spans": lost_spans, "metric_exports": int(metrics_lost)}
     if lost_spans or metrics_lost or span_thread.is_alive():
         _logger.warning("agentvitals: telemetry export did not finish within the %.1fs exit deadline; dropped %d "
-                        "queued spans%s (counted; is the Collector at %s reachable?)",
+                        "spans%s (counted; is the Collector at %s reachable?)",
                         timeout, lost_spans,
-                        " and the final metric export" if metrics_lost else "", runtime.settings.endpoint)
+                        " and the final metric export" if metrics_lost else "",
+                        redact_url(runtime.settings.endpoint or ""))
 
 
 def shutdown(timeout_s: float | None = None) -> None:
     """Flush and stop what ``init()`` started, and undo every patch. Bounded by ``timeout_s`` (default: the
     ``shutdown_timeout`` setting) whatever the Collector does. Safe to call more than once."""
-    global _runtime, _final_stats
+    global _runtime, _last_runtime
     with _lock:
         runtime, _runtime = _runtime, None
+        mode_source.stop()
         instrumentation.disable_all()
         deactivate()
         if runtime is None:
             return
+        _last_runtime = runtime
         timeout = runtime.settings.shutdown_timeout if timeout_s is None else max(timeout_s, 0.0)
         _flush_until(runtime, time.monotonic() + timeout, timeout)
-        _final_stats = _stats(runtime)
         # An export abandoned at the deadline may still log its retries: keep those lines filtered then.
         if runtime.log_filter is not None and not any(runtime.lost_at_exit.values()):
             runtime.log_filter.remove()
 
 
 def force_flush(timeout_s: float = 5.0) -> bool:
-    """Export everything buffered now (spans and metrics). Returns False if it timed out."""
+    """Export everything buffered now (spans and metrics), both at once. Returns False if that did not finish
+    within ``timeout_s``; returns by then whatever the Collector does (an export still running goes on)."""
     runtime = _runtime
     if runtime is None:
         return True
-    ok = True
-    for provider in (runtime.tracer_provider, runtime.meter_provider):
+    deadline = time.monotonic() + max(timeout_s, 0.0)
+    flushed: dict[str, bool] = {}
+    threads = []
+    for what, provider in (("spans", runtime.tracer_provider), ("metrics", runtime.meter_provider)):
         if hasattr(provider, "force_flush"):
-            ok = bool(provider.force_flush(int(timeout_s * 1000))) and ok
-    return ok
+            def flush(what: str = what, provider: Any = provider) -> None:
+                flushed[what] = bool(provider.force_flush(int(timeout_s * 1000)))
+
+            threads.append((what, _within(deadline, flush, f"flush-{what}")))
+    for _, thread in threads:
+        thread.join(max(deadline - time.monotonic(), 0))
+    return all(flushed.get(what, False) for what, _ in threads)
 
 
 def _drops(runtime: _Runtime) -> dict[tuple[str, str], int]:
@@ -310,23 +418,16 @@ def _drops(runtime: _Runtime) -> dict[tuple[str, str], int]:
             ("metrics", "export_failed"): failed_metric_exports}
 
 
-def _stats(runtime: _Runtime) -> dict[str, int]:
+def export_stats() -> dict[str, int]:
+    """Telemetry dropped so far: spans whose export failed, spans dropped because the export queue was
+    full or the exit deadline passed, metric exports that failed. Also exported as the
+    ``agentvitals.telemetry.dropped`` counter."""
+    runtime = _runtime or _last_runtime  # after shutdown(): what the last run lost, the exit included
+    if runtime is None:
+        return {"dropped_spans": 0, "dropped_spans_queue_full": 0, "dropped_spans_deadline": 0,
+                "failed_metric_exports": 0}
     drops = _drops(runtime)
     return {"dropped_spans": drops.get(("spans", "export_failed"), 0),
             "dropped_spans_queue_full": drops.get(("spans", "queue_full"), 0),
             "dropped_spans_deadline": drops.get(("spans", "deadline"), 0),
-            "failed_metric_exports": drops[("metrics", "export_failed")]
-            + runtime.lost_at_exit.get("metric_exports", 0)}
-
-
-def export_stats() -> dict[str, int]:
-    """Telemetry dropped so far (after ``shutdown()``: by the last runtime): spans whose export failed, spans
-    dropped because the export queue was full or the exit deadline passed, metric exports that failed or were
-    cut off at exit. Also exported as the ``agentvitals.telemetry.dropped`` counter while running."""
-    runtime = _runtime
-    if runtime is not None:
-        return _stats(runtime)
-    if _final_stats is not None:
-        return dict(_final_stats)
-    return {"dropped_spans": 0, "dropped_spans_queue_full": 0, "dropped_spans_deadline": 0,
-            "failed_metric_exports": 0}
+            "failed_metric_exports": drops[("metrics", "export_failed")]}

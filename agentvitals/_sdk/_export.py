@@ -7,8 +7,8 @@
   ``agentvitals.telemetry.dropped`` counter and :func:`agentvitals.export_stats` report them;
 * stop at a deadline: :meth:`BatchExportProcessor.close` exports what it can until then and counts the
   rest, whatever the Collector does (closed port, blackhole, 503s, a slow reply);
-* keep working in a forked child (``multiprocessing`` fork, pre-fork servers): the queue and the worker
-  thread are re-created after ``os.fork()``.
+* keep working in a forked child (``multiprocessing`` fork, pre-fork servers): the queue, the worker
+  thread and the locks are re-created after ``os.fork()`` (see :mod:`._fork`).
 
 Before export each span may be passed through ``prepare`` (a filter that returns the span to export,
 possibly with attributes removed or redacted), on the export thread, not the caller's.
@@ -17,10 +17,8 @@ possibly with attributes removed or redacted), on the export thread, not the cal
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -31,19 +29,16 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanContext
 
+from agentvitals._sdk import _fork
+
 _logger = logging.getLogger("agentvitals")
 
-__all__ = [
-    "BatchExportProcessor",
-    "ExporterLogFilter",
-    "MetricExportGuard",
-    "SpanPreparer",
-    "guarded_metric_exporter",
-    "copy_span",
-]
+__all__ = ["BatchExportProcessor", "ExporterLogFilter", "MetricExportGuard", "MetricsPreparer", "SpanPreparer",
+           "copy_span", "guarded_metric_exporter"]
 
 SpanPreparer = Callable[[ReadableSpan], ReadableSpan | None]
 """What a span is exported as (``None``: not exported)."""
+MetricsPreparer = Callable[[MetricsData], MetricsData]
 
 _EXPORTER_LOGGERS = (
     "opentelemetry.exporter.otlp.common.http",
@@ -53,17 +48,21 @@ _EXPORTER_LOGGERS = (
     "opentelemetry.exporter.otlp.proto.grpc.exporter",
 )
 _REPEATED_FAILURES = ("Transient error", "Failed to export", "Queue full", "exporting", "Exporter already shutdown",
-                      "aborting retry")
+                      "Shutdown in progress")
 
 
-def copy_span(span: ReadableSpan, *, attributes: Mapping[str, Any], parent: SpanContext | None) -> ReadableSpan:
+def copy_span(span: ReadableSpan, *, attributes: Mapping[str, Any], parent: SpanContext | None,
+              **changes: Any) -> ReadableSpan:
     """A copy of an ended span with other attributes and parent (an ended span cannot be changed; a copy is
-    exported)."""
-    return ReadableSpan(
-        name=span.name, context=span.context, parent=parent, resource=span.resource, attributes=attributes,
-        events=span.events, links=span.links, kind=span.kind, status=span.status, start_time=span.start_time,
-        end_time=span.end_time, instrumentation_scope=span.instrumentation_scope,
-    )
+    exported); ``changes`` replace other fields (``name``, ``events``, ``status``)."""
+    fields: dict[str, Any] = {
+        "name": span.name, "context": span.context, "parent": parent, "resource": span.resource,
+        "attributes": attributes, "events": span.events, "links": span.links, "kind": span.kind,
+        "status": span.status, "start_time": span.start_time, "end_time": span.end_time,
+        "instrumentation_scope": span.instrumentation_scope,
+    }
+    fields.update(changes)
+    return ReadableSpan(**fields)
 
 
 class ExporterLogFilter(logging.Filter):
@@ -139,7 +138,7 @@ class BatchExportProcessor(SpanProcessor):
         max_queue_size: Spans waiting for export; beyond it new spans are dropped and counted.
         max_batch_size: Spans per export call.
         schedule_delay_s: Longest time a span waits for its batch.
-        prepare: Applied to each span before export (filters, redaction; ``None`` leaves it out); must not raise.
+        prepare: Applied to each span before export (filters, redaction; ``None`` leaves it out).
     """
 
     QUEUE_FULL_LOG_INTERVAL_S = 60.0
@@ -149,20 +148,21 @@ class BatchExportProcessor(SpanProcessor):
         if max_queue_size < 1 or max_batch_size < 1 or schedule_delay_s <= 0:
             raise ValueError("max_queue_size and max_batch_size must be >= 1 and schedule_delay_s > 0")
         self._exporter = exporter
+        self._target = target
         self._outage = _Outage("spans", target)
         self._max_queue_size = max_queue_size
         self._max_batch_size = min(max_batch_size, max_queue_size)
         self._schedule_delay_s = schedule_delay_s
         self._prepare = prepare
+        self._prepare_failure_logged = False
         self.drops = _Drops()
         self._queue_full_logged_at = -self.QUEUE_FULL_LOG_INTERVAL_S
         self._closed = False
+        self._abandoned = False
+        """Closed at the deadline with an export in progress: what that export does later is already counted."""
         self._reset()
-        # A forked child inherits the queue but not the worker thread: start afresh there. The hook holds the
-        # processor weakly, since hooks registered with os.register_at_fork cannot be removed.
-        if hasattr(os, "register_at_fork"):
-            reference = weakref.WeakMethod(self._after_fork_in_child)
-            os.register_at_fork(after_in_child=lambda: (method := reference()) is not None and method())
+        # A forked child inherits the queue but not the worker thread: start afresh there.
+        _fork.on_fork_in_child(self._after_fork_in_child)
 
     def _reset(self) -> None:
         self._queue: deque[ReadableSpan] = deque()
@@ -175,8 +175,11 @@ class BatchExportProcessor(SpanProcessor):
     def _after_fork_in_child(self) -> None:
         if self._closed:
             return
-        # The parent exports what was queued before the fork; the child starts empty with its own thread.
+        # The parent exports what was queued before the fork; the child starts empty with its own thread, and
+        # locks of its own (another thread may have held the parent's at the fork).
         self.drops = _Drops()
+        self._outage = _Outage("spans", self._target)
+        self._abandoned = False
         self._reset()
 
     # --- the caller's side: cheap, never blocks on the network ------------------------------------------
@@ -224,10 +227,29 @@ class BatchExportProcessor(SpanProcessor):
             self._export(batch)
             self._in_flight = 0
 
-    def _export(self, batch: list[ReadableSpan]) -> None:
+    def _prepared(self, batch: list[ReadableSpan]) -> list[ReadableSpan]:
+        """The batch through ``prepare``. A span it fails on is not exported (what it should have removed could
+        leak) but counted; the export thread goes on."""
         prepare = self._prepare
-        spans = batch if prepare is None else [s for s in (prepare(span) for span in batch) if s is not None]
-        count = len(batch)
+        if prepare is None:
+            return batch
+        spans = []
+        for span in batch:
+            try:
+                prepared = prepare(span)
+                if prepared is not None:  # None: deliberately not exported (not a loss)
+                    spans.append(prepared)
+            except Exception:  # deliberate: a bug in a filter must not kill the export thread
+                self.drops.add("export_failed", 1)
+                if not self._prepare_failure_logged:
+                    self._prepare_failure_logged = True
+                    _logger.warning("agentvitals: could not prepare a span for export; dropped and counted",
+                                    exc_info=True)
+        return spans
+
+    def _export(self, batch: list[ReadableSpan]) -> None:
+        spans = self._prepared(batch)
+        count = len(spans)
         try:
             result = self._exporter.export(spans)
             reason = "exporter returned FAILURE"
@@ -239,8 +261,8 @@ class BatchExportProcessor(SpanProcessor):
             # until the cycle collector runs; emptying the list we passed keeps the spans out of it.
             spans.clear()
             batch.clear()
-        if self._outage.silenced:
-            return  # abandoned at the exit deadline: this batch is already counted as lost there
+        if self._abandoned:
+            return
         if result is SpanExportResult.SUCCESS:
             self._outage.succeeded()
         else:
@@ -270,6 +292,7 @@ class BatchExportProcessor(SpanProcessor):
         if self._worker.is_alive():
             # Stuck in an export (a blackhole, a slow Collector): abandon it. The exporter's shutdown makes
             # pending retries give up; the daemon thread cannot hold the interpreter's exit.
+            self._abandoned = True
             lost = len(self._queue) + self._in_flight
             self._queue.clear()
             self.drops.add("deadline", lost)
@@ -290,6 +313,14 @@ class BatchExportProcessor(SpanProcessor):
     def stats(self) -> dict[str, int]:
         return dict(self.drops.counts)
 
+    def lost(self) -> int:
+        """Spans lost so far, whatever the cause."""
+        return sum(self.drops.counts.values())
+
+    def quiet(self) -> None:
+        """Log no outage from now on: the caller reports what is lost (the exit line)."""
+        self._outage.silenced = True
+
 
 class MetricExportGuard:
     """Mixed into an OTLP metric exporter class (see :func:`guarded_metric_exporter`): failed exports are
@@ -297,15 +328,39 @@ class MetricExportGuard:
     preferences, which it derives from the ``OTEL_EXPORTER_OTLP_METRICS_*`` variables."""
 
     failed_exports: int = 0
+    succeeded_exports: int = 0
     _outage: _Outage | None = None
+    _abandoned: bool = False
+    _prepare: MetricsPreparer | None = None
+    _target: str = ""
 
-    def guard(self, target: str) -> None:
+    def guard(self, target: str, prepare: MetricsPreparer | None = None) -> None:
+        self._target = target
         self._outage = _Outage("metrics", target)
+        self._prepare = prepare
+        _fork.on_fork_in_child(self._after_fork_in_child)
 
-    def abandon(self) -> None:
-        """The exit deadline passed with an export in progress: make it give up, quietly (it is counted)."""
+    def _after_fork_in_child(self) -> None:
+        """The child counts its own exports, with locks of its own."""
+        self._outage = _Outage("metrics", self._target)
+        self.failed_exports = self.succeeded_exports = 0
+        self._abandoned = False
+
+    def quiet(self) -> None:
+        """Log no outage from now on: the caller reports what is lost (the exit line)."""
         if self._outage is not None:
             self._outage.silenced = True
+
+    def abandon(self, *, in_progress: bool, count_lost: bool) -> None:
+        """The final export did not make the exit deadline: from now on nothing is counted or logged, and an
+        export ``in_progress`` is made to give up. ``count_lost``: count the final export as failed here
+        (it was not counted as it failed)."""
+        self.quiet()
+        self._abandoned = True
+        if count_lost:
+            self.failed_exports += 1
+        if not in_progress:
+            return
         try:
             self.shutdown()  # type: ignore[attr-defined]
         except Exception:  # deliberate: shutting down must not raise
@@ -313,14 +368,17 @@ class MetricExportGuard:
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
         try:
+            if self._prepare is not None:
+                metrics_data = self._prepare(metrics_data)
             result: MetricExportResult = super().export(  # type: ignore[misc]
                 metrics_data, timeout_millis=timeout_millis, **kwargs)
             reason = "exporter returned FAILURE"
         except Exception as exc:  # deliberate: see BatchExportProcessor._export
             result, reason = MetricExportResult.FAILURE, type(exc).__name__
-        if self._outage is not None and self._outage.silenced:
-            return result  # abandoned at the exit deadline: counted there
+        if self._abandoned:
+            return result
         if result is MetricExportResult.SUCCESS:
+            self.succeeded_exports += 1
             if self._outage is not None:
                 self._outage.succeeded()
         else:
@@ -330,9 +388,11 @@ class MetricExportGuard:
         return result
 
 
-def guarded_metric_exporter(exporter_class: type[MetricExporter], target: str, **kwargs: Any) -> MetricExporter:
-    """An instance of ``exporter_class`` (an OTLP metric exporter) with :class:`MetricExportGuard` mixed in."""
+def guarded_metric_exporter(exporter_class: type[MetricExporter], target: str,
+                            prepare: MetricsPreparer | None = None, **kwargs: Any) -> MetricExporter:
+    """An instance of ``exporter_class`` (an OTLP metric exporter) with :class:`MetricExportGuard` mixed in;
+    ``prepare`` is applied to what it exports."""
     guarded = type(f"Guarded{exporter_class.__name__}", (MetricExportGuard, exporter_class), {})
     exporter = guarded(**kwargs)
-    exporter.guard(target)
+    exporter.guard(target, prepare)
     return exporter  # type: ignore[no-any-return]

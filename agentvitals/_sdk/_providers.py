@@ -28,7 +28,10 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult, TraceIdRatioBased
 
 from agentvitals._config import Settings
-from agentvitals._sdk._export import BatchExportProcessor, SpanPreparer, guarded_metric_exporter
+from agentvitals._redaction import redact_url
+from agentvitals._sdk._export import BatchExportProcessor, MetricsPreparer, SpanPreparer, guarded_metric_exporter
+from agentvitals._sdk._file_export import OTLPJsonFileExporter, TeeSpanExporter
+from agentvitals._sdk._fork import fork_safe_session
 from agentvitals.metrics import Instrument, all_metrics
 
 _logger = logging.getLogger("agentvitals")
@@ -88,7 +91,7 @@ def _otlp_span_exporter(settings: Settings) -> SpanExporter:
         return GrpcSpans(endpoint=endpoint, headers=headers, insecure=bool(endpoint and endpoint.startswith("http:")))
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpans
 
-    return HttpSpans(endpoint=f"{endpoint}/v1/traces", headers=headers)
+    return HttpSpans(endpoint=f"{endpoint}/v1/traces", headers=headers, session=fork_safe_session())
 
 
 def _batch_settings() -> dict[str, float]:
@@ -127,12 +130,22 @@ def tracer_provider(settings: Settings, resource: Resource, *, explicit: trace.T
     for processor in before_export:
         chosen.provider.add_span_processor(processor)
     export = None
+    file_exporter = OTLPJsonFileExporter(settings.trace_file) if settings.trace_file else None
     if chosen.owned:
         exporter = span_exporter or (_otlp_span_exporter(settings) if settings.traces_export else None)
+        target = settings.endpoint or (type(exporter).__name__ if exporter is not None else settings.trace_file)
+        if file_exporter is not None:
+            exporter = TeeSpanExporter(exporter, file_exporter) if exporter is not None else file_exporter
         if exporter is not None:
-            export = BatchExportProcessor(exporter, target=settings.endpoint or type(exporter).__name__,
-                                          prepare=prepare, **_batch_settings())  # type: ignore[arg-type]
+            export = BatchExportProcessor(exporter, target=redact_url(target or "spans"), prepare=prepare,
+                                          **_batch_settings())  # type: ignore[arg-type]
             chosen.provider.add_span_processor(export)
+    elif file_exporter is not None:
+        # The application's provider keeps its own exporters; the file it asked init() for is ours to add (and to
+        # close at shutdown).
+        export = BatchExportProcessor(file_exporter, target=settings.trace_file or "file", prepare=prepare,
+                                      **_batch_settings())  # type: ignore[arg-type]
+        chosen.provider.add_span_processor(export)
     for processor in span_processors:
         chosen.provider.add_span_processor(processor)
     return chosen, export
@@ -148,34 +161,36 @@ def _views() -> list[View]:
     ]
 
 
-def _otlp_metric_reader(settings: Settings) -> tuple[MetricReader, Any]:
-    target = settings.endpoint or "metric exporter"
+def _otlp_metric_reader(settings: Settings, prepare: MetricsPreparer | None) -> tuple[MetricReader, Any]:
+    target = redact_url(settings.endpoint or "metric exporter")
     exporter: Any
     if settings.protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetrics
 
-        exporter = guarded_metric_exporter(GrpcMetrics, target, endpoint=settings.endpoint,
+        exporter = guarded_metric_exporter(GrpcMetrics, target, prepare, endpoint=settings.endpoint,
                                            headers=dict(settings.headers),
                                            insecure=bool(settings.endpoint and settings.endpoint.startswith("http:")))
     else:
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetrics
 
-        exporter = guarded_metric_exporter(HttpMetrics, target, endpoint=f"{settings.endpoint}/v1/metrics",
-                                           headers=dict(settings.headers))
+        exporter = guarded_metric_exporter(HttpMetrics, target, prepare, endpoint=f"{settings.endpoint}/v1/metrics",
+                                           headers=dict(settings.headers), session=fork_safe_session())
     reader = PeriodicExportingMetricReader(exporter, export_interval_millis=settings.metric_export_interval * 1000)
     return reader, exporter
 
 
 def meter_provider(settings: Settings, resource: Resource, *, explicit: metrics.MeterProvider | None,
-                   metric_readers: Sequence[MetricReader], previous: Sequence[Any]) -> tuple[Chosen[Any], Any]:
-    """The meter provider, and the guarded OTLP metric exporter when we own the provider and export."""
+                   metric_readers: Sequence[MetricReader], previous: Sequence[Any],
+                   prepare: MetricsPreparer | None = None) -> tuple[Chosen[Any], Any]:
+    """The meter provider, and the guarded OTLP metric exporter when we own the provider and export
+    (``prepare`` applied to what it exports)."""
     exporter = None
 
     def create() -> MeterProvider:
         nonlocal exporter
         readers = list(metric_readers)
         if settings.metrics_export:
-            reader, exporter = _otlp_metric_reader(settings)
+            reader, exporter = _otlp_metric_reader(settings, prepare)
             readers.append(reader)
         return MeterProvider(resource=resource, metric_readers=readers, views=_views(), shutdown_on_exit=False)
 

@@ -23,7 +23,7 @@ from aiohttp import web
 from packaging.version import Version
 
 from agentvitals.control._controller import Controller
-from agentvitals.control._webhook import PATH, ServerLimits, apply_notification
+from agentvitals.control._webhook import ACTION_PATHS, PATH, ServerLimits, apply_notification
 
 _logger = logging.getLogger("agentvitals.control")
 
@@ -198,9 +198,9 @@ class WebhookServer:
             if method not in ("GET", "HEAD"):
                 return _reply(405, {"error": "use GET"}, Allow="GET, HEAD")
             return _reply(200, {"status": "ok"})
-        if path not in (PATH, "/state"):
+        if path not in (PATH, "/state") and path not in ACTION_PATHS:
             return _reply(404, {"error": "not found"})
-        wanted = "POST" if path == PATH else "GET"
+        wanted = "GET" if path == "/state" else "POST"
         if method != wanted and not (wanted == "GET" and method == "HEAD"):
             return _reply(405, {"error": f"use {wanted}"}, Allow=wanted)
         if not self._authorized(request):
@@ -208,11 +208,11 @@ class WebhookServer:
         try:
             if path == "/state":
                 return _reply(200, await self._in_worker(self._controller.state))
-            return await self._notification(request)
+            return await self._notification(request, ACTION_PATHS.get(path))
         except asyncio.TimeoutError:
             return _reply(503, {"error": "the controller did not answer in time; retry"}, **{"Retry-After": "10"})
 
-    async def _notification(self, request: web.Request) -> web.StreamResponse:
+    async def _notification(self, request: web.Request, action: str | None) -> web.StreamResponse:
         content_type = (request.headers.get("Content-Type") or "application/json").split(";")[0].strip()
         if content_type.lower() != "application/json":
             return _reply(415, {"error": "Content-Type must be application/json"})
@@ -231,7 +231,7 @@ class WebhookServer:
             return _closing(_reply(400, {"error": f"malformed body: {type(exc).__name__}"}))
         limits = self._limits
         status, reply = await self._in_worker(
-            lambda: apply_notification(self._controller, body, max_depth=limits.max_depth))
+            lambda: apply_notification(self._controller, body, max_depth=limits.max_depth, action=action))
         return _reply(status, reply)
 
 

@@ -2,7 +2,11 @@
 
 HTTP contract
 -------------
-``POST /alertmanager`` with ``Authorization: Bearer <shared secret>``. Answers:
+``POST /alertmanager/<action>`` (``scale_out``, ``degrade`` or ``page``: one Alertmanager receiver per
+action, see ``alerts/alertmanager.yml``) applies that action to every alert of the notification. The
+generic ``POST /alertmanager`` takes the actions from each alert's ``action`` label, which may list
+several, comma-separated (``action="scale_out,degrade"``). Both need
+``Authorization: Bearer <shared secret>``. Answers:
 200 applied (body lists what each alert did: applied, duplicate, stale or ignored); 400 malformed
 JSON, JSON nested deeper than ``MAX_DEPTH``, not UTF-8, or a malformed payload or HTTP request;
 401 missing or wrong secret; 404 other paths; 405 other methods; 408 body not received within the
@@ -53,13 +57,15 @@ from agentvitals.control._controller import ACTIONS, AlertEvent, Controller, tim
 if TYPE_CHECKING:
     from agentvitals.control._serving import WebhookServer
 
-__all__ = ["MAX_DEPTH", "ControlServer", "PayloadError", "ServerLimits", "decode_notification",
-           "parse_notification"]
+__all__ = ["ACTION_PATHS", "MAX_DEPTH", "PATH", "ControlServer", "PayloadError", "ServerLimits",
+           "decode_notification", "parse_notification", "requested_actions"]
 
 MAX_BODY = 1 << 20
 MAX_DEPTH = 32
 """Deepest JSON nesting accepted; an Alertmanager payload is 4 deep (object, alerts, alert, labels)."""
 PATH = "/alertmanager"
+ACTION_PATHS = {f"{PATH}/{action}": action for action in ACTIONS}
+"""One path per action: the receiver an alert was routed to says what to do, whatever its labels."""
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 _JSON_STRUCTURE = re.compile(r'[\[\]{}"\\]')
 
@@ -83,8 +89,20 @@ def _timestamp(value: Any, where: str) -> str:
     return text
 
 
-def parse_notification(payload: Any) -> tuple[list[AlertEvent], list[str]]:
-    """Validated alert events, and descriptions of alerts that request no known action."""
+def requested_actions(label: str | None) -> list[str]:
+    """The actions an ``action`` label lists (comma-separated, e.g. ``scale_out,degrade``), in order, once each."""
+    if not label:
+        return []
+    return list(dict.fromkeys(part.strip() for part in label.split(",") if part.strip()))
+
+
+def parse_notification(payload: Any, action: str | None = None) -> tuple[list[AlertEvent], list[str]]:
+    """Validated alert events, and descriptions of alerts that request no known action.
+
+    With ``action`` (a receiver's path), every alert is one event of that action; without, one event per
+    known action its ``action`` label lists."""
+    if action is not None and action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
     if not isinstance(payload, dict):
         raise PayloadError("payload must be a JSON object")
     if payload.get("version") != "4":
@@ -94,7 +112,8 @@ def parse_notification(payload: Any) -> tuple[list[AlertEvent], list[str]]:
     alerts = payload.get("alerts")
     if not isinstance(alerts, list) or not alerts:
         raise PayloadError("alerts must be a non-empty list")
-    events, unknown = [], []
+    events: list[AlertEvent] = []
+    unknown: list[str] = []
     for index, alert in enumerate(alerts):
         where = f"alerts[{index}]"
         if not isinstance(alert, dict):
@@ -111,11 +130,13 @@ def parse_notification(payload: Any) -> tuple[list[AlertEvent], list[str]]:
         starts_at = _timestamp(alert.get("startsAt"), f"{where}.startsAt")
         # Tolerated when absent; Alertmanager always sends it (Go's zero time while firing).
         ends_at = _timestamp(alert.get("endsAt", _ZERO_TIME), f"{where}.endsAt")
-        action = labels.get("action")
-        if action not in ACTIONS:
-            unknown.append(f"{name} (action={action!r})")
+        label = labels.get("action")
+        actions = [action] if action is not None else [a for a in requested_actions(label) if a in ACTIONS]
+        if not actions:
+            unknown.append(f"{name} (action={label!r})")
             continue
-        events.append(AlertEvent(status, name, action, fingerprint, starts_at, dict(labels), ends_at))
+        events.extend(AlertEvent(status, name, wanted, fingerprint, starts_at, dict(labels), ends_at)
+                      for wanted in actions)
     return events, unknown
 
 
@@ -142,7 +163,8 @@ def _check_depth(text: str, limit: int) -> None:
             depth -= 1
 
 
-def decode_notification(body: bytes, *, max_depth: int = MAX_DEPTH) -> tuple[list[AlertEvent], list[str]]:
+def decode_notification(body: bytes, *, max_depth: int = MAX_DEPTH, action: str | None = None
+                        ) -> tuple[list[AlertEvent], list[str]]:
     """Parse a webhook body (UTF-8 JSON, RFC 8259) into events; PayloadError says what is wrong."""
     try:
         text = body.decode("utf-8")
@@ -155,14 +177,14 @@ def decode_notification(body: bytes, *, max_depth: int = MAX_DEPTH) -> tuple[lis
         raise PayloadError("JSON nested too deeply") from None
     except ValueError as exc:
         raise PayloadError(f"malformed notification: {exc}") from None
-    return parse_notification(payload)
+    return parse_notification(payload, action)
 
 
-def apply_notification(controller: Controller, body: bytes, *, max_depth: int = MAX_DEPTH
-                       ) -> tuple[int, dict[str, Any]]:
-    """The status and JSON body answering one ``POST /alertmanager`` whose body was read in full."""
+def apply_notification(controller: Controller, body: bytes, *, max_depth: int = MAX_DEPTH,
+                       action: str | None = None) -> tuple[int, dict[str, Any]]:
+    """The status and JSON body answering one ``POST /alertmanager[/<action>]`` whose body was read in full."""
     try:
-        events, unknown = decode_notification(body, max_depth=max_depth)
+        events, unknown = decode_notification(body, max_depth=max_depth, action=action)
     except PayloadError as exc:
         message = str(exc)
         return 400, {"error": message if message.startswith("malformed") else f"malformed notification: {message}"}

@@ -17,7 +17,7 @@ from agentvitals._handler import Handler, current
 
 _logger = logging.getLogger("agentvitals")
 
-__all__ = ["Patch", "PatchTableInstrumentor", "import_optional"]
+__all__ = ["Patch", "PatchTableInstrumentor", "handler_for", "import_optional"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,18 @@ def _resolve(module: ModuleType, dotted: str) -> tuple[Any, str] | None:
     return (owner, attribute) if hasattr(owner, attribute) else None
 
 
+def handler_for(kwargs: dict[str, Any]) -> Handler:
+    """The ``handler=`` passed to ``instrument()``; else one on the ``tracer_provider``/``meter_provider`` kwargs
+    (zero-code start); else the handler ``init()`` activated."""
+    handler: Handler | None = kwargs.get("handler")
+    if handler is not None:
+        return handler
+    tracer_provider, meter_provider = kwargs.get("tracer_provider"), kwargs.get("meter_provider")
+    if tracer_provider or meter_provider:
+        return Handler.create(tracer_provider=tracer_provider, meter_provider=meter_provider)
+    return current()
+
+
 class PatchTableInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """An instrumentor whose subclasses only declare ``name``, ``instruments`` and ``patches``.
 
@@ -62,25 +74,26 @@ class PatchTableInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def instrumentation_dependencies(self) -> Collection[str]:
         return self.instruments
 
+    _instrumenting = False
+
     def _instrument(self, **kwargs: Any) -> None:
-        handler: Handler | None = kwargs.get("handler")
-        if handler is None:
-            provided = kwargs.get("tracer_provider") or kwargs.get("meter_provider")
-            handler = (
-                Handler.create(tracer_provider=kwargs.get("tracer_provider"),
-                               meter_provider=kwargs.get("meter_provider"))
-                if provided
-                else current()
-            )
-        applied: list[tuple[Any, str]] = []
-        for patch in self.patches:
-            module = import_optional(patch.module)
-            target = _resolve(module, patch.attribute) if module is not None else None
-            if target is None:
-                continue
-            wrap_function_wrapper(module, patch.attribute, patch.wrapper(handler))
-            applied.append(target)
-        self._applied = applied
+        if self._instrumenting:
+            # Importing a patched module fired a post-import hook that instruments us again: once is enough.
+            return
+        self._instrumenting = True
+        try:
+            handler = handler_for(kwargs)
+            applied: list[tuple[Any, str]] = []
+            for patch in self.patches:
+                module = import_optional(patch.module)
+                target = _resolve(module, patch.attribute) if module is not None else None
+                if target is None:
+                    continue
+                wrap_function_wrapper(module, patch.attribute, patch.wrapper(handler))
+                applied.append(target)
+            self._applied = applied
+        finally:
+            self._instrumenting = False
 
     def _uninstrument(self, **kwargs: Any) -> None:
         for owner, attribute in getattr(self, "_applied", ()):

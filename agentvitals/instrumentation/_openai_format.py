@@ -20,7 +20,7 @@ from typing import Any
 
 from agentvitals import _messages as content
 from agentvitals._messages import OutputBuffer, Part
-from agentvitals._records import LLMResponse, Usage, non_empty_str, non_negative_int
+from agentvitals._records import LLMResponse, Usage, finish_reason, finish_reasons, non_empty_str
 from agentvitals.instrumentation._request_fields import (
     CHOICE_COUNT,
     INTEGER,
@@ -92,18 +92,13 @@ def field_of(item: Any, name: str) -> Any:
 def chat_usage(raw: Any) -> Usage | None:
     if raw is None:
         return None
-    prompt = non_negative_int(getattr(raw, "prompt_tokens", None))
-    completion = non_negative_int(getattr(raw, "completion_tokens", None))
-    if prompt is None and completion is None:
-        return None
-    return Usage(
-        input_tokens=prompt,
-        output_tokens=completion,
-        cache_read_tokens=non_negative_int(getattr(getattr(raw, "prompt_tokens_details", None), "cached_tokens", None)),
-        reasoning_tokens=non_negative_int(
-            getattr(getattr(raw, "completion_tokens_details", None), "reasoning_tokens", None)
-        ),
+    usage = Usage.of(
+        input_tokens=getattr(raw, "prompt_tokens", None),
+        output_tokens=getattr(raw, "completion_tokens", None),
+        cache_read_tokens=getattr(getattr(raw, "prompt_tokens_details", None), "cached_tokens", None),
+        reasoning_tokens=getattr(getattr(raw, "completion_tokens_details", None), "reasoning_tokens", None),
     )
+    return usage if usage.reported else None
 
 
 def _undeclared(model: Any, name: str) -> Any:
@@ -116,13 +111,6 @@ def _undeclared(model: Any, name: str) -> Any:
     if isinstance(extra, dict):
         return extra.get(name)
     return getattr(model, name, None)
-
-
-def _provider_cost(raw_usage: Any) -> float | None:
-    if raw_usage is None:
-        return None
-    cost = _undeclared(raw_usage, "cost")
-    return float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost >= 0 else None
 
 
 def _response_attributes(result: Any, into: dict[str, Any]) -> None:
@@ -230,24 +218,23 @@ def _output_message(choice: Any) -> dict[str, Any]:
     refusal = getattr(message, "refusal", None)
     if isinstance(refusal, str) and refusal:
         parts.append(content.text(refusal))
-    finish = getattr(choice, "finish_reason", None)
     return content.message(getattr(message, "role", None) or "assistant", parts,
-                           finish if isinstance(finish, str) else "error")
+                           finish_reason(getattr(choice, "finish_reason", None)) or "error")
 
 
 # --- responses -----------------------------------------------------------------------------------------
 def chat_response(result: Any, capture: bool) -> LLMResponse:
     raw_usage = getattr(result, "usage", None)
     choices = getattr(result, "choices", None) or ()
-    finish = tuple(r for r in (getattr(c, "finish_reason", None) for c in choices) if isinstance(r, str))
     response = LLMResponse(
         model=non_empty_str(getattr(result, "model", None)),
         response_id=non_empty_str(getattr(result, "id", None)),
-        finish_reasons=finish,
+        finish_reasons=finish_reasons([getattr(choice, "finish_reason", None) for choice in choices]),
         usage=chat_usage(raw_usage),
-        provider_cost_usd=_provider_cost(raw_usage),
         output_messages=[_output_message(choice) for choice in choices] if capture else [],
     )
+    if raw_usage is not None:
+        response.set_provider_cost(_undeclared(raw_usage, "cost"))
     _response_attributes(result, response.attributes)
     return response
 
@@ -261,7 +248,7 @@ def chat_chunk(chunk: Any, response: LLMResponse, output: OutputBuffer) -> None:
     raw_usage = getattr(chunk, "usage", None)
     if raw_usage is not None:
         response.usage = chat_usage(raw_usage) or response.usage
-        response.provider_cost_usd = _provider_cost(raw_usage)
+        response.set_provider_cost(_undeclared(raw_usage, "cost"))
     capture = output.capture
     for choice in getattr(chunk, "choices", None) or ():
         reason = getattr(choice, "finish_reason", None)
@@ -283,8 +270,8 @@ def chat_chunk(chunk: Any, response: LLMResponse, output: OutputBuffer) -> None:
 
 
 def embeddings_response(result: Any, capture: bool) -> LLMResponse:
-    prompt = non_negative_int(getattr(getattr(result, "usage", None), "prompt_tokens", None))
+    usage = Usage.of(input_tokens=getattr(getattr(result, "usage", None), "prompt_tokens", None))
     return LLMResponse(
         model=non_empty_str(getattr(result, "model", None)),
-        usage=Usage(input_tokens=prompt) if prompt is not None else None,
+        usage=usage if usage.reported else None,
     )

@@ -8,7 +8,9 @@
 
 Query text and tool arguments are recorded only when content capture is on. When one library's
 tool call goes through another instrumented layer of the same library (MCP's ``Client.call_tool``
-over ``ClientSession.call_tool``), only the outermost makes a span.
+over ``ClientSession.call_tool``), only the outermost makes a span; and an MCP tool call made inside
+another tool's span (a framework's MCP tool, or a tool whose body calls an MCP server) is that tool's
+call, not a second one.
 """
 
 from __future__ import annotations
@@ -29,8 +31,15 @@ from agentvitals.semconv import DB_SYSTEM_NAME
 
 _logger = logging.getLogger("agentvitals")
 _OUTERMOST = otel_context.create_key("agentvitals-outermost-operation")
+_IN_TOOL = otel_context.create_key("agentvitals-in-tool-call")
 
-__all__ = ["RetrievalEndpoint", "ToolEndpoint", "async_operation_wrapper", "sync_operation_wrapper"]
+__all__ = ["RetrievalEndpoint", "ToolEndpoint", "async_operation_wrapper", "in_tool_call", "sync_operation_wrapper"]
+
+
+def in_tool_call(context: otel_context.Context) -> otel_context.Context:
+    """``context`` marked as inside a tool call's span (every tool span makes it current so): a tool endpoint
+    with ``part_of_outer_tool`` makes no span of its own there."""
+    return otel_context.set_value(_IN_TOOL, True, context)
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,8 @@ class ToolEndpoint:
     attributes: Mapping[str, Any] = field(default_factory=dict)
     only_outermost: str | None = None
     """A key: nested calls carrying the same key make no span of their own."""
+    part_of_outer_tool: bool = False
+    """Inside another tool's span, this call is part of that tool call (a protocol layer such as MCP's)."""
 
     def start(self, handler: Handler, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
               ) -> Invocation:
@@ -100,14 +111,22 @@ def _start(handler: Handler, endpoint: Endpoint, instance: Any, args: tuple[Any,
 
 
 def _nested(endpoint: Endpoint) -> bool:
+    if isinstance(endpoint, ToolEndpoint) and endpoint.part_of_outer_tool and otel_context.get_value(_IN_TOOL):
+        return True
     key = endpoint.only_outermost
     return key is not None and otel_context.get_value(_OUTERMOST) == key
 
 
 @contextmanager
-def _marked(key: str) -> Iterator[None]:
-    """While the call runs, nested calls with the same ``only_outermost`` key stand aside."""
-    token = otel_context.attach(otel_context.set_value(_OUTERMOST, key))
+def _marked(key: str | None, tool: bool) -> Iterator[None]:
+    """While the call runs, nested calls with the same ``only_outermost`` key, and (inside a tool call) calls
+    that are part of it, stand aside."""
+    context = otel_context.get_current()
+    if key is not None:
+        context = otel_context.set_value(_OUTERMOST, key, context)
+    if tool:
+        context = in_tool_call(context)
+    token = otel_context.attach(context)
     try:
         yield
     finally:
@@ -115,7 +134,8 @@ def _marked(key: str) -> Iterator[None]:
 
 
 def _marker(endpoint: Endpoint) -> AbstractContextManager[None]:
-    return _marked(endpoint.only_outermost) if endpoint.only_outermost is not None else nullcontext()
+    tool = isinstance(endpoint, ToolEndpoint)
+    return _marked(endpoint.only_outermost, tool) if endpoint.only_outermost is not None or tool else nullcontext()
 
 
 def sync_operation_wrapper(endpoint: Endpoint) -> Callable[[Handler], Callable[..., Any]]:

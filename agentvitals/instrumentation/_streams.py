@@ -70,7 +70,7 @@ class StreamRecorder:
         invocation.end(exc)
 
 
-class SyncStreamProxy(wrapt.ObjectProxy[Any]):
+class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
     def __init__(self, wrapped: Any, recorder: StreamRecorder) -> None:
         super().__init__(wrapped)
         self._self_recorder = recorder
@@ -110,7 +110,7 @@ class SyncStreamProxy(wrapt.ObjectProxy[Any]):
         self._self_recorder.finish()
 
 
-class AsyncStreamProxy(wrapt.ObjectProxy[Any]):
+class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
     def __init__(self, wrapped: Any, recorder: StreamRecorder) -> None:
         super().__init__(wrapped)
         self._self_recorder = recorder

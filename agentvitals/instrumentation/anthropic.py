@@ -23,8 +23,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from agentvitals import _messages as content
+from agentvitals import _records
 from agentvitals._messages import OutputBuffer, Part
-from agentvitals._records import LLMResponse, Usage, non_empty_str, non_negative_int
+from agentvitals._records import LLMResponse, Usage, non_empty_str
 from agentvitals.instrumentation._base import Patch, PatchTableInstrumentor
 from agentvitals.instrumentation._llm import (
     LLMEndpoint,
@@ -76,10 +77,9 @@ _FINISH_REASONS = {
 
 
 def finish_reason(stop_reason: Any) -> str | None:
-    """Anthropic's ``stop_reason`` as the conventions' finish reason."""
-    if not isinstance(stop_reason, str) or not stop_reason:
-        return None
-    return _FINISH_REASONS.get(stop_reason, stop_reason)
+    """Anthropic's ``stop_reason`` as the conventions' finish reason (bounded, like any finish reason)."""
+    reason = _records.finish_reason(stop_reason)
+    return None if reason is None else _FINISH_REASONS.get(reason, reason)
 
 
 def _request(instance: Any, kwargs: Mapping[str, Any]) -> LLMRequest:
@@ -144,21 +144,25 @@ def _usage(raw: Any, previous: Usage | None = None) -> Usage | None:
     """Inclusive usage from Anthropic's additive counts; ``previous`` fills what a delta omits."""
     if raw is None:
         return previous
-    fresh_input = non_negative_int(getattr(raw, "input_tokens", None))
-    cache_read = non_negative_int(getattr(raw, "cache_read_input_tokens", None))
-    cache_write = non_negative_int(getattr(raw, "cache_creation_input_tokens", None))
-    output = non_negative_int(getattr(raw, "output_tokens", None))
+    reported = Usage.of(input_tokens=getattr(raw, "input_tokens", None),  # additive, as Anthropic counts
+                        output_tokens=getattr(raw, "output_tokens", None),
+                        cache_read_tokens=getattr(raw, "cache_read_input_tokens", None),
+                        cache_write_tokens=getattr(raw, "cache_creation_input_tokens", None))
+    fresh_input, output = reported.input_tokens, reported.output_tokens
+    cache_read, cache_write = reported.cache_read_tokens, reported.cache_write_tokens
+    rejected = reported.rejected
     if previous is not None:
+        rejected = tuple(dict.fromkeys((*previous.rejected, *rejected)))
         cache_read = previous.cache_read_tokens if cache_read is None else cache_read
         cache_write = previous.cache_write_tokens if cache_write is None else cache_write
         if fresh_input is None and previous.input_tokens is not None:
             fresh_input = previous.uncached_input_tokens
         output = previous.output_tokens if output is None else output
     if fresh_input is None and output is None:
-        return None
+        return Usage(rejected=rejected) if rejected else None
     total_input = None if fresh_input is None else fresh_input + (cache_read or 0) + (cache_write or 0)
     return Usage(input_tokens=total_input, output_tokens=output, cache_read_tokens=cache_read,
-                 cache_write_tokens=cache_write)
+                 cache_write_tokens=cache_write, rejected=rejected)
 
 
 def _message_response(result: Any, capture: bool) -> LLMResponse:

@@ -1,7 +1,9 @@
 """MCP client tool calls: ``execute_tool {name}`` spans (tool type ``extension``: the tool runs in
 the MCP server). The MCP SDK's own protocol span (``MCP send tools/call ...``) nests under ours,
 as the HTTP span does under an LLM span. ``Client.call_tool`` may call ``ClientSession.call_tool``
-several times (input-required rounds): only the outermost makes a span."""
+several times (input-required rounds): only the outermost makes a span. Inside another tool's span (an agent
+framework's MCP tool, or a tool whose body calls an MCP server) the MCP call is that tool call: no second span,
+no second count."""
 
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ def _arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
 
 
 CALL_TOOL = ToolEndpoint(_name, tool_type="extension", arguments=_arguments,
-                         attributes={"mcp.method.name": "tools/call"}, only_outermost="mcp.tools/call")
+                         attributes={"mcp.method.name": "tools/call"}, only_outermost="mcp.tools/call",
+                         part_of_outer_tool=True)
 
 
 class MCPInstrumentor(PatchTableInstrumentor):

@@ -16,10 +16,16 @@ class RedisInstrumentation:
         from opentelemetry.instrumentation.redis import RedisInstrumentor
 
         self._instrumentor = RedisInstrumentor()
+        self._applied = False
 
     def instrument(self, **kwargs: Any) -> None:
+        if self._instrumentor.is_instrumented_by_opentelemetry:  # by the application, or another distro's loader
+            return
         self._instrumentor.instrument(skip_dep_check=True, tracer_provider=kwargs.get("tracer_provider"),
                                       meter_provider=kwargs.get("meter_provider"))
+        self._applied = True
 
     def uninstrument(self) -> None:
-        self._instrumentor.uninstrument()
+        if self._applied:
+            self._instrumentor.uninstrument()
+            self._applied = False

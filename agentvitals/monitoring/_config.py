@@ -74,6 +74,13 @@ class MonitoringConfig:
     idle_ratio_high: float = 0.995
     gpu_saturation_percent: float = 95.0
     kv_cache_full_ratio: float = 0.9
+    # explain (issue 14): cognitive errors and time parallelism would save
+    cognitive_errors_per_task: float = 0.1
+    """Cognitive errors (unknown tools, unparseable output, loops, step limits) per task above which
+    AgentCognitiveErrorsHigh fires."""
+    saveable_time_ratio: float = 0.2
+    """Share of task time that running sequential independent calls concurrently would save, above which
+    AgentSaveableTimeHigh fires."""
     collector_job: str = "otel-collector"
     collector_self_job: str = COLLECTOR_SELF_JOB
     keda_deployment: str = "support-agent"

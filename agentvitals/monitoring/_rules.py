@@ -5,10 +5,11 @@ so a panel and the alert about it cannot drift apart. They exist at two windows:
 (``fast_window``, 1m) the dashboards read during an incident, and the alerts' (``rate_window``, 5m).
 Counts are taken with :func:`counted_rate`, so the first event of a new series is not lost.
 
-Every alert names the action it requests in its ``action`` label (``scale_out``, ``degrade`` or
-``page``); Alertmanager routes on it. Every alert on an application metric has a ``...NoData`` partner
-that pages when the metric it reads disappears while its service still reports (a rename, an
-instrumentation that stopped), so an alert cannot go quiet by losing its input.
+Every alert names the actions it requests in its ``action`` label (``scale_out``, ``degrade`` or ``page``;
+comma-separated when several); Alertmanager routes on it (one receiver per action). Alert names are unique.
+Every alert on an application metric has a ``...NoData`` partner that pages when the metric it reads
+disappears while its service still reports (a rename, an instrumentation that stopped), so an alert cannot
+go quiet by losing its input.
 The service is the ``job`` label (the SDK's ``service.name`` after the Collector's translation).
 """
 
@@ -21,6 +22,8 @@ from agentvitals.attributes import (
     BUDGET_LIMIT,
     CACHE_NAME,
     CACHE_RESULT,
+    ERROR_CAUSE,
+    ERROR_CLASS,
     TASK_OUTCOME,
     WAIT_KIND,
     Outcome,
@@ -31,12 +34,14 @@ from agentvitals.metrics import (
     CACHE_SAVED,
     COST,
     DB_DURATION,
+    ERRORS,
     GPU_UTILIZATION,
     TASK_ACTIVE,
     TASK_CHILD,
     TASK_COST,
     TASK_DURATION,
     TASK_IDLE,
+    TASK_SAVEABLE,
     UNPRICED_CALLS,
 )
 from agentvitals.monitoring._config import MonitoringConfig, seconds
@@ -82,6 +87,7 @@ __all__ = ["Alert", "BreakdownRules", "Recording", "Rules", "WindowRules", "buil
 OUTCOME = prometheus_label(TASK_OUTCOME)
 MODEL = prometheus_label(GEN_AI_REQUEST_MODEL)
 OPERATION = prometheus_label(GEN_AI_OPERATION_NAME)
+ERROR_CLASS_LABEL = prometheus_label(ERROR_CLASS)
 TOOL = prometheus_label(GEN_AI_TOOL_NAME)
 SOURCE = prometheus_label(GEN_AI_DATA_SOURCE_ID)
 DB_OPERATION = prometheus_label(DB_OPERATION_NAME)
@@ -215,10 +221,16 @@ class WindowRules:
         self.cache_requests = n.name("", _metric(prometheus_name(CACHE_REQUESTS)), "rate")
         self.cache_ratio = n.name("", "agentvitals_cache_hits_per_request", "ratio_rate")
         self.budget_ratio = n.name("", "agentvitals_budget_exhausted_per_task", "ratio_rate")
+        # Task analysis (agentvitals explain): errors by class and cause, and the time parallelism would save.
+        self.errors_by_cause = n.name("class_cause", _metric(prometheus_name(ERRORS)), "rate")
+        self.cognitive_ratio = n.name("", "agentvitals_cognitive_errors_per_task", "ratio_rate")
+        self.saveable_rate = n.name("", _metric(prometheus_name(TASK_SAVEABLE)), "rate")
+        self.saveable_ratio = n.name("", "agentvitals_task_saveable_per_wall_time", "ratio_rate")
 
         by_outcome = Selector(self.tasks_by_outcome)
         calls = [Selector(series(metric, "_count")) for metric in llm.call_durations]
         cache = Selector(prometheus_name(CACHE_REQUESTS))
+        errors = Selector(prometheus_name(ERRORS))
         self.recordings: list[Recording] = [
             Recording(self.tasks_by_outcome, n.sum_rate(count, OUTCOME)),
             Recording(self.tasks, aggregate("sum", self.tasks_by_outcome, (s,))),
@@ -242,6 +254,11 @@ class WindowRules:
             Recording(self.cache_requests, n.sum_rate(cache)),
             Recording(self.cache_ratio, ratio(n.rate(cache.where(eq(RESULT, "hit"))), self.cache_requests, (s,))),
             Recording(self.budget_ratio, ratio(n.rate(Selector(prometheus_name(BUDGET_EXHAUSTED))), self.tasks, (s,))),
+            Recording(self.errors_by_cause, n.sum_rate(errors, ERROR_CLASS_LABEL, prometheus_label(ERROR_CAUSE))),
+            Recording(self.cognitive_ratio, ratio(n.rate(errors.where(eq(ERROR_CLASS_LABEL, "cognitive"))),
+                                                  self.tasks, (s,))),
+            Recording(self.saveable_rate, n.sum_rate(Selector(prometheus_name(TASK_SAVEABLE)))),
+            Recording(self.saveable_ratio, ratio(self.saveable_rate, self.wall_rate, (s,))),
         ]
 
 
@@ -343,15 +360,15 @@ class Rules:
         window = c.rate_window
         threshold = c.latency_threshold_s
         task_count = series(TASK_DURATION, "_count")
-        latency = [
-            Alert("AgentTaskLatencyHigh", slow.task_p[95], f"> {threshold:g}", c.latency_for, "warning", action,
-                  f"Task p95 latency of {{{{ $labels.job }}}} is {{{{ $value | humanizeDuration }}}} "
-                  f"(threshold {threshold:g}s)",
-                  f"{what} P95 of task wall time over {window} is above {threshold:g}s.",
-                  keep_firing_for=c.keep_firing_for, inputs=(task_count,))
-            for action, what in (("scale_out", "Scale out the agent workers:"),
-                                 ("degrade", "Route to the small model with fewer tokens:"))
-        ]
+        # One alert, two actions: the action label lists both, and Alertmanager fans it out to one receiver per
+        # action (alerts/alertmanager.yml); the routers' Alertmanager pull matches "degrade" in the list.
+        latency = Alert("AgentTaskLatencyHigh", slow.task_p[95], f"> {threshold:g}", c.latency_for, "warning",
+                        "scale_out,degrade",
+                        f"Task p95 latency of {{{{ $labels.job }}}} is {{{{ $value | humanizeDuration }}}} "
+                        f"(threshold {threshold:g}s)",
+                        f"Scale out the agent workers and route non-critical calls to the small model: P95 of task "
+                        f"wall time over {window} is above {threshold:g}s.",
+                        keep_firing_for=c.keep_firing_for, inputs=(task_count,))
         budget = c.error_budget
         fast_long, fast_short = c.slo_fast_windows
         slow_long, slow_short = c.slo_slow_windows
@@ -363,7 +380,7 @@ class Rules:
         )
         kv_cache = aggregate("max", MODEL_SERVER_KV_CACHE_USAGE, (MODEL_NAME_LABEL,))
         return [
-            *latency,
+            latency,
             Alert("AgentLLMErrorRateHigh", slow.llm_error_ratio, f"> {c.llm_error_ratio:g}", "5m", "critical", "page",
                   "{{ $value | humanizePercentage }} of LLM calls of {{ $labels.job }} fail",
                   f"More than {c.llm_error_ratio:.0%} of LLM calls ended with an error over {window}.",
@@ -384,6 +401,20 @@ class Rules:
                   "Almost all task time is spent waiting on LLMs, tools, retrieval or the database: a dependency "
                   "is slow, or independent calls are not made in parallel (see parallelism on the dashboard).",
                   inputs=(prometheus_name(TASK_IDLE), series(TASK_DURATION, "_sum"))),
+            Alert("AgentCognitiveErrorsHigh", slow.cognitive_ratio, f"> {c.cognitive_errors_per_task:g}", c.slow_for,
+                  "warning", "page",
+                  "{{ $labels.job }} makes {{ $value | printf \"%.2f\" }} cognitive errors per task",
+                  f"More than {c.cognitive_errors_per_task:g} cognitive errors per task over {window} (tools that "
+                  "do not exist, output that does not parse, loops, step limits): the model or the prompt went "
+                  "wrong, not the infrastructure.",
+                  inputs=(task_count,)),
+            Alert("AgentSaveableTimeHigh", slow.saveable_ratio, f"> {c.saveable_time_ratio:g}", c.slow_for, "info",
+                  "page",
+                  "{{ $value | humanizePercentage }} of the task time of {{ $labels.job }} is independent calls "
+                  "waiting for each other",
+                  f"Running the independent calls tasks make one after another concurrently would save more than "
+                  f"{c.saveable_time_ratio:.0%} of task time over {window}: agentvitals explain shows which.",
+                  inputs=(prometheus_name(TASK_SAVEABLE), series(TASK_DURATION, "_sum"))),
             Alert("ModelServerGPUSaturated", gpu_utilization_percent(),
                   f"> {c.gpu_saturation_percent:g}", c.slow_for, "warning", "page",
                   "GPU {{ $labels.gpu }} is {{ $value | printf \"%.0f\" }}% busy",

@@ -30,6 +30,10 @@ async def main(llm_url: str) -> None:
                 await client.embeddings.create(model="text-embedding-3-small", input="where is my order")
                 found.set_results(3)
             await asyncio.gather(search("orders"), search("shipping"))
+            for name in ("payment", "loyalty"):  # independent, yet one after the other: a parallelizable finding
+                with agentvitals.tool(name, arguments={"order": 7}):
+                    await asyncio.sleep(0.11)
+            agentvitals.cognitive_error("tool_not_found")  # the model asked for a tool the agent does not have
             await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
             stream = await client.chat.completions.create(
                 model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True,
@@ -42,6 +46,8 @@ async def main(llm_url: str) -> None:
             async with httpx.AsyncClient() as http:
                 await http.post(llm_url + "/v1/chat/completions",
                                 json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "raw"}]})
+            await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}],
+                                                 extra_headers={"x-fake": "huge_usage"})  # a rejected token count
             database = sqlite3.connect(":memory:")
             cursor = database.cursor()  # contrib DB-API tracing covers cursors, not Connection.execute
             cursor.execute("CREATE TABLE answers (id INTEGER, text TEXT)")
