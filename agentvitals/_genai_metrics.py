@@ -26,16 +26,23 @@ from agentvitals.semconv import GEN_AI_TOKEN_MODALITY, GEN_AI_TOKEN_TYPE, Operat
 
 __all__ = ["GenAIInstruments"]
 
-_EXTRA_COUNTS = (TokenCount.CACHE_READ, TokenCount.CACHE_WRITE, TokenCount.REASONING)
+# Every LLM call records through here: enum members and their values are read once, at import (in Python 3.11
+# reading ``TokenCount.INPUT`` goes through the enum's class and ``.value`` through a Python-level property).
+_INPUT, _OUTPUT, _CACHE_READ, _CACHE_WRITE, _REASONING = (TokenCount.INPUT, TokenCount.OUTPUT, TokenCount.CACHE_READ,
+                                                          TokenCount.CACHE_WRITE, TokenCount.REASONING)
+_INPUT_OUTPUT = ((_INPUT, _INPUT.value), (_OUTPUT, _OUTPUT.value))
+_EXTRA_COUNTS = tuple((count, count.value) for count in (_CACHE_READ, _CACHE_WRITE, _REASONING))
+_EMBEDDINGS = Operation.EMBEDDINGS.value
+_UNKNOWN_MODALITY = TokenModality.UNKNOWN.value
 
 
 def _counts(usage: Usage) -> dict[TokenCount, int | None]:
     return {
-        TokenCount.INPUT: usage.input_tokens,
-        TokenCount.OUTPUT: usage.output_tokens,
-        TokenCount.CACHE_READ: usage.cache_read_tokens,
-        TokenCount.CACHE_WRITE: usage.cache_write_tokens,
-        TokenCount.REASONING: usage.reasoning_tokens,
+        _INPUT: usage.input_tokens,
+        _OUTPUT: usage.output_tokens,
+        _CACHE_READ: usage.cache_read_tokens,
+        _CACHE_WRITE: usage.cache_write_tokens,
+        _REASONING: usage.reasoning_tokens,
     }
 
 
@@ -67,7 +74,7 @@ class GenAIInstruments:
 
     def record_duration(self, operation: str, seconds: float, labels: Mapping[str, Any],
                         context: otel_context.Context) -> None:
-        histogram = self._embeddings_duration if operation == Operation.EMBEDDINGS.value else self._inference_duration
+        histogram = self._embeddings_duration if operation == _EMBEDDINGS else self._inference_duration
         histogram.record(seconds, labels, context=context)
 
     def record_first_chunk(self, seconds: float, labels: Mapping[str, Any], context: otel_context.Context) -> None:
@@ -80,31 +87,31 @@ class GenAIInstruments:
         counts = _counts(usage) if usage is not None and not failed else {}
         if self._token_usage is not None:
             self._record_v1_41(counts, labels, own_labels, context)
-        elif operation == Operation.EMBEDDINGS.value:
-            if self._embeddings_tokens is not None and counts.get(TokenCount.INPUT) is not None:
-                self._embeddings_tokens.record(counts[TokenCount.INPUT], labels, context=context)
+        elif operation == _EMBEDDINGS:
+            if self._embeddings_tokens is not None and counts.get(_INPUT) is not None:
+                self._embeddings_tokens.record(counts[_INPUT], labels, context=context)
         else:
             self._record_latest(counts, labels, context)
 
     def _record_v1_41(self, counts: Mapping[TokenCount, int | None], labels: Mapping[str, Any],
                       own_labels: Mapping[str, Any], context: otel_context.Context) -> None:
         assert self._token_usage is not None
-        for count in (TokenCount.INPUT, TokenCount.OUTPUT):
+        for count, token_type in _INPUT_OUTPUT:
             value = counts.get(count)
             if value is not None:
-                self._token_usage.record(value, {**labels, GEN_AI_TOKEN_TYPE: count.value}, context=context)
+                self._token_usage.record(value, {**labels, GEN_AI_TOKEN_TYPE: token_type}, context=context)
         if self._extra_tokens is not None:  # input and output totals are the histogram's _sum
-            for count in _EXTRA_COUNTS:
+            for count, token_type in _EXTRA_COUNTS:
                 value = counts.get(count)
                 if value:
-                    self._extra_tokens.add(value, {**own_labels, TOKEN_TYPE: count.value}, context=context)
+                    self._extra_tokens.add(value, {**own_labels, TOKEN_TYPE: token_type}, context=context)
 
     def _record_latest(self, counts: Mapping[TokenCount, int | None], labels: Mapping[str, Any],
                        context: otel_context.Context) -> None:
-        by_modality = {**labels, GEN_AI_TOKEN_MODALITY: TokenModality.UNKNOWN.value}
+        by_modality = {**labels, GEN_AI_TOKEN_MODALITY: _UNKNOWN_MODALITY}
         for count, counter in self._usage.items():
             value = counts.get(count)
-            if value is None and count in (TokenCount.INPUT, TokenCount.OUTPUT):
+            if value is None and (count is _INPUT or count is _OUTPUT):
                 value = 0  # every inference adds to the input and output counters, failed or without usage
             if value is not None:
                 counter.add(value, by_modality, context=context)

@@ -54,6 +54,12 @@ _OI_AGENT_NAME = "agent.name"
 _GEN_AI_SYSTEM_DEPRECATED = "gen_ai.system"
 _GEN_AI_CACHE_WRITE_LATEST = "gen_ai.usage.cache_write.input_tokens"
 
+# The operations these checks compare with, as plain strings (an enum member's ``.value`` is a Python-level
+# property: these checks run for every span).
+_INFERENCE_OPERATIONS = frozenset({*LLM_OPERATIONS, Operation.EMBEDDINGS.value})
+_TOOL_OPERATION = Operation.EXECUTE_TOOL.value
+_AGENT_OPERATIONS = frozenset({Operation.INVOKE_AGENT.value, Operation.INVOKE_WORKFLOW.value})
+
 _OPERATION_KINDS: Mapping[str, WaitKind] = {
     **{op: WaitKind.LLM for op in LLM_OPERATIONS},
     Operation.EMBEDDINGS.value: WaitKind.LLM,
@@ -96,14 +102,14 @@ def is_inference(attributes: Mapping[str, Any]) -> bool:
     """A model call: chat, text completion, generate_content or embeddings (GenAI or OpenInference)."""
     operation = _operation(attributes)
     if operation is not None:
-        return operation in LLM_OPERATIONS or operation == Operation.EMBEDDINGS.value
+        return operation in _INFERENCE_OPERATIONS
     return _openinference_kind(attributes) in ("LLM", "EMBEDDING")
 
 
 def is_tool(attributes: Mapping[str, Any]) -> bool:
     operation = _operation(attributes)
     if operation is not None:
-        return operation == Operation.EXECUTE_TOOL.value
+        return operation == _TOOL_OPERATION
     return _openinference_kind(attributes) == "TOOL"
 
 
@@ -111,7 +117,7 @@ def is_agent(attributes: Mapping[str, Any]) -> bool:
     """An agent (or workflow) run."""
     operation = _operation(attributes)
     if operation is not None:
-        return operation in (Operation.INVOKE_AGENT.value, Operation.INVOKE_WORKFLOW.value)
+        return operation in _AGENT_OPERATIONS
     return _openinference_kind(attributes) == "AGENT"
 
 

@@ -22,6 +22,7 @@ from agentvitals.semconv import DB_OPERATION_NAME, DB_QUERY_TEXT, DB_SYSTEM_LEGA
 __all__ = ["DatabaseMetricsProcessor", "contrib_records_db_metrics"]
 
 _DB_STATEMENT_LEGACY = "db.statement"
+_DB_SYSTEM_KEYS = frozenset({DB_SYSTEM_NAME, DB_SYSTEM_LEGACY})
 _OPERATION = re.compile(r"\s*([A-Za-z]{2,16})\b")
 
 
@@ -49,6 +50,10 @@ class DatabaseMetricsProcessor(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         attributes = span.attributes or {}
+        # Most spans are not database spans. Looking for the keys among the span's keys is one pass in C;
+        # a get() of an absent key costs a KeyError raised inside the SDK's attribute mapping.
+        if _DB_SYSTEM_KEYS.isdisjoint(attributes):
+            return
         system = attributes.get(DB_SYSTEM_NAME, attributes.get(DB_SYSTEM_LEGACY))
         if not isinstance(system, str) or span.start_time is None or span.end_time is None:
             return

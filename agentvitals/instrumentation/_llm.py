@@ -116,10 +116,21 @@ def _start(handler: Handler, endpoint: LLMEndpoint, instance: Any, kwargs: dict[
     return invocation, request.stream and endpoint.on_chunk is not None
 
 
+_PARSES: dict[type, bool] = {}
+"""Whether a result type has a ``parse`` method, by type: a missing attribute on a pydantic model class is an
+error raised inside its metaclass, on every call. A handful of response types per SDK."""
+
+
 def _is_raw_response(result: Any) -> bool:
     """``client.<resource>.with_raw_response.<method>()`` returns the HTTP response wrapped (LangChain uses it).
     ``parse`` is looked up on the class first: a missing attribute on a pydantic model is a raised error."""
-    return callable(getattr(type(result), "parse", None)) and hasattr(result, "http_response")
+    kind = type(result)
+    parses = _PARSES.get(kind)
+    if parses is None:
+        parses = callable(getattr(kind, "parse", None))
+        if len(_PARSES) < 256:
+            _PARSES[kind] = parses
+    return parses and hasattr(result, "http_response")
 
 
 def _finish(invocation: LLMInvocation, endpoint: LLMEndpoint, result: Any, stream: bool, proxy: type) -> Any:

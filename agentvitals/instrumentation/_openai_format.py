@@ -156,12 +156,14 @@ def _undeclared(model: Any, name: str) -> Any:
 
 
 def _response_attributes(result: Any, into: dict[str, Any]) -> None:
-    """``openai.response.service_tier`` and ``openai.response.system_fingerprint``, when the response has them."""
-    for attribute, name in ((OPENAI_RESPONSE_SERVICE_TIER, "service_tier"),
-                            (OPENAI_RESPONSE_SYSTEM_FINGERPRINT, "system_fingerprint")):
-        value = non_empty_str(getattr(result, name, None))
-        if value is not None:
-            into[attribute] = value
+    """``openai.response.service_tier`` and ``openai.response.system_fingerprint``, when the response has them.
+    Written out (no loop, no helper call): a stream reads them from every chunk."""
+    tier = getattr(result, "service_tier", None)
+    if isinstance(tier, str) and tier:
+        into[OPENAI_RESPONSE_SERVICE_TIER] = tier
+    fingerprint = getattr(result, "system_fingerprint", None)
+    if isinstance(fingerprint, str) and fingerprint:
+        into[OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
 
 
 # --- content (only read when content capture is on) --------------------------------------------------
@@ -301,11 +303,15 @@ def chat_chunk(chunk: Any, response: LLMResponse, output: OutputBuffer) -> None:
     if raw_usage is not None:
         response.usage = chat_usage(raw_usage) or response.usage
         response.set_provider_cost(_undeclared(raw_usage, "cost"))
+    capture = output.capture
     for choice in getattr(chunk, "choices", None) or ():
+        reason = getattr(choice, "finish_reason", None)
+        if reason is None and not capture:
+            continue  # most chunks: a delta of content we do not keep
         index = getattr(choice, "index", None)
         index = index if isinstance(index, int) else 0
-        output.finish(index, getattr(choice, "finish_reason", None))
-        if not output.capture:
+        output.finish(index, reason)
+        if not capture:
             continue
         delta = getattr(choice, "delta", None)
         output.role(index, getattr(delta, "role", None))

@@ -102,10 +102,25 @@ class Field:
         return cls(attribute, (parameters,) if isinstance(parameters, str) else parameters, reader)
 
 
+_PARAMETERS: dict[int, tuple[Sequence[Field], frozenset[str]]] = {}
+"""The parameter names of each field table (the tables are module constants: a handful of entries)."""
+
+
+def _parameters(fields: Sequence[Field]) -> frozenset[str]:
+    known = _PARAMETERS.get(id(fields))
+    if known is None or known[0] is not fields:
+        if len(_PARAMETERS) > 64:  # tables made per call (not ours) must not grow this
+            _PARAMETERS.clear()
+        known = _PARAMETERS[id(fields)] = (fields, frozenset(p for field in fields for p in field.parameters))
+    return known[1]
+
+
 def request_attributes(kwargs: Mapping[str, Any], fields: Sequence[Field]) -> dict[str, Any]:
     """The attributes ``fields`` read from a call's keyword arguments (and its ``extra_body``)."""
     extra_body = kwargs.get("extra_body")
     extra: Mapping[str, Any] = extra_body if isinstance(extra_body, Mapping) else {}
+    if not extra and _parameters(fields).isdisjoint(kwargs):
+        return {}  # most calls set none of them: one pass over the call's keywords instead of one per field
     attributes: dict[str, Any] = {}
     for field in fields:
         for parameter in field.parameters:
