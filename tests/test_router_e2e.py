@@ -253,6 +253,10 @@ def test_every_replica_degrades_on_the_alert_critical_calls_keep_the_strong_mode
             print(f"{instance}: normal (as scraped) {normal_at - gone:+.2f}s after the resolve left Alertmanager "
                   f"(cool-down {COOLDOWN_S:g}s)")
             assert changes(points) == ([1, 0] if instance == "replica-4" else [0, 1, 0])  # no flapping
+        # "Throughout": over the whole incident no replica served a critical call the small model.
+        critical_models = stack.by_instance(f"sum by (instance, {model}) ({critical})", model)
+        assert {m for (_, m) in critical_models} == {"large"}, critical_models
+        assert {i for (i, _) in critical_models} >= set(replicas), critical_models
 
     # Tasks carry the mode they were served: cost, success and latency split by mode in PromQL.
     by_mode = stack.by_instance(f'sum by (instance, {prometheus_label(TASK_MODE)}) '
