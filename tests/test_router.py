@@ -41,6 +41,7 @@ from agentvitals.routing import (
 from agentvitals.routing import _tasks as routing_tasks
 from agentvitals.semconv import GEN_AI_REQUEST_MODEL
 from tests.conftest import Telemetry
+from tests.fake_llm import FakeLLMServer
 from tests.served import ServedHTTP
 
 LARGE, SMALL, CANDIDATE = Choice("large", max_tokens=400), Choice("small", max_tokens=96), Choice("large-v2")
@@ -273,6 +274,27 @@ def test_llm_spans_after_a_choice_carry_its_route_variant_mode_and_priority(tele
     assert {k: routed.attributes[k] for k in (ROUTER_ROUTE, ROUTER_VARIANT, ROUTER_MODE, ROUTER_PRIORITY)} == {
         ROUTER_ROUTE: "answer", ROUTER_VARIANT: "candidate", ROUTER_MODE: "degraded", ROUTER_PRIORITY: "standard"}
     assert ROUTER_ROUTE not in telemetry.span("embeddings embedder").attributes
+
+
+def test_the_auto_instrumented_client_spans_carry_the_decision_streamed_or_not(telemetry: Telemetry, meters: Metrics,
+                                                                               fake_llm: FakeLLMServer) -> None:
+    import openai
+
+    client = openai.OpenAI(base_url=fake_llm.url + "/v1", api_key="sk-test", max_retries=0)
+    r = router(meters, {"answer": Route(normal=Choice("gpt-4o", max_tokens=50), degraded=Choice("gpt-4o-mini"),
+                                        variants=[Variant("candidate", 1.0, Choice("gpt-4o"))])})
+    r.force("degraded")
+    with agentvitals.task("support"):
+        decision = r.choose("answer")
+        client.chat.completions.create(**decision.kwargs(), messages=[{"role": "user", "content": "hi"}])
+        for _ in client.chat.completions.create(**decision.kwargs(), messages=[{"role": "user", "content": "hi"}],
+                                                stream=True):
+            pass
+    spans = telemetry.spans("chat gpt-4o-mini")
+    assert len(spans) == 2
+    for span in spans:
+        assert {k: span.attributes.get(k) for k in (ROUTER_ROUTE, ROUTER_VARIANT, ROUTER_MODE)} == {
+            ROUTER_ROUTE: "answer", ROUTER_VARIANT: "candidate", ROUTER_MODE: "degraded"}
 
 
 def test_decisions_are_counted_by_route_priority_variant_mode_and_model(meters: Metrics) -> None:
