@@ -509,6 +509,24 @@ def test_source_arguments_are_checked() -> None:
         AlertmanagerSource("http://am:9093", interval_s=0)
 
 
+def test_alertmanager_credentials_are_refused_without_being_repeated(monkeypatch: pytest.MonkeyPatch,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    # urllib would take the userinfo for part of the host and every failed poll would log it: refused, and the
+    # message (logged when it comes from the environment) does not repeat the password or a query token.
+    for url in ("http://agent:canary-am-password@am:9093", "http://am:9093/?token=canary-am-token"):
+        with pytest.raises(ValueError) as raised:
+            AlertmanagerSource(url)
+        assert "canary" not in str(raised.value) and "REDACTED" in str(raised.value)
+    with pytest.raises(ValueError, match="takes no credentials"):
+        AlertmanagerSource("http://agent:canary-am-password@am:9093")
+    monkeypatch.setenv("AGENTVITALS_ALERTMANAGER_URLS", "http://agent:canary-am-password@am:9093")
+    with caplog.at_level(logging.WARNING, logger="agentvitals"):
+        agentvitals.init("router-test", endpoint=False)
+        agentvitals.shutdown()
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("takes no credentials" in line for line in lines) and not any("canary" in line for line in lines)
+
+
 # --- init(alertmanager=...) ---------------------------------------------------------------------------------
 def test_init_starts_the_process_source_routers_follow_it_and_shutdown_stops_it(
         alertmanager: FakeAlertmanager, meters: Metrics, monkeypatch: pytest.MonkeyPatch) -> None:

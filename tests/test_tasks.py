@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -73,8 +74,13 @@ async def test_three_parallel_tools_idle_once_child_thrice(telemetry: Telemetry)
 
 
 def test_threads_keep_the_trace_tree_and_the_split(telemetry: Telemetry) -> None:
+    # The waits overlap however late a loaded machine starts each thread: none sleeps before all three have
+    # started (a spread of starts above half the sleep would otherwise make child <= 2 * idle).
+    started = threading.Barrier(3)
+
     @agentvitals.tool("fetch")
     def fetch(_: int) -> None:
+        started.wait(timeout=30)
         time.sleep(0.1)
 
     with agentvitals.task("threaded"), ThreadPoolExecutor(max_workers=3) as pool:

@@ -38,6 +38,7 @@ from urllib.parse import urlencode, urlsplit
 
 from opentelemetry import metrics
 
+from agentvitals._redaction import redact_url
 from agentvitals.control.metrics import ROUTER_POLL_FAILURES
 from agentvitals.metrics import create_instrument
 from agentvitals.semconv import ERROR_TYPE
@@ -92,11 +93,21 @@ def check_urls(urls: Sequence[str]) -> tuple[str, ...]:
 def _check_url(url: str) -> str:
     if not isinstance(url, str):
         raise ValueError(f"an Alertmanager URL must be a string, got {type(url).__name__}")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"not an Alertmanager URL (http[s]://host[:port][/prefix]): {url!r}")
+    shown = redact_url(url)  # these messages are logged (the environment variable's): no credentials in them
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        parts, hostname = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not hostname:
+        raise ValueError(f"not an Alertmanager URL (http[s]://host[:port][/prefix]): {shown!r}")
+    if "@" in parts.netloc:
+        # urllib does not send URL userinfo (it would be taken as part of the host), and every poll
+        # failure would log it: credentials go in headers=, which are never logged.
+        raise ValueError(f"an Alertmanager URL takes no credentials (pass an Authorization header with "
+                         f"headers=): {shown!r}")
     if parts.query or parts.fragment:
-        raise ValueError(f"an Alertmanager URL takes no query or fragment: {url!r}")
+        raise ValueError(f"an Alertmanager URL takes no query or fragment: {shown!r}")
     return url.rstrip("/")
 
 
