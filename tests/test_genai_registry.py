@@ -61,6 +61,7 @@ def test_keys_that_differ_between_generations() -> None:
         (semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT, gen_ai.GEN_AI_EMBEDDINGS_DIMENSION_COUNT),
         (semconv.GEN_AI_REQUEST_TOP_K, gen_ai.GEN_AI_REQUEST_TOP_K),
         (semconv.GEN_AI_SYSTEM_INSTRUCTIONS, gen_ai.GEN_AI_SYSTEM_INSTRUCTIONS),
+        (semconv.GEN_AI_CONVERSATION_ID, gen_ai.GEN_AI_CONVERSATION_ID),
         (semconv.OPENAI_REQUEST_SERVICE_TIER, openai_attributes.OPENAI_REQUEST_SERVICE_TIER),
         (semconv.OPENAI_RESPONSE_SERVICE_TIER, openai_attributes.OPENAI_RESPONSE_SERVICE_TIER),
         (semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, openai_attributes.OPENAI_RESPONSE_SYSTEM_FINGERPRINT),
@@ -114,7 +115,8 @@ def test_genai_metrics_carry_the_conventions_labels_and_bounded_ones_only(genera
         assert {semconv.GEN_AI_RESPONSE_MODEL, semconv.SERVER_ADDRESS, semconv.SERVER_PORT} <= set(metric.labels)
         assert set(metric.conditional_labels) <= set(metric.labels)
     forbidden = {TASK_ID, semconv.GEN_AI_RESPONSE_ID, semconv.GEN_AI_TOOL_CALL_ID,
-                 semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, semconv.GEN_AI_REQUEST_SEED}
+                 semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, semconv.GEN_AI_REQUEST_SEED,
+                 semconv.GEN_AI_CONVERSATION_ID}
     for metric in metrics_for(generation):
         assert not forbidden & set(metric.labels), metric.name
 
