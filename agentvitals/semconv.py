@@ -24,6 +24,7 @@ from opentelemetry.semconv._incubating.attributes import db_attributes as incuba
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
     GEN_AI_AGENT_NAME,
+    GEN_AI_CONVERSATION_ID,
     GEN_AI_DATA_SOURCE_ID,
     GEN_AI_EMBEDDINGS_DIMENSION_COUNT,
     GEN_AI_INPUT_MESSAGES,
@@ -80,6 +81,7 @@ __all__ = [
     "DB_SYSTEM_NAME",
     "ERROR_TYPE",
     "GEN_AI_AGENT_NAME",
+    "GEN_AI_CONVERSATION_ID",
     "GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS",
     "GEN_AI_DATA_SOURCE_ID",
     "GEN_AI_EMBEDDINGS_DIMENSION_COUNT",

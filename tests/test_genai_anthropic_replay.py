@@ -189,6 +189,32 @@ def test_stream_content_and_finish_reason(capturing: Telemetry, names: str) -> N
     assert len(capturing.points(genai_conventions(names).time_to_first_chunk.name)) == 1
 
 
+def test_raw_response_stream_has_response_attributes_and_usage(otel: Telemetry, names: str) -> None:
+    with replay.use_cassette(STREAMED):
+        raw = client().messages.with_raw_response.create(**recorded_request(STREAMED))
+        assert raw.http_response.status_code == 200  # still the SDK's raw response
+        events = list(raw.parse())
+    assert events[-1].type == "message_stop"
+    started = next(e for e in recorded_events(STREAMED) if e["type"] == "message_start")["message"]
+    delta = next(e for e in recorded_events(STREAMED) if e["type"] == "message_delta")
+    attributes = chat_span(otel).attributes
+    assert attributes[GEN_AI_RESPONSE_ID] == started["id"]
+    assert attributes[GEN_AI_RESPONSE_MODEL] == started["model"]
+    assert attributes[GEN_AI_USAGE_INPUT_TOKENS] == started["usage"]["input_tokens"]
+    assert attributes[GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+    assert token_total(otel, names, TokenCount.OUTPUT) == delta["usage"]["output_tokens"]
+
+
+async def test_caller_raising_mid_async_stream_marks_the_span_failed(otel: Telemetry) -> None:
+    cassette = "anthropic/test_sync_messages_create_streaming_user_exception.yaml"
+    with replay.use_cassette(cassette), pytest.raises(CallerError):
+        stream = await async_client().messages.create(**recorded_request(cassette))
+        async with stream:
+            async for _ in stream:
+                raise CallerError
+    assert chat_span(otel).attributes[ERROR_TYPE] == "CallerError"
+
+
 def test_stream_helper(capturing: Telemetry) -> None:
     cassette = "anthropic/test_sync_messages_stream_captures_content.yaml"
     with replay.use_cassette(cassette):

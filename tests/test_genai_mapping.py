@@ -14,6 +14,7 @@ from agentvitals._messages import TRUNCATED, OutputBuffer, bounded_json, message
 from agentvitals.attributes import RETRIEVAL_TOP_K
 from agentvitals.instrumentation._request_fields import (
     CHOICE_COUNT,
+    CONVERSATION_ID,
     INTEGER,
     OUTPUT_TYPE,
     TEXT_LIST,
@@ -91,6 +92,7 @@ FIELDS = (
     Field.of("n", "n", CHOICE_COUNT),
     Field.of("seed", "seed", INTEGER),
     Field.of("type", "response_format", OUTPUT_TYPE),
+    Field.of("conversation", "conversation", CONVERSATION_ID),
 )
 
 
@@ -110,6 +112,9 @@ FIELDS = (
         ({"response_format": dict}, {"type": "json"}),  # a schema class, as .parse() takes it
         ({"extra_body": {"seed": 3, "stop": "x"}}, {"seed": 3, "stop": ["x"]}),
         ({"seed": 1, "extra_body": {"seed": 3}}, {"seed": 1}),  # a direct argument wins
+        ({"conversation": "conv_1"}, {"conversation": "conv_1"}),
+        ({"conversation": {"id": "conv_2"}}, {"conversation": "conv_2"}),
+        ({"conversation": {"id": ""}}, {}),
     ],
 )
 def test_request_fields(kwargs: dict[str, object], expected: dict[str, object]) -> None:

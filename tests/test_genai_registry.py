@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 from opentelemetry.semconv._incubating.attributes import openai_attributes
@@ -16,6 +18,8 @@ from agentvitals.metrics import (
     genai_conventions,
     metrics_for,
 )
+from agentvitals.monitoring import MonitoringConfig, Rules
+from agentvitals.monitoring.series import prometheus_name
 from agentvitals.semconv import Generation, TokenCount, genai_keys, generation_from_opt_in
 
 
@@ -61,6 +65,7 @@ def test_keys_that_differ_between_generations() -> None:
         (semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT, gen_ai.GEN_AI_EMBEDDINGS_DIMENSION_COUNT),
         (semconv.GEN_AI_REQUEST_TOP_K, gen_ai.GEN_AI_REQUEST_TOP_K),
         (semconv.GEN_AI_SYSTEM_INSTRUCTIONS, gen_ai.GEN_AI_SYSTEM_INSTRUCTIONS),
+        (semconv.GEN_AI_CONVERSATION_ID, gen_ai.GEN_AI_CONVERSATION_ID),
         (semconv.OPENAI_REQUEST_SERVICE_TIER, openai_attributes.OPENAI_REQUEST_SERVICE_TIER),
         (semconv.OPENAI_RESPONSE_SERVICE_TIER, openai_attributes.OPENAI_RESPONSE_SERVICE_TIER),
         (semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, openai_attributes.OPENAI_RESPONSE_SYSTEM_FINGERPRINT),
@@ -114,7 +119,8 @@ def test_genai_metrics_carry_the_conventions_labels_and_bounded_ones_only(genera
         assert {semconv.GEN_AI_RESPONSE_MODEL, semconv.SERVER_ADDRESS, semconv.SERVER_PORT} <= set(metric.labels)
         assert set(metric.conditional_labels) <= set(metric.labels)
     forbidden = {TASK_ID, semconv.GEN_AI_RESPONSE_ID, semconv.GEN_AI_TOOL_CALL_ID,
-                 semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, semconv.GEN_AI_REQUEST_SEED}
+                 semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, semconv.GEN_AI_REQUEST_SEED,
+                 semconv.GEN_AI_CONVERSATION_ID}
     for metric in metrics_for(generation):
         assert not forbidden & set(metric.labels), metric.name
 
@@ -125,3 +131,39 @@ def test_every_latency_histogram_of_either_generation_has_the_alert_threshold_ed
     for metric in all_metrics():
         if metric.instrument is Instrument.HISTOGRAM and metric.unit == "s":
             assert LATENCY_THRESHOLD_SECONDS in (metric.buckets or ()), metric.name
+
+
+_TOKEN = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
+_HISTOGRAM_SERIES = re.compile(r"_(?:bucket|count|sum)$")
+
+
+@pytest.mark.parametrize("generation", list(Generation))
+def test_every_alert_on_an_application_metric_has_a_no_data_partner(generation: Generation) -> None:
+    """A rename (the other generation of names, an upgrade) must page, not silence the alert: each alert that
+    reads a metric agentvitals emits, directly or through recording rules, has a ...NoData partner, and the
+    partner watches only series that alert reads. Alerts on the model server's and the Collector's own series
+    have none."""
+    rules = Rules(MonitoringConfig(genai_names=generation))
+    emitted = {prometheus_name(metric) for metric in metrics_for(generation)}
+    recordings = {recording.record: recording.expr for recording in rules.recordings}
+
+    def application_series(expr: str, seen: frozenset[str] = frozenset()) -> set[str]:
+        found: set[str] = set()
+        for token in _TOKEN.findall(expr):
+            if token in recordings and token not in seen:
+                found |= application_series(recordings[token], seen | {token})
+            elif (base := _HISTOGRAM_SERIES.sub("", token)) in emitted or token in emitted:
+                found.add(token if token in emitted else base)
+        return found
+
+    alerts = {alert.name: alert for alert in rules.alerts}
+    watching = 0
+    for alert in alerts.values():
+        if alert.name.endswith("NoData"):
+            continue
+        read = application_series(alert.expr)
+        assert (f"{alert.name}NoData" in alerts) is bool(read), (alert.name, sorted(read))
+        watched = {name if name in emitted else _HISTOGRAM_SERIES.sub("", name) for name in alert.inputs}
+        assert watched <= read, (alert.name, sorted(watched - read))
+        watching += bool(read)
+    assert watching >= 8  # the GenAI, task, cost, budget, idle, error, saving and cache alerts

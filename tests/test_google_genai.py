@@ -23,14 +23,22 @@ from agentvitals.instrumentation.google_genai import GENERATE, GENERATE_STREAM, 
 from agentvitals.metrics import COST
 from agentvitals.semconv import (
     ERROR_TYPE,
+    GEN_AI_EMBEDDINGS_DIMENSION_COUNT,
     GEN_AI_INPUT_MESSAGES,
     GEN_AI_OPERATION_NAME,
     GEN_AI_OUTPUT_MESSAGES,
+    GEN_AI_OUTPUT_TYPE,
     GEN_AI_PROVIDER_NAME,
+    GEN_AI_REQUEST_CHOICE_COUNT,
+    GEN_AI_REQUEST_FREQUENCY_PENALTY,
     GEN_AI_REQUEST_MAX_TOKENS,
     GEN_AI_REQUEST_MODEL,
+    GEN_AI_REQUEST_PRESENCE_PENALTY,
+    GEN_AI_REQUEST_SEED,
+    GEN_AI_REQUEST_STOP_SEQUENCES,
     GEN_AI_REQUEST_STREAM,
     GEN_AI_REQUEST_TEMPERATURE,
+    GEN_AI_REQUEST_TOP_K,
     GEN_AI_REQUEST_TOP_P,
     GEN_AI_RESPONSE_FINISH_REASONS,
     GEN_AI_RESPONSE_ID,
@@ -143,6 +151,35 @@ async def test_async_generate_content_stream_in_a_task(telemetry: Telemetry, fak
         text = "".join([chunk.text or "" async for chunk in stream])
     assert text == "abcde"
     assert_one_generation(telemetry, fake_llm, stream=True)
+
+
+@pytest.mark.parametrize(("mime_type", "output_type"),
+                         [("application/json", "json"), ("text/plain", "text"), ("text/x.enum", "text"),
+                          ("image/png", None)])
+def test_every_config_field_is_a_request_attribute(telemetry: Telemetry, fake_llm: FakeLLMServer, mime_type: str,
+                                                   output_type: str | None) -> None:
+    config = types.GenerateContentConfig(
+        max_output_tokens=64, temperature=0.2, top_p=0.9, top_k=40, stop_sequences=["END"], candidate_count=2,
+        seed=7, presence_penalty=0.5, frequency_penalty=-0.5, response_mime_type=mime_type)
+    gemini = client(fake_llm)
+    gemini.models.generate_content(model=MODEL, contents="hi", config=config)
+    attributes = telemetry.span("generate_content ").attributes
+    assert {key: attributes.get(key) for key in (
+        GEN_AI_REQUEST_TOP_K, GEN_AI_REQUEST_STOP_SEQUENCES, GEN_AI_REQUEST_CHOICE_COUNT, GEN_AI_REQUEST_SEED,
+        GEN_AI_REQUEST_PRESENCE_PENALTY, GEN_AI_REQUEST_FREQUENCY_PENALTY, GEN_AI_OUTPUT_TYPE)} == {
+        GEN_AI_REQUEST_TOP_K: 40, GEN_AI_REQUEST_STOP_SEQUENCES: ("END",), GEN_AI_REQUEST_CHOICE_COUNT: 2,
+        GEN_AI_REQUEST_SEED: 7, GEN_AI_REQUEST_PRESENCE_PENALTY: 0.5, GEN_AI_REQUEST_FREQUENCY_PENALTY: -0.5,
+        GEN_AI_OUTPUT_TYPE: output_type}
+
+
+@pytest.mark.parametrize("config", [types.EmbedContentConfig(output_dimensionality=256),
+                                    {"output_dimensionality": 256}], ids=["model", "dict"])
+def test_embed_content_dimension_count(telemetry: Telemetry, fake_llm: FakeLLMServer, config: object) -> None:
+    gemini = client(fake_llm)
+    gemini.models.embed_content(model="gemini-embedding-001", contents=["a"], config=config)  # type: ignore[arg-type]
+    attributes = telemetry.span("embeddings ").attributes
+    assert attributes[GEN_AI_EMBEDDINGS_DIMENSION_COUNT] == 256
+    assert GEN_AI_REQUEST_TEMPERATURE not in attributes
 
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])

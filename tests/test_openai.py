@@ -23,6 +23,7 @@ from agentvitals.attributes import (
 from agentvitals.metrics import COST, OPERATION_DURATION, TIME_TO_FIRST_CHUNK, TOKEN_USAGE, TOKENS, UNPRICED_CALLS
 from agentvitals.semconv import (
     ERROR_TYPE,
+    GEN_AI_CONVERSATION_ID,
     GEN_AI_INPUT_MESSAGES,
     GEN_AI_OPERATION_NAME,
     GEN_AI_OUTPUT_MESSAGES,
@@ -295,7 +296,8 @@ def test_responses_create_in_a_task(telemetry: Telemetry, fake_llm: FakeLLMServe
     with agentvitals.task("agent"):
         response = client(fake_llm).responses.create(
             model="gpt-4o-mini", input="hi", max_output_tokens=64, temperature=0.2, top_p=0.9, service_tier="flex",
-            text={"format": {"type": "json_schema", "name": "answer", "schema": {"type": "object"}}})
+            text={"format": {"type": "json_schema", "name": "answer", "schema": {"type": "object"}}},
+            conversation={"id": "conv_123"})
     assert response.output_text == "hello"
     assert_one_response_in_task(telemetry, fake_llm)
     llm = telemetry.span("chat ")
@@ -304,6 +306,8 @@ def test_responses_create_in_a_task(telemetry: Telemetry, fake_llm: FakeLLMServe
     assert llm.attributes[GEN_AI_REQUEST_TOP_P] == 0.9
     assert llm.attributes[OPENAI_REQUEST_SERVICE_TIER] == "flex"
     assert llm.attributes[GEN_AI_OUTPUT_TYPE] == "json"
+    assert llm.attributes[GEN_AI_CONVERSATION_ID] == "conv_123"
+    assert all(GEN_AI_CONVERSATION_ID not in p.attributes for p in telemetry.points(OPERATION_DURATION.name))
     assert telemetry.span("POST").parent.span_id == llm.context.span_id
 
 

@@ -34,6 +34,7 @@ from agentvitals._messages import OutputBuffer, Part
 from agentvitals._records import LLMResponse, Usage, finish_reason, finish_reasons, non_empty_str
 from agentvitals.instrumentation._request_fields import (
     CHOICE_COUNT,
+    CONVERSATION_ID,
     INTEGER,
     NUMBER,
     OUTPUT_TYPE,
@@ -43,6 +44,7 @@ from agentvitals.instrumentation._request_fields import (
     Field,
 )
 from agentvitals.semconv import (
+    GEN_AI_CONVERSATION_ID,
     GEN_AI_EMBEDDINGS_DIMENSION_COUNT,
     GEN_AI_INPUT_MESSAGES,
     GEN_AI_OUTPUT_TYPE,
@@ -106,8 +108,10 @@ RESPONSES_FIELDS = (
     Field.of(GEN_AI_OUTPUT_TYPE, "text_format", OUTPUT_TYPE),  # parse(text_format=Model)
     Field.of(GEN_AI_OUTPUT_TYPE, "text", TEXT_CONFIG_OUTPUT_TYPE),  # text={"format": {"type": "json_schema"}}
     Field.of(OPENAI_REQUEST_SERVICE_TIER, "service_tier", TEXT),
+    Field.of(GEN_AI_CONVERSATION_ID, "conversation", CONVERSATION_ID),  # a span attribute, never a label
 )
-"""The Responses API's parameters -> request attributes (the same attributes as chat completions)."""
+"""The Responses API's parameters -> request attributes (the same attributes as chat completions, and the
+conversation the response is stored in when the caller names one)."""
 
 
 def field_of(item: Any, name: str) -> Any:

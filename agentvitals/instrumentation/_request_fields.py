@@ -2,10 +2,10 @@
 
 A provider module lists which keyword argument feeds which attribute and how it is read
 (:data:`NUMBER`, :data:`INTEGER`, :data:`TEXT`, :data:`TEXT_LIST`, :data:`CHOICE_COUNT`,
-:data:`OUTPUT_TYPE`, :data:`TEXT_CONFIG_OUTPUT_TYPE`); :func:`request_attributes` does the reading for all of
-them. A value the reader does not accept (an SDK's ``NOT_GIVEN``/``omit`` sentinel, a wrong type) is skipped,
-never guessed. Parameters passed through ``extra_body`` (merged into the request by the SDK) count as if passed
-directly.
+:data:`OUTPUT_TYPE`, :data:`TEXT_CONFIG_OUTPUT_TYPE`, :data:`CONVERSATION_ID`); :func:`request_attributes` does
+the reading for all of them. A value the reader does not accept (an SDK's ``NOT_GIVEN``/``omit`` sentinel, a
+wrong type) is skipped, never guessed. Parameters passed through ``extra_body`` (merged into the request by the
+SDK) count as if passed directly.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 __all__ = [
     "CHOICE_COUNT",
+    "CONVERSATION_ID",
     "INTEGER",
     "NUMBER",
     "OUTPUT_TYPE",
@@ -80,6 +81,11 @@ def _text_config_output_type(value: Any) -> str | None:
     return _output_type(text_format) if text_format is not None else None
 
 
+def _conversation_id(value: Any) -> str | None:
+    """The Responses API's ``conversation``: its id, or ``{"id": ...}`` (the caller's, never one we make up)."""
+    return _text(value.get("id") if isinstance(value, Mapping) else value)
+
+
 NUMBER: Reader = _number
 INTEGER: Reader = _integer
 TEXT: Reader = _text
@@ -87,6 +93,7 @@ TEXT_LIST: Reader = _text_list
 CHOICE_COUNT: Reader = _choice_count
 OUTPUT_TYPE: Reader = _output_type
 TEXT_CONFIG_OUTPUT_TYPE: Reader = _text_config_output_type
+CONVERSATION_ID: Reader = _conversation_id
 
 
 @dataclass(frozen=True)

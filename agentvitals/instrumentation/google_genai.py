@@ -51,7 +51,9 @@ from agentvitals.instrumentation._request_fields import (
     request_attributes,
 )
 from agentvitals.semconv import (
+    GEN_AI_EMBEDDINGS_DIMENSION_COUNT,
     GEN_AI_INPUT_MESSAGES,
+    GEN_AI_OUTPUT_TYPE,
     GEN_AI_REQUEST_CHOICE_COUNT,
     GEN_AI_REQUEST_FREQUENCY_PENALTY,
     GEN_AI_REQUEST_MAX_TOKENS,
@@ -72,6 +74,17 @@ __all__ = ["GoogleGenAIInstrumentor"]
 GEMINI = "gcp.gemini"
 VERTEX = "gcp.vertex_ai"
 
+
+def _output_type(mime_type: Any) -> str | None:
+    """``response_mime_type`` -> ``gen_ai.output.type``: JSON output is ``json``, plain or enum text ``text``;
+    other types are not the conventions' values, so nothing is recorded."""
+    if not isinstance(mime_type, str):
+        return None
+    if mime_type == "application/json":
+        return "json"
+    return "text" if mime_type.startswith("text/") else None
+
+
 CONFIG_FIELDS = (
     Field.of(GEN_AI_REQUEST_MAX_TOKENS, "max_output_tokens", INTEGER),
     Field.of(GEN_AI_REQUEST_TEMPERATURE, "temperature", NUMBER),
@@ -82,22 +95,26 @@ CONFIG_FIELDS = (
     Field.of(GEN_AI_REQUEST_SEED, "seed", INTEGER),
     Field.of(GEN_AI_REQUEST_PRESENCE_PENALTY, "presence_penalty", NUMBER),
     Field.of(GEN_AI_REQUEST_FREQUENCY_PENALTY, "frequency_penalty", NUMBER),
+    Field.of(GEN_AI_OUTPUT_TYPE, "response_mime_type", _output_type),
 )
 """``config`` (a ``GenerateContentConfig`` or its dict) -> request attributes."""
 
-_CONFIG_PARAMETERS = tuple(parameter for field in CONFIG_FIELDS for parameter in field.parameters)
+EMBED_FIELDS = (Field.of(GEN_AI_EMBEDDINGS_DIMENSION_COUNT, "output_dimensionality", INTEGER),)
+"""``embed_content``'s ``config`` (an ``EmbedContentConfig`` or its dict) -> request attributes."""
 
 
-def _config_view(config: Any) -> Mapping[str, Any]:
+def _config_view(config: Any, parameters: tuple[str, ...]) -> Mapping[str, Any]:
     if config is None or isinstance(config, Mapping):
         return config or {}
-    return {name: getattr(config, name, None) for name in _CONFIG_PARAMETERS}
+    return {name: getattr(config, name, None) for name in parameters}
 
 
-def _request(stream: bool) -> Callable[[Any, Mapping[str, Any]], LLMRequest]:
+def _request(stream: bool, fields: tuple[Field, ...] = CONFIG_FIELDS) -> Callable[[Any, Mapping[str, Any]], LLMRequest]:
+    parameters = tuple(parameter for field in fields for parameter in field.parameters)
+
     def parse(instance: Any, kwargs: Mapping[str, Any]) -> LLMRequest:
         model = kwargs.get("model")
-        attributes = request_attributes(_config_view(kwargs.get("config")), CONFIG_FIELDS)
+        attributes = request_attributes(_config_view(kwargs.get("config"), parameters), fields)
         if stream:
             attributes[GEN_AI_REQUEST_STREAM] = True
         provider = VERTEX if getattr(instance, "vertexai", None) is True else GEMINI
@@ -325,7 +342,7 @@ _OPERATION = Operation.GENERATE_CONTENT.value
 GENERATE = LLMEndpoint(GEMINI, _OPERATION, _request(False), _response, request_content=_content)
 GENERATE_STREAM = LLMEndpoint(GEMINI, _OPERATION, _request(True), _response, _chunk, request_content=_content,
                               lazy_stream=True)
-EMBED = LLMEndpoint(GEMINI, Operation.EMBEDDINGS.value, _request(False), _embeddings_response)
+EMBED = LLMEndpoint(GEMINI, Operation.EMBEDDINGS.value, _request(False, EMBED_FIELDS), _embeddings_response)
 
 _MODELS = "google.genai.models"
 
