@@ -5,7 +5,7 @@ Keys come from ``opentelemetry-semantic-conventions``: the stable ones (``error.
 still at Development stability, from the package's incubating namespace, which is where that package
 publishes them (``opentelemetry.semconv._incubating``: the documented home of incubating conventions, as
 the contrib GenAI instrumentations use it). A string is written here only for a name the oldest package
-we support (0.58b0, with opentelemetry-sdk 1.37) lacks; each says when the package gained it.
+we support (0.65b0, with opentelemetry-sdk 1.44) lacks.
 
 GenAI names are those of semantic conventions v1.41, the default every backend reads today. The few keys
 that semantic-conventions-genai v0.1.0 renamed are told apart by :class:`GenAIKeys` (one per
@@ -165,10 +165,7 @@ GEN_AI_RETRIEVAL_TOP_K: Final = "gen_ai.retrieval.top_k"
 GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS: Final = "gen_ai.client.inference.operation.details"
 """The event carrying an inference's content (v1.41 and v0.1.0; the package publishes no event names)."""
 
-GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: Final[str] = getattr(
-    gen_ai, "GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK", "gen_ai.response.time_to_first_chunk"
-)
-"""In the package since 0.63b0."""
+GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: Final = gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK
 
 DB_SYSTEM_LEGACY: Final[str] = incubating_db.DB_SYSTEM
 """``db.system``, the pre-stable key some contrib instrumentations still emit; read, never written."""
