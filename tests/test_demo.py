@@ -218,11 +218,12 @@ def test_cli_demo_prints_the_report() -> None:
 
 
 # --- what the demo shows agentvitals explain: a parallelizable sequence, cognitive errors ------------------------
-async def _agent_task(question_text: str, *, status: str | None = None, hallucinate: bool = False
-                      ) -> tuple[list[Any], str | None]:
-    """One question through the real agent, servers and store; the spans it made and its answer."""
+async def _agent_task(question_text: str, *, status: str | None = None, hallucinate: bool = False,
+                      malformed: bool = False) -> tuple[list[Any], str | None]:
+    """One question through the real agent, servers and store; the spans it made and its answer (``None`` when the
+    planner's reply did not parse)."""
     import httpx
-    from agentvitals.demo.agent import Question, SupportAgent
+    from agentvitals.demo.agent import MalformedModelReply, Question, SupportAgent
     from agentvitals.demo.knowledge import DOCUMENTS, VectorIndex
     from agentvitals.demo.model_server import PRICES_USD_PER_MILLION
     from agentvitals.demo.routing import make_router
@@ -235,7 +236,7 @@ async def _agent_task(question_text: str, *, status: str | None = None, hallucin
     telemetry = make_telemetry(pricing={"openai": {**PRICES_USD_PER_MILLION, **EMBEDDING_PRICE}},
                                finding_thresholds={"parallel_min_saving_s": 0.01})
     exporter = telemetry.exporter
-    model = ModelServer(malformed_rate=0.0, hallucination_rate=1.0 if hallucinate else 0.0)
+    model = ModelServer(malformed_rate=1.0 if malformed else 0.0, hallucination_rate=1.0 if hallucinate else 0.0)
     tools = ToolServer(error_scale=0.0)
     store = Store()
     try:
@@ -253,7 +254,10 @@ async def _agent_task(question_text: str, *, status: str | None = None, hallucin
                                  index=VectorIndex(list(DOCUMENTS), [[1.0] + [0.0] * 63] * len(DOCUMENTS)),
                                  cache=agentvitals.LLMCache("semantic", max_entries=8), router=make_router(),
                                  budget=agentvitals.Budget(max_llm_calls=6, max_tool_calls=8))
-            answer = await agent.handle(Question(order_id, question_text.format(id=order_id)))
+            try:
+                answer = await agent.handle(Question(order_id, question_text.format(id=order_id)))
+            except MalformedModelReply:
+                answer = None
         await llm.close()
         agentvitals.force_flush()
         return list(exporter.get_finished_spans()), answer
@@ -297,3 +301,17 @@ async def test_polling_a_tool_that_never_changes_is_a_loop_its_budget_cuts_off()
     assert answer is not None and "looking into" in answer  # the partial result
     assert task.attributes[TASK_OUTCOME] == "budget_exhausted"
     assert (task.attributes[ERROR_CLASS], task.attributes[ERROR_CAUSE]) == ("cognitive", "loop_detected")
+
+
+async def test_a_malformed_planner_reply_fails_the_task_as_a_cognitive_output_parse_error() -> None:
+    from agentvitals.attributes import ERROR_CAUSE, ERROR_CLASS
+    from agentvitals.semconv import ERROR_TYPE
+
+    spans, answer = await _agent_task("Where is my order {id}?", malformed=True)
+    task = _task(spans)
+    assert answer is None and task.attributes[TASK_OUTCOME] == "error"  # the outcome stays what it is
+    assert (task.attributes[ERROR_TYPE], task.attributes[ERROR_CLASS], task.attributes[ERROR_CAUSE]) == (
+        "MalformedModelReply", "cognitive", "output_parse")  # raised from the JSON decoding error
+    # The model server answered: its call is no error (the reply is the model's mistake, not the system's).
+    [plan] = [s for s in spans if s.attributes.get(GEN_AI_OPERATION_NAME) == "chat"]
+    assert ERROR_TYPE not in plan.attributes and ERROR_CLASS not in plan.attributes

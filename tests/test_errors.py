@@ -13,6 +13,7 @@ import httpx
 import openai
 import pydantic
 import pytest
+from openai.types.chat import ChatCompletion
 
 import agentvitals
 from agentvitals._errors import ErrorSource, classify, classify_type
@@ -129,6 +130,10 @@ CASES: list[tuple[str, BaseException, ErrorSource | None, str, str]] = [
     ("anthropic rate limit", anthropic.RateLimitError("slow", response=response(429), body=None), ErrorSource.LLM,
      "system", "rate_limit"),
     ("openai refusal", openai.ContentFilterFinishReasonError(), ErrorSource.LLM, "cognitive", "refusal"),
+    ("openai output cut at max tokens", openai.LengthFinishReasonError(
+        completion=ChatCompletion.model_construct(usage=None)), ErrorSource.LLM, "cognitive", "output_truncated"),
+    ("openai unknown model", openai.NotFoundError("no such model", response=response(404), body=None),
+     ErrorSource.LLM, "system", "not_found"),
     # transports and the standard library
     ("httpx connect", httpx.ConnectError("refused", request=REQUEST), ErrorSource.TOOL, "system", "connection"),
     ("httpx read timeout", httpx.ReadTimeout("slow", request=REQUEST), ErrorSource.TOOL, "system", "timeout"),

@@ -4,11 +4,13 @@ sequential group, each finding at and just above its threshold, errors counted o
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
 from agentvitals._explain._analysis import COMPUTE, TaskAnalysis, analyse
 from agentvitals._explain._records import SpanRecord
+from agentvitals._explain._render import render_waterfall
 from agentvitals._explain._thresholds import Thresholds
 from agentvitals.attributes import WaitKind
 
@@ -234,3 +236,29 @@ def test_a_new_error_in_a_task_after_a_handled_one_counts_too() -> None:
                     cause="output_parse")]
     analysis = run(records, 40, reported=["tool_not_found"])
     assert analysis.error_counts() == {"cognitive": 2, "system": 1}
+
+
+
+# --- the waterfall ------------------------------------------------------------------------------------------------
+ROW = re.compile(r"^([* ]) +([0-9.]+)s +([0-9.]+)s  (\S+) +(.+?) +\|(.{40})\|$")
+
+
+def test_the_waterfall_marks_the_critical_path_and_shows_the_tasks_own_work_gaps() -> None:
+    records = [span(2, ROOT, 0, 200, llm=True, name="chat big"),
+               span(3, ROOT, 400, 600, tool=True, name="execute_tool fast"),
+               span(4, ROOT, 400, 900, tool=True, name="execute_tool slow", error="TimeoutError", cause="timeout")]
+    lines = render_waterfall(run(records, 1000), "trip")
+    rows = [ROW.match(line) for line in lines[1:]]
+    assert all(rows), lines
+    assert [m.group(1, 2, 3, 4, 5) for m in rows if m] == [
+        ("*", "0.000", "1.000", "task", "trip"),
+        ("*", "0.000", "0.200", "llm", "chat big"),  # on the path: it alone ran from 0 to 200 ms
+        (" ", "0.200", "0.200", "gap", "(own work: no span)"),  # the task's own work before the tools
+        (" ", "0.400", "0.200", "tool", "execute_tool fast"),  # ran alongside the slow one: off the path
+        ("*", "0.400", "0.500", "tool", "execute_tool slow  ✗ timeout"),
+        (" ", "0.900", "0.100", "gap", "(own work: no span)"),
+    ]
+    # 40 columns for 1 s: each bar at its offset, solid on the path, shaded off it, dotted for own work.
+    assert [m.group(6) for m in rows if m][1:] == [
+        "█" * 8 + " " * 32, " " * 8 + "·" * 8 + " " * 24, " " * 16 + "░" * 8 + " " * 16,
+        " " * 16 + "█" * 20 + " " * 4, " " * 36 + "·" * 4]
