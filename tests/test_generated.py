@@ -207,6 +207,23 @@ def test_every_dashboard_marks_when_alerts_fired() -> None:
         assert len(alerts) == 1 and alerts[0]["enable"] and alerts[0]["datasource"]["uid"] == "prometheus", stem
 
 
+def test_a_panel_empty_by_design_says_why_instead_of_no_data() -> None:
+    # "Firing alerts" has no row while nothing fires: in the Overview's top row, "No data" would read as broken.
+    from agentvitals.monitoring import CONDITIONAL_PANELS
+
+    conditional = [(stem, panel) for stem, panel in panels() if panel["title"] in CONDITIONAL_PANELS]
+    assert {panel["title"] for _, panel in conditional} == set(CONDITIONAL_PANELS)
+    for stem, panel in conditional:
+        assert panel["fieldConfig"]["defaults"].get("noValue"), (stem, panel["title"])
+
+
+def test_the_json_targets_the_grafana_the_stack_runs() -> None:
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert compose["services"]["grafana"]["image"] == f"grafana/grafana:{CONFIG.grafana_version}"
+
+
 def test_overview_shows_the_incident_above_the_fold() -> None:
     by_title = {panel["title"]: panel for _, panel in panels("overview")}
     fold = 12  # grid units: what a 1080p screen shows without scrolling, with room to spare
