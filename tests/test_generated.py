@@ -11,10 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from agentvitals.monitoring import MonitoringConfig, Rules, build_dashboards, generated_files, write_files
+from agentvitals.monitoring import (
+    MonitoringConfig,
+    Rules,
+    build_dashboards,
+    build_rules,
+    generated_files,
+    write_files,
+)
 from agentvitals.monitoring._grafana import GRID_COLUMNS
-from tests.stack import ROOT
+from agentvitals.semconv import Generation
+from tests.stack import ROOT, require_binary
 
 BIN = Path(sys.executable).parent
 CONFIG = MonitoringConfig()
@@ -58,6 +67,26 @@ def test_generate_for_the_latest_genai_names(tmp_path: Path) -> None:
     assert "gen_ai_execute_tool_duration_seconds_bucket" in (tmp_path / "dashboards" / "tools.json").read_text()
     overview = (tmp_path / "dashboards" / "overview.json").read_text()
     assert overview == (ROOT / "dashboards" / "overview.json").read_text()  # nothing on it is a GenAI name
+
+
+@pytest.mark.parametrize("generation", list(Generation), ids=lambda g: f"{g.value}-names")
+def test_rules_and_every_panel_query_parse_for_both_generations(generation: Generation, tmp_path: Path) -> None:
+    """promtool parses the rules and every panel query (as Grafana sends it) for each generation of names:
+    offline, what the stack test proves by running them."""
+    promtool = require_binary("promtool")
+    config = MonitoringConfig(genai_names=generation)
+    queries = [{"record": f"panel:query:{index}", "expr": target["expr"].replace("$__rate_interval", "1m")
+                .replace("$__interval", "15s").replace("$service", ".*").replace("$model", ".*")}
+               for index, target in enumerate(target for dashboard in build_dashboards(config).values()
+                                              for panel in dashboard["panels"] for target in panel["targets"])]
+    rules = build_rules(config)
+    rules["groups"].append({"name": "panel-queries", "rules": queries})
+    path = tmp_path / "rules.yml"
+    path.write_text(yaml.safe_dump(rules))
+    result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    left = [query["expr"] for query in queries if re.search(r"\$[a-z_]", query["expr"])]  # "$1": label_replace
+    assert not left, left  # every Grafana variable substituted
 
 
 def test_bad_settings_are_one_clear_error() -> None:
@@ -205,6 +234,21 @@ def test_every_dashboard_marks_when_alerts_fired() -> None:
     for stem, dashboard in DASHBOARDS.items():
         alerts = [a for a in dashboard["annotations"]["list"] if "ALERTS" in a.get("expr", "")]
         assert len(alerts) == 1 and alerts[0]["enable"] and alerts[0]["datasource"]["uid"] == "prometheus", stem
+
+
+def test_a_panel_empty_by_design_says_why_instead_of_no_data() -> None:
+    # "Firing alerts" has no row while nothing fires: in the Overview's top row, "No data" would read as broken.
+    from agentvitals.monitoring import CONDITIONAL_PANELS
+
+    conditional = [(stem, panel) for stem, panel in panels() if panel["title"] in CONDITIONAL_PANELS]
+    assert {panel["title"] for _, panel in conditional} == set(CONDITIONAL_PANELS)
+    for stem, panel in conditional:
+        assert panel["fieldConfig"]["defaults"].get("noValue"), (stem, panel["title"])
+
+
+def test_the_json_targets_the_grafana_the_stack_runs() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert compose["services"]["grafana"]["image"] == f"grafana/grafana:{CONFIG.grafana_version}"
 
 
 def test_overview_shows_the_incident_above_the_fold() -> None:

@@ -236,18 +236,21 @@ _REDUCE_LAST: Final = {"calcs": ["lastNotNull"], "fields": "", "values": False}
 
 
 def table(title: str, query: Query, *, width: int, description: str = "", hidden: Iterable[str] = ("Time",),
-          renamed: Mapping[str, str] | None = None, sort_by: str = "") -> PanelSpec:
-    """A table of an instant query (``format: table``: one row per series, its labels as columns)."""
+          renamed: Mapping[str, str] | None = None, sort_by: str = "", no_value: str | None = None) -> PanelSpec:
+    """A table of an instant query (``format: table``: one row per series, its labels as columns).
+    ``no_value`` replaces Grafana's "No data" where no row is the good news (no alert firing)."""
     organize = {"excludeByName": dict.fromkeys(hidden, True), "renameByName": dict(renamed or {}),
                 "indexByName": {}}
+    defaults: dict[str, Any] = {"custom": {"align": "auto", "cellOptions": {"type": "auto"}, "inspect": False,
+                                           "filterable": False},
+                                "thresholds": _thresholds([("green", None)]), "mappings": []}
+    if no_value is not None:
+        defaults["noValue"] = no_value
 
     def build(ctx: _Context, place: Placement) -> CurrentPanel:
         return _current(
             "table", title, description, Query(query.expr, query.legend, table=True), ctx, place,
-            field_config={"defaults": {"custom": {"align": "auto", "cellOptions": {"type": "auto"},
-                                                  "inspect": False, "filterable": False},
-                                       "thresholds": _thresholds([("green", None)]), "mappings": []},
-                          "overrides": []},
+            field_config={"defaults": defaults, "overrides": []},
             options={"showHeader": True, "cellHeight": "sm", "frameIndex": 0,
                      "footer": {"show": False, "reducer": ["sum"], "fields": "", "countRows": False},
                      "sortBy": [{"displayName": sort_by, "desc": False}] if sort_by else []},

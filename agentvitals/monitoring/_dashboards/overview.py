@@ -69,7 +69,7 @@ def overview(config: MonitoringConfig, rules: Rules) -> dict[str, Any]:
                    width=8, unit="short", legend_calcs=("max", "lastNotNull"),
                    description="The worker pool the control loop scales out on AgentTaskLatencyHigh."),
         table("Firing alerts", Query(aggregate("sum", FIRING_ALERTS, ("alertname", "action", "severity"))),
-              width=8, renamed={"Value": "instances"}, sort_by="alertname",
+              width=8, renamed={"Value": "instances"}, sort_by="alertname", no_value="no alert firing",
               description="Alerts firing now, with the action each requests from the control loop. Every "
                           "dashboard marks the time an alert fired (annotation \"Firing alerts\")."),
     )
