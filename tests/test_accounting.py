@@ -140,3 +140,34 @@ def test_the_sdks_own_http_call_is_not_a_gap(telemetry: Telemetry, fake_llm: Fak
         client(fake_llm).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert telemetry.total(UNINSTRUMENTED_CALLS.name) == 0
     assert task_span(telemetry, "sdk").attributes[TASK_LLM_CALLS] == 1
+
+
+# HTTP client spans as other HTTP instrumentations make them: requests/urllib3 (old conventions, full URL),
+# aiohttp (stable conventions), and one that records only the path.
+HTTP_SHAPES = {
+    "requests-legacy": lambda url: {"http.method": "POST", "http.url": url},
+    "aiohttp-stable": lambda url: {"http.request.method": "POST", "url.full": url, "server.address": "127.0.0.1"},
+    "path-only": lambda url: {"http.request.method": "POST", "url.path": url.split("127.0.0.1:1", 1)[1]},
+}
+
+
+@pytest.mark.parametrize("shape", sorted(HTTP_SHAPES))
+@pytest.mark.parametrize(("path", "provider"), [
+    ("/v1/messages", "anthropic"),
+    ("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", "gcp.gemini"),
+    ("/v1/responses", "openai"),
+])
+def test_any_http_instrumentations_call_to_an_llm_api_is_an_llm_wait(telemetry: Telemetry, shape: str, path: str,
+                                                                     provider: str) -> None:
+    http = telemetry.tracer_provider.get_tracer(f"opentelemetry.instrumentation.{shape}")
+    with agentvitals.task("other-http"):
+        with http.start_as_current_span("POST", kind=SpanKind.CLIENT,
+                                        attributes=HTTP_SHAPES[shape](f"http://127.0.0.1:1{path}")):
+            pass
+        with http.start_as_current_span("POST", kind=SpanKind.CLIENT,
+                                        attributes=HTTP_SHAPES[shape]("http://127.0.0.1:1/v1/orders")):
+            pass  # not an LLM API: an http wait
+    task = task_span(telemetry, "other-http").attributes
+    assert task[task_idle_time(WaitKind.LLM)] > 0 and task[task_idle_time(WaitKind.HTTP)] > 0
+    assert telemetry.total(UNINSTRUMENTED_CALLS.name, gen_ai__provider__name=provider) == 1
+    assert telemetry.total(UNINSTRUMENTED_CALLS.name) == 1
