@@ -171,3 +171,29 @@ def test_any_http_instrumentations_call_to_an_llm_api_is_an_llm_wait(telemetry: 
     assert task[task_idle_time(WaitKind.LLM)] > 0 and task[task_idle_time(WaitKind.HTTP)] > 0
     assert telemetry.total(UNINSTRUMENTED_CALLS.name, gen_ai__provider__name=provider) == 1
     assert telemetry.total(UNINSTRUMENTED_CALLS.name) == 1
+
+
+def test_a_span_with_an_explicit_parent_started_inside_our_tool_is_inside_its_wait(telemetry: Telemetry,
+                                                                                   fake_llm: FakeLLMServer) -> None:
+    """OpenInference's LlamaIndex spans take their parent from LlamaIndex's span tree, not the current context:
+    its tool span is a sibling of ours though it runs inside it, and the tool's HTTP call is still tool time."""
+    from opentelemetry import context as otel_context
+    from opentelemetry import trace
+
+    openinference = telemetry.tracer_provider.get_tracer("openinference.instrumentation.llama_index")
+    with agentvitals.task("explicit-parent"):
+        outside_the_tool = otel_context.get_current()
+        with agentvitals.tool("weather"):
+            span = openinference.start_span("FunctionTool.acall", context=outside_the_tool)
+            token = otel_context.attach(trace.set_span_in_context(span))
+            try:
+                httpx.post(fake_llm.url + "/not-an-llm-path")
+            finally:
+                otel_context.detach(token)
+                span.set_attribute("openinference.span.kind", "TOOL")  # as OpenInference does, at the end
+                span.end()
+    task_root = task_span(telemetry, "explicit-parent")
+    assert telemetry.span("FunctionTool.acall").parent.span_id == task_root.context.span_id  # not under our tool
+    task = task_root.attributes
+    assert task[TASK_TOOL_CALLS] == 1
+    assert task[task_idle_time(WaitKind.TOOL)] > 0 and task_idle_time(WaitKind.HTTP) not in task
