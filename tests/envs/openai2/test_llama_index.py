@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -156,3 +157,47 @@ async def test_one_counted_model_call_per_request_under_openinference(telemetry:
                    and s.attributes.get("llm.token_count.prompt") is not None]
     assert len(foreign_llm) == fake_llm.answered_total()  # the second instrumentation was really there
     assert telemetry.total(COST.name) == pytest.approx(span.attributes[TASK_COST_AMOUNT])  # priced once
+
+
+CONTENT_OFF_APP = """
+import asyncio, json, sys
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+import agentvitals
+from openinference.instrumentation.llama_index import LlamaIndexInstrumentor
+sys.path.insert(0, ".")
+from tests.envs.openai2.test_llama_index import make_agent
+from tests.fake_llm import FakeLLMServer
+
+exporter = InMemorySpanExporter()
+agentvitals.init("content-off", endpoint=False, span_exporter=exporter, metric_readers=[])  # content capture off
+LlamaIndexInstrumentor().instrument()  # on the global provider init() made, recording content by default
+
+
+async def main(server):
+    await make_agent(server, "weather").run(user_msg="{canary} weather in Lyon?")
+
+
+with FakeLLMServer() as server:
+    asyncio.run(main(server))
+agentvitals.force_flush()
+print(json.dumps([[s.name, {{k: str(v) for k, v in (s.attributes or {{}}).items()}},
+                   [str(e.attributes) for e in s.events]] for s in exporter.get_finished_spans()]))
+"""
+
+
+@pytest.mark.slow
+def test_openinference_content_is_not_exported_when_capture_is_off() -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import subprocess_environ
+
+    canary = "canary-li-content-4242"
+    result = subprocess.run([sys.executable, "-c", CONTENT_OFF_APP.format(canary=canary)], capture_output=True,
+                            text=True, timeout=240,
+                            env=subprocess_environ(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="false"))
+    assert result.returncode == 0, result.stderr
+    spans = result.stdout.strip().splitlines()[-1]
+    names = [name for name, _, _ in json.loads(spans)]
+    assert "OpenAI.achat" in names and "invoke_agent forecaster" in names  # OpenInference's spans and ours
+    assert canary not in spans and "sunny in" not in spans  # neither the prompt nor the tool's result
