@@ -193,6 +193,11 @@ class AccountingProcessor(SpanProcessor):
             return  # nothing to account for: keep the hot path to one lookup
 
         inside = parent_entry is not None and (parent_entry.inside_wait or parent_entry.kind is not None)
+        if not inside and parent_context is not None:
+            # An explicit parent (OpenInference's LlamaIndex spans follow LlamaIndex's own span tree, not the
+            # current context): a span started while a wait of the same task is current is inside it in time.
+            ambient = self._open.get(trace.get_current_span().get_span_context().span_id)
+            inside = ambient is not None and ambient.run is run and (ambient.inside_wait or ambient.kind is not None)
         entry = _Entry(run, kind, inside)
         entry.own_run = own_run
         entry.task_root = own_run is not None

@@ -140,3 +140,60 @@ def test_the_sdks_own_http_call_is_not_a_gap(telemetry: Telemetry, fake_llm: Fak
         client(fake_llm).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert telemetry.total(UNINSTRUMENTED_CALLS.name) == 0
     assert task_span(telemetry, "sdk").attributes[TASK_LLM_CALLS] == 1
+
+
+# HTTP client spans as other HTTP instrumentations make them: requests/urllib3 (old conventions, full URL),
+# aiohttp (stable conventions), and one that records only the path.
+HTTP_SHAPES = {
+    "requests-legacy": lambda url: {"http.method": "POST", "http.url": url},
+    "aiohttp-stable": lambda url: {"http.request.method": "POST", "url.full": url, "server.address": "127.0.0.1"},
+    "path-only": lambda url: {"http.request.method": "POST", "url.path": url.split("127.0.0.1:1", 1)[1]},
+}
+
+
+@pytest.mark.parametrize("shape", sorted(HTTP_SHAPES))
+@pytest.mark.parametrize(("path", "provider"), [
+    ("/v1/messages", "anthropic"),
+    ("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", "gcp.gemini"),
+    ("/v1/responses", "openai"),
+])
+def test_any_http_instrumentations_call_to_an_llm_api_is_an_llm_wait(telemetry: Telemetry, shape: str, path: str,
+                                                                     provider: str) -> None:
+    http = telemetry.tracer_provider.get_tracer(f"opentelemetry.instrumentation.{shape}")
+    with agentvitals.task("other-http"):
+        with http.start_as_current_span("POST", kind=SpanKind.CLIENT,
+                                        attributes=HTTP_SHAPES[shape](f"http://127.0.0.1:1{path}")):
+            pass
+        with http.start_as_current_span("POST", kind=SpanKind.CLIENT,
+                                        attributes=HTTP_SHAPES[shape]("http://127.0.0.1:1/v1/orders")):
+            pass  # not an LLM API: an http wait
+    task = task_span(telemetry, "other-http").attributes
+    assert task[task_idle_time(WaitKind.LLM)] > 0 and task[task_idle_time(WaitKind.HTTP)] > 0
+    assert telemetry.total(UNINSTRUMENTED_CALLS.name, gen_ai__provider__name=provider) == 1
+    assert telemetry.total(UNINSTRUMENTED_CALLS.name) == 1
+
+
+def test_a_span_with_an_explicit_parent_started_inside_our_tool_is_inside_its_wait(telemetry: Telemetry,
+                                                                                   fake_llm: FakeLLMServer) -> None:
+    """OpenInference's LlamaIndex spans take their parent from LlamaIndex's span tree, not the current context:
+    its tool span is a sibling of ours though it runs inside it, and the tool's HTTP call is still tool time."""
+    from opentelemetry import context as otel_context
+    from opentelemetry import trace
+
+    openinference = telemetry.tracer_provider.get_tracer("openinference.instrumentation.llama_index")
+    with agentvitals.task("explicit-parent"):
+        outside_the_tool = otel_context.get_current()
+        with agentvitals.tool("weather"):
+            span = openinference.start_span("FunctionTool.acall", context=outside_the_tool)
+            token = otel_context.attach(trace.set_span_in_context(span))
+            try:
+                httpx.post(fake_llm.url + "/not-an-llm-path")
+            finally:
+                otel_context.detach(token)
+                span.set_attribute("openinference.span.kind", "TOOL")  # as OpenInference does, at the end
+                span.end()
+    task_root = task_span(telemetry, "explicit-parent")
+    assert telemetry.span("FunctionTool.acall").parent.span_id == task_root.context.span_id  # not under our tool
+    task = task_root.attributes
+    assert task[TASK_TOOL_CALLS] == 1
+    assert task[task_idle_time(WaitKind.TOOL)] > 0 and task_idle_time(WaitKind.HTTP) not in task

@@ -513,6 +513,18 @@ def test_stream_usage_opt_in_prices_a_stream_that_did_not_ask(fake_llm: FakeLLMS
     assert_task_accounts_for(telemetry, fake_llm, "agent", input_tokens=1200, output_tokens=50)
 
 
+def test_stream_usage_opt_in_applies_to_raw_response_streams(fake_llm: FakeLLMServer) -> None:
+    telemetry = make_telemetry(stream_usage=True)
+    try:
+        raw = client(fake_llm).chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MESSAGES,
+                                                                         stream=True)
+        chunks = list(raw.parse())
+    finally:
+        agentvitals.shutdown()
+    assert chunks[-1].choices == [] and chunks[-1].usage.prompt_tokens == 1200
+    assert_priced_chat(telemetry.span("chat "), stream=True)
+
+
 @pytest.mark.parametrize("options", [{"include_usage": False}, {}], ids=["include_usage-false", "empty"])
 def test_stream_usage_opt_in_keeps_the_callers_stream_options(fake_llm: FakeLLMServer,
                                                               options: dict[str, bool]) -> None:

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
 import pytest
 
 import agentvitals
-from agentvitals.attributes import TASK_LLM_CALLS, TASK_OUTCOME, TASK_TOOL_CALLS, WaitKind, task_idle_time
+from agentvitals.attributes import (
+    TASK_COST_AMOUNT,
+    TASK_LLM_CALLS,
+    TASK_OUTCOME,
+    TASK_TOOL_CALLS,
+    WaitKind,
+    task_idle_time,
+)
+from agentvitals.metrics import COST
 from agentvitals.semconv import GEN_AI_TOOL_CALL_ARGUMENTS, GEN_AI_TOOL_NAME
 from tests.conftest import Telemetry
 from tests.fake_llm import OPENAI_USAGE, FakeLLMServer
@@ -122,3 +131,73 @@ def test_direct_tool_call(telemetry: Telemetry) -> None:
         assert FunctionTool.from_defaults(add).call(a=2, b=3).raw_output == 5
     assert task_span(telemetry, "li-direct").attributes[TASK_TOOL_CALLS] == 1
     assert telemetry.span("execute_tool add").attributes[GEN_AI_TOOL_NAME] == "add"
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["chat", "stream"])
+async def test_one_counted_model_call_per_request_under_openinference(telemetry: Telemetry, fake_llm: FakeLLMServer,
+                                                                      streaming: bool) -> None:
+    """OpenInference's LlamaIndex instrumentation on the same provider: its LLM spans (``OpenAI.achat`` around
+    ours; ``OpenAI.astream_chat``, ended before the stream is read, with the stream's tokens) and its TOOL spans
+    are one more view of the same calls."""
+    from openinference.instrumentation.llama_index import LlamaIndexInstrumentor
+
+    openinference = LlamaIndexInstrumentor()
+    openinference.instrument(tracer_provider=telemetry.tracer_provider)
+    try:
+        async with agentvitals.task("li-oi"):
+            handler = make_agent(fake_llm, "weather", streaming=streaming).run(user_msg="Weather in Lyon?")
+            async for _ in handler.stream_events():
+                pass
+            await handler
+    finally:
+        openinference.uninstrument()
+    span = assert_task_accounts_for(telemetry, fake_llm, "li-oi", **USAGE)
+    assert span.attributes[TASK_TOOL_CALLS] == 1
+    foreign_llm = [s for s in telemetry.spans() if s.attributes.get("openinference.span.kind") == "LLM"
+                   and s.attributes.get("llm.token_count.prompt") is not None]
+    assert len(foreign_llm) == fake_llm.answered_total()  # the second instrumentation was really there
+    assert telemetry.total(COST.name) == pytest.approx(span.attributes[TASK_COST_AMOUNT])  # priced once
+
+
+CONTENT_OFF_APP = """
+import asyncio, json, sys
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+import agentvitals
+from openinference.instrumentation.llama_index import LlamaIndexInstrumentor
+sys.path.insert(0, ".")
+from tests.envs.openai2.test_llama_index import make_agent
+from tests.fake_llm import FakeLLMServer
+
+exporter = InMemorySpanExporter()
+agentvitals.init("content-off", endpoint=False, span_exporter=exporter, metric_readers=[])  # content capture off
+LlamaIndexInstrumentor().instrument()  # on the global provider init() made, recording content by default
+
+
+async def main(server):
+    await make_agent(server, "weather").run(user_msg="{canary} weather in Lyon?")
+
+
+with FakeLLMServer() as server:
+    asyncio.run(main(server))
+agentvitals.force_flush()
+print(json.dumps([[s.name, {{k: str(v) for k, v in (s.attributes or {{}}).items()}},
+                   [str(e.attributes) for e in s.events]] for s in exporter.get_finished_spans()]))
+"""
+
+
+@pytest.mark.slow
+def test_openinference_content_is_not_exported_when_capture_is_off() -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import subprocess_environ
+
+    canary = "canary-li-content-4242"
+    result = subprocess.run([sys.executable, "-c", CONTENT_OFF_APP.format(canary=canary)], capture_output=True,
+                            text=True, timeout=240,
+                            env=subprocess_environ(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="false"))
+    assert result.returncode == 0, result.stderr
+    spans = result.stdout.strip().splitlines()[-1]
+    names = [name for name, _, _ in json.loads(spans)]
+    assert "OpenAI.achat" in names and "invoke_agent forecaster" in names  # OpenInference's spans and ours
+    assert canary not in spans and "sunny in" not in spans  # neither the prompt nor the tool's result
