@@ -96,8 +96,9 @@ def throughput_rows(python: str, seconds: float) -> list[Row]:
          f"{result['spans'] / result['cpu']:,.0f} spans per CPU-second "
          f"({result['spans'] / result['wall']:,.0f}/s wall)",
          f"{result['spans']:,} spans in {result['wall']:.1f} s; the sink received "
-         f"{received.get('/v1/traces requests', 0):,} span exports; dropped (counted): "
-         f"{drops.get('dropped_spans', 0):,}, of which queue full {drops.get('dropped_spans_queue_full', 0):,}"),
+         f"{received.get('/v1/traces requests', 0):,} span exports; dropped and counted: "
+         f"{drops.get('dropped_spans_queue_full', 0):,} with the export queue full, "
+         f"{drops.get('dropped_spans', 0):,} whose export failed"),
         ("resident memory over that run (start → each quarter)", f"{rss} MiB",
          "bounded: the export queue holds at most 2048 spans"),
     ]
