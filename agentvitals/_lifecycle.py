@@ -19,7 +19,6 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.metrics import Histogram
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -83,6 +82,10 @@ def llm_active() -> bool:
 
 def should_instrument_llm() -> bool:
     """False when instrumentation is suppressed (our exporters' own calls) or an LLM span is already current."""
+    # Imported here: the module pulls in wrapt and asyncio (~90 ms), which `import agentvitals` alone need not pay;
+    # an instrumented call has imported it already (every instrumentor uses it), so this is a dict lookup.
+    from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
     return is_instrumentation_enabled() and not llm_active()
 
 
