@@ -29,6 +29,7 @@ from agentvitals.instrumentation._streams import (
     StreamRecorder,
     SyncPullingStreamProxy,
     SyncStreamProxy,
+    raised,
 )
 from agentvitals.semconv import GEN_AI_REQUEST_STREAM, SERVER_ADDRESS, SERVER_PORT
 
@@ -314,16 +315,7 @@ def stream_next_wrapper(handler: Handler) -> Callable[..., Any]:
         recorder = _recorder(instance)
         if recorder is None:
             return wrapped(*args, **kwargs)
-        try:
-            event = wrapped(*args, **kwargs)
-        except StopIteration:
-            recorder.finish()
-            raise
-        except Exception as exc:
-            recorder.finish(exc)
-            raise
-        recorder.on_chunk(event)
-        return event
+        return recorder.pull(lambda: wrapped(*args, **kwargs))
 
     return wrapper
 
@@ -375,11 +367,6 @@ def stream_aclose_wrapper(handler: Handler) -> Callable[..., Any]:
     return wrapper
 
 
-def _failure(args: tuple[Any, ...]) -> BaseException | None:
-    exc = args[1] if len(args) > 1 else None
-    return exc if isinstance(exc, Exception) else None
-
-
 def sync_exit_stream_wrapper(handler: Handler) -> Callable[..., Any]:
     """Wrap a stream manager's ``__exit__``: an exception the caller's block raised ends the span failed;
     otherwise the span ends with what was read (a stream closed early is not a failure)."""
@@ -388,7 +375,7 @@ def sync_exit_stream_wrapper(handler: Handler) -> Callable[..., Any]:
         recorder = _recorder(instance)
         if recorder is None:
             return wrapped(*args, **kwargs)
-        failure = _failure(args)
+        failure = raised(args)
         if failure is not None:
             recorder.finish(failure)
         try:
@@ -406,7 +393,7 @@ def async_exit_stream_wrapper(handler: Handler) -> Callable[..., Any]:
         recorder = _recorder(instance)
         if recorder is None:
             return await wrapped(*args, **kwargs)
-        failure = _failure(args)
+        failure = raised(args)
         if failure is not None:
             recorder.finish(failure)
         try:

@@ -33,6 +33,7 @@ __all__ = [
     "StreamRecorder",
     "SyncPullingStreamProxy",
     "SyncStreamProxy",
+    "raised",
 ]
 
 ChunkHandler = Callable[[Any, LLMResponse, OutputBuffer], None]
@@ -40,8 +41,9 @@ ChunkHandler = Callable[[Any, LLMResponse, OutputBuffer], None]
 choice's finish reason and (when capturing) content in the output buffer."""
 
 
-def _raised(exc_info: tuple[Any, ...]) -> BaseException | None:
-    """The exception a ``with`` block ended with, if it is a failure (not a generator being closed)."""
+def raised(exc_info: tuple[Any, ...]) -> BaseException | None:
+    """The exception a ``with`` block ended with (``__exit__``'s arguments), if it is a failure (not a generator
+    being closed)."""
     exc = exc_info[1] if len(exc_info) > 1 else None
     return exc if isinstance(exc, Exception) else None
 
@@ -66,6 +68,20 @@ class StreamRecorder:
         except Exception:  # deliberate: a malformed chunk must not break the consumer
             _logger.debug("agentvitals: could not read a stream chunk", exc_info=True)
 
+    def pull(self, read_next: Callable[[], Any]) -> Any:
+        """The next chunk from ``read_next`` (a stream's ``__next__``), recorded; the end of the stream or a
+        failure ends the span, and propagates."""
+        try:
+            chunk = read_next()
+        except StopIteration:
+            self.finish()
+            raise
+        except Exception as exc:
+            self.finish(exc)
+            raise
+        self.on_chunk(chunk)
+        return chunk
+
     def finish(self, exc: BaseException | None = None) -> None:
         invocation = self.invocation
         if invocation.ended:
@@ -89,16 +105,7 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
         return self
 
     def __next__(self) -> Any:
-        try:
-            chunk = self.__wrapped__.__next__()
-        except StopIteration:
-            self._self_recorder.finish()
-            raise
-        except Exception as exc:
-            self._self_recorder.finish(exc)
-            raise
-        self._self_recorder.on_chunk(chunk)
-        return chunk
+        return self._self_recorder.pull(self.__wrapped__.__next__)
 
     def close(self) -> Any:
         try:
@@ -114,7 +121,7 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
         try:
             return self.__wrapped__.__exit__(*exc_info)
         finally:
-            self._self_recorder.finish(_raised(exc_info))
+            self._self_recorder.finish(raised(exc_info))
 
     def __del__(self) -> None:
         self._self_recorder.finish()
@@ -154,7 +161,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
         try:
             return await self.__wrapped__.__aexit__(*exc_info)
         finally:
-            self._self_recorder.finish(_raised(exc_info))
+            self._self_recorder.finish(raised(exc_info))
 
     def __del__(self) -> None:
         self._self_recorder.finish()
