@@ -74,12 +74,29 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 METRIC_INTERVAL_S = 3600.0
 """Metric readers collect once per interval, whatever the call rate: kept out of the measured regions."""
 PROVIDERS = ("init", "app", "in-process")
-CALL_TYPES = {"chat": ("plain", "stream"), "responses": ("plain", "stream"), "gemini": ("plain", "stream"),
-              "litellm": ("plain", "stream"), "task": ("task+3 tools",)}
-INSTRUMENTORS = {"chat": ("openai:OpenAIInstrumentor",), "responses": ("openai:OpenAIInstrumentor",),
-                 "gemini": ("google_genai:GoogleGenAIInstrumentor",),
-                 "litellm": ("litellm:LiteLLMInstrumentor", "openai:OpenAIInstrumentor"), "task": ()}
-"""``module:Class`` under ``agentvitals.instrumentation``, enabled together per region (as ``init()`` does)."""
+
+
+@dataclass(frozen=True)
+class Api:
+    """One measured API: its call types, the instrumentors enabled together per region (``module:Class`` under
+    ``agentvitals.instrumentation``, as ``init()`` does), the packages whose versions the report names, and
+    whether the contrib openai-v2 covers it."""
+
+    call_types: tuple[str, ...]
+    instrumentors: tuple[str, ...]
+    packages: tuple[str, ...]
+    contrib: bool = False
+
+
+_PLAIN_AND_STREAM = ("plain", "stream")
+_OPENAI = "openai:OpenAIInstrumentor"
+APIS: dict[str, Api] = {
+    "chat": Api(_PLAIN_AND_STREAM, (_OPENAI,), ("openai", "opentelemetry-instrumentation-openai-v2"), contrib=True),
+    "responses": Api(_PLAIN_AND_STREAM, (_OPENAI,), ("openai",)),  # openai-v2 2.4b0 has no Responses API
+    "gemini": Api(_PLAIN_AND_STREAM, ("google_genai:GoogleGenAIInstrumentor",), ("google-genai",)),
+    "litellm": Api(_PLAIN_AND_STREAM, ("litellm:LiteLLMInstrumentor", _OPENAI), ("litellm", "openai")),
+    "task": Api(("task+3 tools",), (), ()),
+}
 
 
 # --- canned responses: the same usage for every API (1200 input tokens of which 1000 cached, 50 output) ----
@@ -295,7 +312,7 @@ def _contrib(endpoint: str) -> Configuration | None:
 
 def instrumentors(api: str) -> list[Any]:
     found = []
-    for path in INSTRUMENTORS[api]:
+    for path in APIS[api].instrumentors:
         module, _, name = path.partition(":")
         found.append(getattr(importlib.import_module(f"agentvitals.instrumentation.{module}"), name)())
     return found
@@ -358,7 +375,7 @@ def configurations(endpoint: str, providers: str, api: str) -> list[Configuratio
         return [Configuration("baseline", wrap=lambda call: _plain_task),
                 Configuration("agentvitals", flush=agentvitals.flush, shutdown=agentvitals.shutdown)]
     found = [Configuration("baseline"), _floor(endpoint)]
-    contrib = _contrib(endpoint) if api == "chat" else None  # openai-v2 2.4b0 has no Responses API
+    contrib = _contrib(endpoint) if APIS[api].contrib else None
     if contrib is not None:
         found.append(contrib)
     return [*found, agentvitals]
@@ -415,8 +432,8 @@ def measure(endpoint: str, providers: str, api: str, calls: int, rounds: int, wa
     each: ``calls`` calls (``call type:configuration:round:calls``), then the export of their spans
     (``...:export``). Undoes every patch and shuts everything down."""
     configs = configurations(endpoint, providers, api)
-    steps = [(call_type, config) for call_type in CALL_TYPES[api] for config in configs]
-    calls_of = {call_type: make_call(api, call_type) for call_type in CALL_TYPES[api]}
+    steps = [(call_type, config) for call_type in APIS[api].call_types for config in configs]
+    calls_of = {call_type: make_call(api, call_type) for call_type in APIS[api].call_types}
     order = random.Random(0)
     try:
         for round_number in range(rounds):
@@ -559,13 +576,9 @@ def summarise(samples: dict[str, tuple[float, float]], total_calls: int) -> Summ
     return summary
 
 
-CLIENTS = {"chat": ("openai", "opentelemetry-instrumentation-openai-v2"), "responses": ("openai",),
-           "gemini": ("google-genai",), "litellm": ("litellm", "openai"), "task": ()}
-
-
 def versions(api: str) -> dict[str, str]:
     found = {"python": platform.python_version()}
-    for package in (*CLIENTS[api], "opentelemetry-sdk", "agentvitals"):
+    for package in (*APIS[api].packages, "opentelemetry-sdk", "agentvitals"):
         try:
             found[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
@@ -591,7 +604,7 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, receive
     lines.append("|---|---|---|---:|---|---:|")
     for providers, result in results.items():
         summary = summarise(result["samples"], args.calls)
-        for call_type in CALL_TYPES[args.api]:
+        for call_type in APIS[args.api].call_types:
             lines.append(f"| {providers} | {call_type} | the call itself (baseline) | "
                          f"{fmt.format(summary.baseline[call_type] * scale)} | | |")
             for (kind, name), values in sorted(summary.added.items()):
@@ -617,7 +630,7 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, receive
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--method", choices=("callgrind", "cpu"), default="callgrind")
-    parser.add_argument("--api", choices=tuple(CALL_TYPES), default="chat")
+    parser.add_argument("--api", choices=tuple(APIS), default="chat")
     parser.add_argument("--providers", nargs="+", choices=PROVIDERS, default=["init", "app"])
     parser.add_argument("--calls", type=int, default=None,
                         help="calls per region, half of it for streams (default: 20 callgrind, 200 cpu)")
