@@ -207,11 +207,15 @@ class AccountingProcessor(SpanProcessor):
             entry.llm_nest, entry.llm_root = _Nest(_ours(span)), True
             if run is not None:
                 run.count_step("llm")
-        elif inference and llm_nest is not None and llm_nest.our_root and not _ours(span) and parent is not None:
+        elif (inference and self.annotate and llm_nest is not None and llm_nest.our_root and not _ours(span)
+              and parent is not None):
             # Another layer tracing the call we already trace (anthropic's native span, a second GenAI
-            # instrumentation): counted once by the nest, and left out of the export when we can.
+            # instrumentation): counted once by the nest, and left out of the export when our export processor
+            # exports it (export_change, the only reader of these entries).
             with self._views_lock:
                 self._duplicates[span_id] = self._duplicates.get(parent.span_id, parent)
+                while len(self._duplicates) > _MAX_ANNOTATIONS:
+                    self._duplicates.popitem(last=False)
         if tool and tool_nest is None:
             entry.tool_nest, entry.tool_root = _Nest(False), True
             if run is not None:
@@ -381,8 +385,6 @@ class AccountingProcessor(SpanProcessor):
                 return ExportChange(drop=True)  # its children, which ended first, were exported before it
             parent = self._duplicates.get(span.parent.span_id) if span.parent is not None else None
             extra = self._annotations.pop(span.context.span_id, None)
-            while len(self._duplicates) > _MAX_ANNOTATIONS:
-                self._duplicates.popitem(last=False)
         if parent is None and extra is None:
             return None
         return ExportChange(attributes=extra, parent=parent)
