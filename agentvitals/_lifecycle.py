@@ -12,7 +12,6 @@ Every measurement carries the span's context, so a sampled span becomes its poin
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -27,7 +26,7 @@ from agentvitals._errors import ErrorSource, classify
 from agentvitals._explain._records import arguments_hash
 from agentvitals._handler import Handler
 from agentvitals._messages import bounded_json
-from agentvitals._records import LLMResponse, Usage, finish_reasons
+from agentvitals._records import LLMResponse, Usage, cost_usd, finish_reasons
 from agentvitals._spans import is_agent, is_inference, is_tool
 from agentvitals._taskrun import current_task
 from agentvitals.attributes import (
@@ -334,9 +333,9 @@ class LLMInvocation(Invocation):
             cost = handler.pricing.cost(self.provider, model, usage)
             if cost is None and model != self.request_model:
                 cost = handler.pricing.cost(self.provider, self.request_model, usage)
-            amount = cost.amount_usd if cost is not None else None
-            if amount is not None and not (math.isfinite(amount) and amount >= 0):
-                amount, rejected = None, ("cost",)
+            amount = cost_usd(cost.amount_usd) if cost is not None else None
+            if cost is not None and amount is None:
+                rejected = ("cost",)
         self.cost_usd = amount
         if amount is None:  # the marker is only for the unpriced: a priced span carries the amount
             attributes[COST_PRICED] = False

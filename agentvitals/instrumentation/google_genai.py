@@ -106,7 +106,8 @@ EMBED_FIELDS = (Field.of(GEN_AI_EMBEDDINGS_DIMENSION_COUNT, "output_dimensionali
 def _config_view(config: Any, parameters: tuple[str, ...]) -> Mapping[str, Any]:
     if config is None or isinstance(config, Mapping):
         return config or {}
-    return {name: getattr(config, name, None) for name in parameters}
+    # Only the parameters set: a call that sets none of them is answered by request_attributes in one pass.
+    return {name: value for name in parameters if (value := getattr(config, name, None)) is not None}
 
 
 def _request(stream: bool, fields: tuple[Field, ...] = CONFIG_FIELDS) -> Callable[[Any, Mapping[str, Any]], LLMRequest]:
