@@ -35,10 +35,8 @@ from agentvitals.control.metrics import (
     ROUTER_MODE,
     ROUTER_NAME,
     ROUTER_PRIORITY,
-    ROUTER_ROUTE,
     ROUTER_SWITCH_REASON,
     ROUTER_SWITCHES,
-    ROUTER_VARIANT,
 )
 from agentvitals.metrics import create_instrument
 from agentvitals.routing import _default
@@ -137,6 +135,11 @@ def _deadline(until: datetime | timedelta | float | None, now: float) -> float |
     raise ValueError(f"until must be a datetime, a timedelta, a POSIX timestamp or None, got {until!r}")
 
 
+def _degraded_choice(config: Route, variant: Variant | None) -> Choice | None:
+    """What degraded mode serves on a route: the variant's degraded choice, else the route's (None: no change)."""
+    return (variant.degraded if variant is not None else None) or config.degraded
+
+
 class ModelRouter:
     """Routes each kind of model call by mode (normal or degraded), priority and A/B variant.
 
@@ -206,7 +209,7 @@ class ModelRouter:
                                 self.name)
         self._metrics.routers.add(self)
         if self._source is not None:
-            self._source.subscribe(self._refresh_quietly)
+            self._source.subscribe(self._refresh)
             self._source.start()
         if self._follows_default:
             _default.follow(self)
@@ -230,9 +233,9 @@ class ModelRouter:
             variant = config.variant_for(task_draw(run, self._rng))
             variant_name = variant.name if variant is not None else CONTROL
         served = Mode.NORMAL
-        if mode is Mode.DEGRADED and (level is not Priority.CRITICAL or config.degrade_critical):
-            degraded = (variant.degraded if variant is not None else None) or config.degraded
-            served = Mode.DEGRADED if degraded is not None else Mode.NORMAL
+        if (mode is Mode.DEGRADED and (level is not Priority.CRITICAL or config.degrade_critical)
+                and _degraded_choice(config, variant) is not None):
+            served = Mode.DEGRADED
         key = (route, variant_name, served, level)
         cached = self._decisions.get(key)
         if cached is None:
@@ -246,14 +249,10 @@ class ModelRouter:
     def _decide(self, config: Route, key: tuple[str, str | None, Mode, Priority],
                 variant: Variant | None) -> tuple[Decision, dict[str, str]]:
         route, variant_name, served, level = key
-        choice: Choice = variant.normal if variant is not None else config.normal
-        if served is Mode.DEGRADED:
-            choice = (variant.degraded if variant is not None else None) or config.degraded or choice
+        degraded = _degraded_choice(config, variant) if served is Mode.DEGRADED else None
+        choice: Choice = degraded or (variant.normal if variant is not None else config.normal)
         decision = Decision(route, choice, served, level, variant_name)
-        labels = {ROUTER_NAME: self.name, ROUTER_ROUTE: route, ROUTER_PRIORITY: level.value,
-                  ROUTER_MODE: served.value, GEN_AI_REQUEST_MODEL: choice.model}
-        if variant_name is not None:
-            labels[ROUTER_VARIANT] = variant_name
+        labels = {ROUTER_NAME: self.name, GEN_AI_REQUEST_MODEL: choice.model, **decision.span_attributes()}
         return decision, labels
 
     def admit(self, priority: Priority | str = Priority.BACKGROUND) -> Admission:
@@ -365,5 +364,3 @@ class ModelRouter:
         log("agentvitals router %r: %s (%s)", self.name, mode.value, reason)
         return mode
 
-    def _refresh_quietly(self) -> None:
-        self._refresh()
