@@ -280,11 +280,11 @@ class BatchExportProcessor(SpanProcessor):
             self._condition.notify()
         return done.wait(timeout_millis / 1000)
 
-    def close(self, deadline: float) -> int:
-        """Export what is queued until ``deadline`` (``time.monotonic()``), then stop. Returns the spans lost
-        to the deadline (also counted as ``deadline`` drops). Safe to call more than once."""
+    def close(self, deadline: float) -> None:
+        """Export what is queued until ``deadline`` (``time.monotonic()``), then stop; what the deadline cuts off
+        is counted as ``deadline`` drops. Safe to call more than once."""
         if self._closed:
-            return 0
+            return
         with self._condition:
             self._closed = True
             self._condition.notify()
@@ -293,17 +293,13 @@ class BatchExportProcessor(SpanProcessor):
             # Stuck in an export (a blackhole, a slow Collector): abandon it. The exporter's shutdown makes
             # pending retries give up; the daemon thread cannot hold the interpreter's exit.
             self._abandoned = True
-            lost = len(self._queue) + self._in_flight
+            self.drops.add("deadline", len(self._queue) + self._in_flight)
             self._queue.clear()
-            self.drops.add("deadline", lost)
-            self._outage.silenced = True
-        else:
-            lost = 0
+            self.quiet()
         try:
             self._exporter.shutdown()
         except Exception:  # deliberate: shutting down must not raise
             _logger.debug("agentvitals: span exporter shutdown failed", exc_info=True)
-        return lost
 
     def shutdown(self) -> None:
         """What the TracerProvider calls: close within the exporter's usual time (init()'s shutdown has
