@@ -295,7 +295,7 @@ def _finding_thresholds(argument: object, problems: list[str]) -> Thresholds:
         for name, value in argument.items():
             if name not in THRESHOLD_VARIABLES:
                 problems.append(f"finding_thresholds: unknown threshold {name!r} (known: "
-                                f"{', '.join(Thresholds.names())})")
+                                f"{', '.join(THRESHOLD_VARIABLES)})")
             elif not (_is_number(value) and value > 0):
                 problems.append(f"finding_thresholds: {name} must be a positive number, got {value!r}")
             else:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from agentvitals._errors import counts
@@ -121,7 +121,6 @@ class TaskAnalysis:
     gaps: list[tuple[int, int]]
     """Stretches of the critical path that are the task's own work (no span covers them)."""
     truncated: bool = False
-    thresholds: Thresholds = field(default_factory=Thresholds)
 
     @property
     def wall_s(self) -> float:
@@ -227,9 +226,9 @@ def analyse(root_id: int, start_ns: int, end_ns: int, records: Sequence[SpanReco
         start_ns=start_ns, end_ns=end_ns, waits=waits, critical_path=by_kind, critical_ids=critical_ids,
         groups=[g for g in groups if g.saving_s > thresholds.parallel_min_saving_s],
         findings=[], llm_calls=llm_calls, tool_calls=tool_calls, errors=_errors(tree, reported),
-        records=tree.order, depth=tree.depth, gaps=gaps, truncated=truncated, thresholds=thresholds,
+        records=tree.order, depth=tree.depth, gaps=gaps, truncated=truncated,
     )
-    analysis.findings = _findings(analysis, waits, thresholds)
+    analysis.findings = _findings(analysis, thresholds)
     return analysis
 
 
@@ -273,7 +272,6 @@ def _tool_calls(tree: _Tree) -> list[Call]:
 # --- critical path -------------------------------------------------------------------------------------------------
 def _critical_path(tree: _Tree, root_id: int, start_ns: int, end_ns: int
                    ) -> tuple[dict[str, float], frozenset[int], list[tuple[int, int]]]:
-    totals: dict[str, int] = {}
     on_path: set[int] = set()
     gaps: list[tuple[int, int]] = []
     wait, children = tree.wait, tree.children
@@ -313,11 +311,9 @@ def _critical_path(tree: _Tree, root_id: int, start_ns: int, end_ns: int
         if own:
             kind = wait[node]
             owns[kind] = owns.get(kind, 0) + own
-    for kind, ns in owns.items():
-        key = kind.value if kind is not None else COMPUTE
-        totals[key] = totals.get(key, 0) + ns
     gaps.sort()
-    return {kind: ns / 1e9 for kind, ns in totals.items()}, frozenset(on_path), gaps
+    by_kind = {(kind.value if kind is not None else COMPUTE): ns / 1e9 for kind, ns in owns.items()}
+    return by_kind, frozenset(on_path), gaps
 
 
 # --- parallelizable sequences ------------------------------------------------------------------------------------
@@ -380,7 +376,8 @@ def _by_subject(calls: Iterable[Call]) -> dict[str, list[Call]]:
     return grouped
 
 
-def _findings(analysis: TaskAnalysis, waits: Sequence[SpanRecord], t: Thresholds) -> list[Finding]:
+def _findings(analysis: TaskAnalysis, t: Thresholds) -> list[Finding]:
+    waits = analysis.waits
     found: list[Finding] = []
     for group in analysis.groups:
         found.append(Finding(

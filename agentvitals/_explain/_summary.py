@@ -15,7 +15,7 @@ from typing import Any
 from opentelemetry import trace
 
 from agentvitals._errors import ErrorCause, ErrorSource, classify
-from agentvitals._explain._analysis import FINDING_KINDS, TaskAnalysis, analyse
+from agentvitals._explain._analysis import TaskAnalysis, analyse
 from agentvitals._explain._records import SpanRecord
 from agentvitals._explain._thresholds import Thresholds
 from agentvitals._handler import Handler
@@ -50,14 +50,14 @@ class TaskSpans:
 
     __slots__ = ("root_id", "records", "truncated", "reported", "thresholds", "limit")
 
-    def __init__(self, root_id: int, thresholds: Thresholds, limit: int | None = None) -> None:
+    def __init__(self, root_id: int, thresholds: Thresholds) -> None:
         self.root_id = root_id
         self.records: list[SpanRecord] = []
         self.truncated = False
         self.reported: list[str] = []
         """Causes of cognitive errors the application reported while the task ran."""
         self.thresholds = thresholds
-        self.limit = MAX_SPANS if limit is None else limit
+        self.limit = MAX_SPANS
 
     def add(self, record: SpanRecord) -> None:
         if len(self.records) < self.limit:
@@ -113,8 +113,7 @@ def _record_metrics(handler: Handler, analysis: TaskAnalysis, labels: Mapping[st
     instruments.task_parallelizable.add(analysis.parallelizable_s, labels, context=context)
     instruments.task_saveable.add(analysis.saveable_s, labels, context=context)
     for finding in analysis.findings:
-        if finding.kind in FINDING_KINDS:
-            instruments.task_findings.add(1, {**labels, FINDING_KIND: finding.kind}, context=context)
+        instruments.task_findings.add(1, {**labels, FINDING_KIND: finding.kind}, context=context)
 
 
 def budget_error(exhausted: BaseException, analysis: TaskAnalysis | None) -> dict[str, Any]:

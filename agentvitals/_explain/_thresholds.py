@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Final
 
 from agentvitals import environment_variables as env
@@ -31,10 +31,6 @@ class Thresholds:
     """Time a sequence of independent calls would save run concurrently."""
     repeated_tool_calls: float = 1
     """Calls of one tool with the same arguments in a task (a retry after a failure does not count)."""
-
-    @classmethod
-    def names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
 
 
 THRESHOLD_VARIABLES: Final[dict[str, str]] = {

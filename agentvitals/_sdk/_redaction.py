@@ -235,7 +235,8 @@ class Redaction:
     def metrics(self, data: MetricsData) -> MetricsData:
         """``data`` with the user's scrubbing hook applied to every point's (and exemplar's) attributes.
         Our own metric attributes are bounded labels; this is for the hook only."""
-        if self.scrubber is None:
+        scrubber = self.scrubber
+        if scrubber is None:
             return data
 
         def scrubbed(attributes: Mapping[str, Any] | None) -> Any:
@@ -243,7 +244,7 @@ class Redaction:
                 return attributes
             result = {}
             for key, value in attributes.items():
-                new = self.scrubber.value(key, value) if self.scrubber is not None else value
+                new = scrubber.value(key, value)
                 if new is not DROP:
                     result[key] = new
             return result
