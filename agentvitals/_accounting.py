@@ -283,9 +283,7 @@ class AccountingProcessor(SpanProcessor):
     def _price_and_record(self, facts: CallFacts, span: ReadableSpan) -> float | None:
         """Another instrumentation's model call: our price, and our cost (or unpriced) counter."""
         handler = self._handler()
-        cost = handler.pricing.cost(facts.provider, facts.model, facts.usage) if facts.usage is not None else None
-        if cost is None and facts.request_model and facts.request_model != facts.model:
-            cost = handler.pricing.cost(facts.provider, facts.request_model, facts.usage)
+        cost = handler.pricing.call_cost(facts.provider, facts.model, facts.request_model, facts.usage)
         labels = {GEN_AI_OPERATION_NAME: facts.operation, GEN_AI_PROVIDER_NAME: facts.provider}
         if facts.request_model:
             labels[GEN_AI_REQUEST_MODEL] = facts.request_model

@@ -329,10 +329,8 @@ class LLMInvocation(Invocation):
         if response is not None and response.provider_cost_usd is not None:
             amount, source = response.provider_cost_usd, "provider"
         elif usage is None or not usage.rejected:  # usage with rejected counts cannot be priced: it is unknown
-            model = (response.model if response is not None and response.model else None) or self.request_model
-            cost = handler.pricing.cost(self.provider, model, usage)
-            if cost is None and model != self.request_model:
-                cost = handler.pricing.cost(self.provider, self.request_model, usage)
+            cost = handler.pricing.call_cost(self.provider, response.model if response is not None else None,
+                                             self.request_model, usage)
             amount = cost_usd(cost.amount_usd) if cost is not None else None
             if cost is not None and amount is None:
                 rejected = ("cost",)

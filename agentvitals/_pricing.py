@@ -102,6 +102,16 @@ class PriceTable:
     def is_priced(self, provider: str, model: str) -> bool:
         return self._lookup(provider, model) is not None
 
+    def call_cost(self, provider: str, response_model: str | None, request_model: str | None,
+                  usage: Usage | None) -> Cost | None:
+        """A call's cost: priced by the model that answered, else by the model requested (an alias or a dated
+        version the table does not list)."""
+        model = response_model or request_model
+        cost = self.cost(provider, model, usage)
+        if cost is None and request_model and request_model != model:
+            cost = self.cost(provider, request_model, usage)
+        return cost
+
     def cost(self, provider: str, model: str | None, usage: Usage | None) -> Cost | None:
         """USD cost of a call, or ``None`` when the model is unknown or usage is absent."""
         if not model or usage is None or usage.input_tokens is None and usage.output_tokens is None:

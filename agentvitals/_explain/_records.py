@@ -144,9 +144,7 @@ def build_record(span_id: int, parent_id: int | None, name: str, span_kind: Span
             record.input_tokens, record.output_tokens = usage.input_tokens, usage.output_tokens
         record.cost_usd = facts.cost_usd
         if record.cost_usd is None and usage is not None and pricing is not None:
-            cost = pricing.cost(facts.provider, facts.model, usage)
-            if cost is None and facts.request_model and facts.request_model != facts.model:
-                cost = pricing.cost(facts.provider, facts.request_model, usage)
+            cost = pricing.call_cost(facts.provider, facts.model, facts.request_model, usage)
             record.cost_usd = cost.amount_usd if cost is not None else None
     else:
         record.subject = _subject(record, attributes)
