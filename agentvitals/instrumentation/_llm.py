@@ -210,20 +210,23 @@ def chat_request(instance: Any, kwargs: Mapping[str, Any], fields: Sequence[Fiel
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
-def server_attributes(instance: Any) -> dict[str, Any]:
-    """``server.address``/``server.port`` from the resource's client base URL, when it has one. The port is
-    the scheme's default when the URL names none (the conventions require it whenever the address is set)."""
-    base_url = getattr(getattr(instance, "_client", None), "base_url", None)
-    host = getattr(base_url, "host", None)
+def server(host: object, port: object, scheme: object) -> dict[str, Any]:
+    """``server.address``/``server.port`` of a base URL's parts. The port is the scheme's default when the URL
+    names none (the conventions require it whenever the address is set)."""
     if not isinstance(host, str) or not host:
         return {}
     attributes: dict[str, Any] = {SERVER_ADDRESS: host}
-    port = getattr(base_url, "port", None)
     if not isinstance(port, int):
-        port = _DEFAULT_PORTS.get(str(getattr(base_url, "scheme", "")))
+        port = _DEFAULT_PORTS.get(str(scheme or ""))
     if port is not None:
         attributes[SERVER_PORT] = port
     return attributes
+
+
+def server_attributes(instance: Any) -> dict[str, Any]:
+    """``server.*`` from the resource's client base URL, when it has one."""
+    base_url = getattr(getattr(instance, "_client", None), "base_url", None)
+    return server(getattr(base_url, "host", None), getattr(base_url, "port", None), getattr(base_url, "scheme", None))
 
 
 # --- stream helpers that send the request on entering a manager (anthropic's messages.stream()) -----

@@ -36,7 +36,14 @@ from urllib.parse import urlsplit
 from agentvitals._messages import OutputBuffer
 from agentvitals._records import LLMResponse, non_empty_str
 from agentvitals.instrumentation._base import Patch, PatchTableInstrumentor
-from agentvitals.instrumentation._llm import LLMEndpoint, LLMRequest, async_llm_wrapper, chat_request, sync_llm_wrapper
+from agentvitals.instrumentation._llm import (
+    LLMEndpoint,
+    LLMRequest,
+    async_llm_wrapper,
+    chat_request,
+    server,
+    sync_llm_wrapper,
+)
 from agentvitals.instrumentation._openai_format import (
     CHAT_FIELDS,
     EMBEDDINGS_FIELDS,
@@ -47,7 +54,7 @@ from agentvitals.instrumentation._openai_format import (
     request_stream_usage,
 )
 from agentvitals.instrumentation._request_fields import Field
-from agentvitals.semconv import SERVER_ADDRESS, SERVER_PORT, Operation
+from agentvitals.semconv import Operation
 
 _logger = logging.getLogger("agentvitals")
 
@@ -111,26 +118,15 @@ def _route(model: str, custom_provider: str | None, api_base: str | None) -> tup
     return found
 
 
-_DEFAULT_PORTS = {"https": 443, "http": 80}
-
-
 def _server(api_base: str | None) -> dict[str, Any]:
-    """``server.address``/``server.port`` of the route's base URL (the port is the scheme's default when the
-    URL names none, as for the SDKs)."""
+    """``server.*`` of the route's base URL."""
     if not api_base:
         return {}
     try:
         parts = urlsplit(api_base)
-        host, port = parts.hostname, parts.port
-    except ValueError:
+        return server(parts.hostname, parts.port, parts.scheme)
+    except ValueError:  # a port that is not a number
         return {}
-    if not host:
-        return {}
-    attributes: dict[str, Any] = {SERVER_ADDRESS: host}
-    port = port if port is not None else _DEFAULT_PORTS.get(parts.scheme)
-    if port is not None:
-        attributes[SERVER_PORT] = port
-    return attributes
 
 
 def _request(fields: tuple[Field, ...], messages_key: str) -> Callable[[Any, Mapping[str, Any]], LLMRequest]:
