@@ -159,6 +159,12 @@ def _undeclared(model: Any, name: str) -> Any:
     return getattr(model, name, None)
 
 
+def _gateway_cost(response: LLMResponse, raw_usage: Any) -> None:
+    """A cost a gateway (OpenRouter, a proxy) put in the usage it returned: the provider's own figure."""
+    if raw_usage is not None:
+        response.set_provider_cost(_undeclared(raw_usage, "cost"))
+
+
 def _response_attributes(result: Any, into: dict[str, Any]) -> None:
     """``openai.response.service_tier`` and ``openai.response.system_fingerprint``, when the response has them.
     Written out (no loop, no helper call): a stream reads them from every chunk."""
@@ -281,7 +287,9 @@ def _output_message(choice: Any) -> dict[str, Any]:
 
 
 # --- responses -----------------------------------------------------------------------------------------
-def chat_response(result: Any, capture: bool) -> LLMResponse:
+def chat_response(result: Any, capture: bool, *, gateway_cost: bool = True) -> LLMResponse:
+    """A chat completion. ``gateway_cost=False``: a ``usage.cost`` is not the provider's bill (litellm's own
+    estimate), so our table prices the call."""
     raw_usage = getattr(result, "usage", None)
     choices = getattr(result, "choices", None) or ()
     response = LLMResponse(
@@ -291,14 +299,15 @@ def chat_response(result: Any, capture: bool) -> LLMResponse:
         usage=chat_usage(raw_usage),
         output_messages=[_output_message(choice) for choice in choices] if capture else [],
     )
-    if raw_usage is not None:
-        response.set_provider_cost(_undeclared(raw_usage, "cost"))
+    if gateway_cost:
+        _gateway_cost(response, raw_usage)
     _response_attributes(result, response.attributes)
     return response
 
 
-def chat_chunk(chunk: Any, response: LLMResponse, output: OutputBuffer) -> None:
-    """One chat completion chunk: choices are kept apart by their ``index`` (``n > 1`` interleaves them)."""
+def chat_chunk(chunk: Any, response: LLMResponse, output: OutputBuffer, *, gateway_cost: bool = True) -> None:
+    """One chat completion chunk: choices are kept apart by their ``index`` (``n > 1`` interleaves them);
+    ``gateway_cost`` as for :func:`chat_response`."""
     if response.model is None:
         response.model = non_empty_str(getattr(chunk, "model", None))
         response.response_id = non_empty_str(getattr(chunk, "id", None))
@@ -306,7 +315,8 @@ def chat_chunk(chunk: Any, response: LLMResponse, output: OutputBuffer) -> None:
     raw_usage = getattr(chunk, "usage", None)
     if raw_usage is not None:
         response.usage = chat_usage(raw_usage) or response.usage
-        response.set_provider_cost(_undeclared(raw_usage, "cost"))
+        if gateway_cost:
+            _gateway_cost(response, raw_usage)
     capture = output.capture
     for choice in getattr(chunk, "choices", None) or ():
         reason = getattr(choice, "finish_reason", None)
@@ -432,8 +442,7 @@ def responses_response(result: Any, capture: bool) -> LLMResponse:
         finish_reasons=(finish,) if finish else (),
         usage=responses_usage(raw_usage),
     )
-    if raw_usage is not None:
-        response.set_provider_cost(_undeclared(raw_usage, "cost"))
+    _gateway_cost(response, raw_usage)
     if capture:
         parts = _responses_output_parts(getattr(result, "output", None) or ())
         response.output_messages = [content.message("assistant", parts, finish or "error")]
@@ -459,8 +468,7 @@ def responses_event(event: Any, response: LLMResponse, output: OutputBuffer) -> 
         response.response_id = non_empty_str(getattr(final, "id", None)) or response.response_id
         raw_usage = getattr(final, "usage", None)
         response.usage = responses_usage(raw_usage)
-        if raw_usage is not None:
-            response.set_provider_cost(_undeclared(raw_usage, "cost"))
+        _gateway_cost(response, raw_usage)
         _response_attributes(final, response.attributes)
         output.finish(0, _responses_finish_reason(final))
     elif kind == "response.created" and response.model is None:

@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from agentvitals._messages import OutputBuffer
-from agentvitals._records import LLMResponse, non_empty_str
+from agentvitals._records import non_empty_str
 from agentvitals.instrumentation._base import Patch, PatchTableInstrumentor
 from agentvitals.instrumentation._llm import (
     LLMEndpoint,
@@ -154,23 +154,10 @@ def _embeddings_request(instance: Any, kwargs: Mapping[str, Any]) -> LLMRequest:
     return request
 
 
-def _without_litellm_cost(response: LLMResponse) -> None:
-    """litellm's ``usage.cost`` is its estimate, not the provider's bill: our table prices the call, and an
-    estimate litellm got wrong does not mark the call."""
-    response.provider_cost_usd = None
-    if "provider_cost" in response.rejected:
-        response.rejected = tuple(field for field in response.rejected if field != "provider_cost")
-
-
-def _response(result: Any, capture: bool) -> LLMResponse:
-    response = chat_response(result, capture)
-    _without_litellm_cost(response)
-    return response
-
-
-def _chunk(chunk: Any, response: LLMResponse, output: OutputBuffer) -> None:
-    chat_chunk(chunk, response, output)
-    _without_litellm_cost(response)
+# litellm's ``usage.cost`` is its own estimate, not the provider's bill: our table prices the call, and an estimate
+# litellm got wrong does not mark the call.
+_response = partial(chat_response, gateway_cost=False)
+_chunk = partial(chat_chunk, gateway_cost=False)
 
 
 COMPLETION = LLMEndpoint(
