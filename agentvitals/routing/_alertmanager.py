@@ -71,6 +71,14 @@ class SourceState:
     """``firing`` (a matching alert is active), ``cooldown``, ``clear``, ``unreachable`` or ``unknown``."""
 
 
+# The five things a source can say (state() runs on every choose() and admit(): no object built per call).
+_UNKNOWN = SourceState(False, False, "unknown")
+_UNREACHABLE = SourceState(True, False, "unreachable")
+_FIRING = SourceState(True, True, "firing")
+_COOLDOWN = SourceState(True, True, "cooldown")
+_CLEAR = SourceState(True, False, "clear")
+
+
 @dataclass(frozen=True)
 class _Snapshot:
     last_answer: float | None = None
@@ -199,16 +207,16 @@ class AlertmanagerSource:
     # --- the state, read without I/O ---------------------------------------------------------------------------
     def state(self) -> SourceState:
         if not self._ready.is_set():
-            return SourceState(False, False, "unknown")
+            return _UNKNOWN
         snapshot = self._snapshot
         now = self._clock()
         if snapshot.last_answer is None or now - snapshot.last_answer > self.hold_s:
-            return SourceState(True, False, "unreachable")
+            return _UNREACHABLE
         if snapshot.active:
-            return SourceState(True, True, "firing")
+            return _FIRING
         if snapshot.clear_since is not None and now < snapshot.clear_since + self.cooldown_s:
-            return SourceState(True, True, "cooldown")
-        return SourceState(True, False, "clear")
+            return _COOLDOWN
+        return _CLEAR
 
     def status(self) -> dict[str, Any]:
         """For operators: the last answer's alerts, when it came, and whether polls are failing."""
