@@ -130,20 +130,18 @@ def tracer_provider(settings: Settings, resource: Resource, *, explicit: trace.T
     for processor in before_export:
         chosen.provider.add_span_processor(processor)
     export = None
-    file_exporter = OTLPJsonFileExporter(settings.trace_file) if settings.trace_file else None
+    # Only a provider of ours gets our exporter; the application's keeps its own, but the trace file it asked
+    # init() for is ours to add (and to close at shutdown).
+    exporter = None
     if chosen.owned:
         exporter = span_exporter or (_otlp_span_exporter(settings) if settings.traces_export else None)
-        target = settings.endpoint or (type(exporter).__name__ if exporter is not None else settings.trace_file)
-        if file_exporter is not None:
-            exporter = TeeSpanExporter(exporter, file_exporter) if exporter is not None else file_exporter
-        if exporter is not None:
-            export = BatchExportProcessor(exporter, target=redact_url(target or "spans"), prepare=prepare,
-                                          **_batch_settings())  # type: ignore[arg-type]
-            chosen.provider.add_span_processor(export)
-    elif file_exporter is not None:
-        # The application's provider keeps its own exporters; the file it asked init() for is ours to add (and to
-        # close at shutdown).
-        export = BatchExportProcessor(file_exporter, target=settings.trace_file or "file", prepare=prepare,
+    target = (settings.endpoint if chosen.owned else None) or (
+        type(exporter).__name__ if exporter is not None else settings.trace_file)
+    if settings.trace_file:
+        file_exporter = OTLPJsonFileExporter(settings.trace_file)
+        exporter = TeeSpanExporter(exporter, file_exporter) if exporter is not None else file_exporter
+    if exporter is not None:
+        export = BatchExportProcessor(exporter, target=redact_url(target or "spans"), prepare=prepare,
                                       **_batch_settings())  # type: ignore[arg-type]
         chosen.provider.add_span_processor(export)
     for processor in span_processors:
