@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -216,29 +216,28 @@ def _resource_attributes(argument: object, problems: list[str]) -> dict[str, Any
 
 
 def _capture_content(argument: object, problems: list[str]) -> bool:
-    if isinstance(argument, bool):
-        return argument
-    if argument is not None:
-        problems.append(f"capture_content must be True or False, got {argument!r}")
-    raw = (_env(env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT) or "").strip().lower()
-    if raw in _CONTENT_ON:
-        return True
-    if raw not in _CONTENT_OFF:
-        _logger.warning("agentvitals: ignoring %s=%r; content capture stays off",
-                        env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, raw)
-    return False
+    return _flag(argument, "capture_content", env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, problems,
+                 on=_CONTENT_ON, off=_CONTENT_OFF, fallback="content capture stays off")
 
 
-def _flag(argument: object, name: str, variable: str, problems: list[str]) -> bool:
-    """A boolean setting: the argument if it is one (else a problem), else ``true``/``false`` in the environment."""
+_TRUE = frozenset({"true", "1"})
+_FALSE = frozenset({"false", "0", ""})
+
+
+def _flag(argument: object, name: str, variable: str, problems: list[str], *, on: Collection[str] = _TRUE,
+          off: Collection[str] = _FALSE, fallback: str = "using false") -> bool:
+    """A boolean setting: the argument if it is one (else a problem), else one of ``on``/``off`` in the
+    environment (anything else is logged and means off)."""
     if isinstance(argument, bool):
         return argument
     if argument is not None:
         problems.append(f"{name} must be True or False, got {argument!r}")
-    raw = (_env(variable) or "false").strip().lower()
-    if raw not in ("true", "false", "1", "0"):
-        _logger.warning("agentvitals: ignoring %s=%r; using false", variable, raw)
-    return raw in ("true", "1")
+    raw = (_env(variable) or "").strip().lower()
+    if raw in on:
+        return True
+    if raw not in off:
+        _logger.warning("agentvitals: ignoring %s=%r; %s", variable, raw, fallback)
+    return False
 
 
 def _scrub(argument: object, problems: list[str]) -> Scrubber | None:
