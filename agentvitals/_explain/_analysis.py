@@ -30,7 +30,7 @@ from agentvitals._explain._thresholds import Thresholds
 from agentvitals._timesplit import TimeSplit, split_time
 from agentvitals.attributes import WaitKind
 
-__all__ = ["COMPUTE", "Call", "CountedError", "Finding", "ParallelGroup", "TaskAnalysis", "analyse"]
+__all__ = ["COMPUTE", "Call", "CountedError", "Finding", "ParallelGroup", "TaskAnalysis", "analyse", "clip"]
 
 COMPUTE = "compute"
 """The critical-path kind of the task's own work (time no external call covers)."""
@@ -151,10 +151,13 @@ class TaskAnalysis:
         return totals
 
 
+def clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, an ellipsis marking the cut."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _join(names: Iterable[str], limit: int = 80) -> str:
-    unique = list(dict.fromkeys(names))
-    text = ", ".join(unique)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(", ".join(dict.fromkeys(names)), limit)
 
 
 class _Tree:
@@ -376,6 +379,9 @@ def _by_subject(calls: Iterable[Call]) -> dict[str, list[Call]]:
     return grouped
 
 
+_FINDING_ORDER = {kind: index for index, kind in enumerate(FINDING_KINDS)}
+
+
 def _findings(analysis: TaskAnalysis, t: Thresholds) -> list[Finding]:
     waits = analysis.waits
     found: list[Finding] = []
@@ -390,7 +396,8 @@ def _findings(analysis: TaskAnalysis, t: Thresholds) -> list[Finding]:
                 "repeated_tool_call", subject, repeats, t.repeated_tool_calls,
                 f"{repeats} calls with the same arguments: the agent may be looping; reuse the first result or "
                 "stop on no progress"))
-    for subject, calls in _by_subject(analysis.llm_calls).items():
+    llm_by_model = _by_subject(analysis.llm_calls)
+    for subject, calls in llm_by_model.items():
         average = sum(c.duration_s for c in calls) / len(calls)
         if average > t.slow_llm_s:
             found.append(Finding("slow_llm", subject, average, t.slow_llm_s,
@@ -410,7 +417,7 @@ def _findings(analysis: TaskAnalysis, t: Thresholds) -> list[Finding]:
         if count > t.many_calls:
             found.append(Finding("many_calls", category, count, t.many_calls,
                                  "batch these calls, cache their results, or check the agent is not looping"))
-    for subject, calls in _by_subject(analysis.llm_calls).items():
+    for subject, calls in llm_by_model.items():
         costs = [c.cost_usd for c in calls if c.cost_usd is not None]
         if costs and max(costs) > t.expensive_call_usd:
             found.append(Finding("expensive_call", subject, max(costs), t.expensive_call_usd,
@@ -420,8 +427,7 @@ def _findings(analysis: TaskAnalysis, t: Thresholds) -> list[Finding]:
         if total >= t.prompt_heavy_min_tokens and input_tokens / total > t.prompt_heavy_share:
             found.append(Finding("prompt_heavy", subject, input_tokens / total, t.prompt_heavy_share,
                                  "summarise or trim the context sent each call; cache the shared prompt prefix"))
-    priority = {kind: index for index, kind in enumerate(FINDING_KINDS)}
-    found.sort(key=lambda f: (priority[f.kind], -f.value / (f.threshold or 1)))
+    found.sort(key=lambda f: (_FINDING_ORDER[f.kind], -f.value / (f.threshold or 1)))
     return found
 
 

@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from agentvitals._explain._analysis import COMPUTE, Finding, TaskAnalysis
+from agentvitals._explain._analysis import COMPUTE, Finding, TaskAnalysis, clip
 from agentvitals._explain._records import SpanRecord
 from agentvitals.attributes import (
     BUDGET_MAX_COST,
@@ -56,12 +56,8 @@ def _kind(record: SpanRecord) -> str:
     return record.kind.value if record.kind is not None else "work"
 
 
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def _row(mark: str, offset_s: float, duration_s: float, kind: str, name: str, bar: str) -> str:
-    return f"{mark} {offset_s:8.3f}s {duration_s:8.3f}s  {kind:<9} {_clip(name, _NAME):<{_NAME}} |{bar}|"
+    return f"{mark} {offset_s:8.3f}s {duration_s:8.3f}s  {kind:<9} {clip(name, _NAME):<{_NAME}} |{bar}|"
 
 
 def render_waterfall(analysis: TaskAnalysis, title: str, *, max_rows: int = 60) -> list[str]:
@@ -140,7 +136,7 @@ def _profile(analysis: TaskAnalysis) -> list[str]:
     totals = [0.0] * 6
     for (operation, model), row in sorted(rows.items(), key=lambda item: -item[1][3]):
         cost = f"${row[3]:.5f}" + ("*" if row[5] else "")
-        lines.append(f"  {operation:<12} {_clip(model, 22):<22} {row[0]:>5.0f} {row[1]:>8.0f} {row[2]:>7.0f} "
+        lines.append(f"  {operation:<12} {clip(model, 22):<22} {row[0]:>5.0f} {row[1]:>8.0f} {row[2]:>7.0f} "
                      f"{cost:>10} {_s(row[4]):>9}")
         totals = [a + b for a, b in zip(totals, row, strict=True)]
     lines.append(f"  {'total':<12} {'':<22} {totals[0]:>5.0f} {totals[1]:>8.0f} {totals[2]:>7.0f} "
