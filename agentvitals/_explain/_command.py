@@ -107,11 +107,7 @@ def _from_file(path: str, trace_id: str | None, slowest: int | None, costliest: 
         spans = [s for s in _file_spans(path) if s.trace_id == wanted]
         if not spans:
             raise ExplainInputError(f"trace {trace_id} not found in {path}")
-        roots = [r for r in task_roots(spans) if not r.nested]
-        if not roots:
-            raise ExplainInputError(f"trace {trace_id} in {path} has no task (invoke_agent) span")
-        roots.sort(key=lambda r: r.span.start_ns)
-        return [explain_root(root, spans, thresholds, pricing) for root in roots]
+        return _explain_trace(spans, f"trace {trace_id} in {path}", thresholds, pricing)
     roots = task_roots(s for s in _file_spans(path) if "gen_ai.operation.name" in s.attributes
                        or "openinference.span.kind" in s.attributes)
     if not roots:
@@ -123,6 +119,16 @@ def _from_file(path: str, trace_id: str | None, slowest: int | None, costliest: 
         if span.trace_id in traces:
             by_trace.setdefault(span.trace_id, []).append(span)
     return [explain_root(root, by_trace.get(root.span.trace_id, []), thresholds, pricing) for root in chosen]
+
+
+def _explain_trace(spans: list[RawSpan], where: str, thresholds: Thresholds, pricing: Any
+                   ) -> list[Explained]:
+    """Every outermost task of one trace's spans, in the order they started."""
+    roots = [r for r in task_roots(spans) if not r.nested]
+    if not roots:
+        raise ExplainInputError(f"{where} has no task (invoke_agent) span")
+    roots.sort(key=lambda r: r.span.start_ns)
+    return [explain_root(root, spans, thresholds, pricing) for root in roots]
 
 
 def _pick(roots: list[TaskRoot], slowest: int | None, costliest: int | None) -> list[TaskRoot]:
@@ -137,12 +143,7 @@ def _from_tempo(url: str, trace_id: str | None, slowest: int | None, costliest: 
     client = TempoClient(url)
     pricing = _pricing()
     if trace_id is not None:
-        spans = client.trace(trace_id)
-        roots = [r for r in task_roots(spans) if not r.nested]
-        if not roots:
-            raise ExplainInputError(f"trace {trace_id} in Tempo has no task (invoke_agent) span")
-        roots.sort(key=lambda r: r.span.start_ns)
-        return [explain_root(root, spans, thresholds, pricing) for root in roots]
+        return _explain_trace(client.trace(trace_id), f"trace {trace_id} in Tempo", thresholds, pricing)
     wanted = costliest if costliest is not None else (slowest or 1)
     found = client.search_tasks(limit=max(100, 20 * wanted), since_s=since_s)
     if not found:
