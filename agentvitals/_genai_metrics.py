@@ -13,15 +13,14 @@ chunk, a usage, a failure) and never which names apply:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry import context as otel_context
-from opentelemetry import metrics
 
 from agentvitals._records import Usage
 from agentvitals.attributes import TOKEN_TYPE
-from agentvitals.metrics import GenAIConventions, Metric, create_instrument
+from agentvitals.metrics import GenAIConventions, Metric
 from agentvitals.semconv import GEN_AI_TOKEN_MODALITY, GEN_AI_TOKEN_TYPE, Operation, TokenCount, TokenModality
 
 __all__ = ["GenAIInstruments"]
@@ -49,13 +48,14 @@ def _counts(usage: Usage) -> dict[TokenCount, int | None]:
 class GenAIInstruments:
     """The API instruments of one generation's GenAI metrics (one instrument per metric name)."""
 
-    def __init__(self, meter: metrics.Meter, conventions: GenAIConventions) -> None:
+    def __init__(self, conventions: GenAIConventions, create: Callable[[Metric], Any]) -> None:
+        """``create`` makes the instrument of a registry metric."""
         self.conventions = conventions
         made: dict[str, Any] = {}
 
         def instrument(metric: Metric) -> Any:
             if metric.name not in made:
-                made[metric.name] = create_instrument(meter, metric)
+                made[metric.name] = create(metric)
             return made[metric.name]
 
         self._inference_duration = instrument(conventions.inference_duration)

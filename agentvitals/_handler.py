@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import Counter, Histogram
@@ -17,6 +18,7 @@ from agentvitals import metrics as registry
 from agentvitals._content import ContentPolicy
 from agentvitals._genai_metrics import GenAIInstruments
 from agentvitals._pricing import PriceTable, load_price_table
+from agentvitals._recording import Recorder
 from agentvitals._version import __version__
 from agentvitals.attributes import INSTRUMENTATION_SCOPE
 from agentvitals.metrics import GenAIConventions, genai_conventions
@@ -58,7 +60,9 @@ class Instruments:
         return self.genai.retrieval_duration  # type: ignore[no-any-return]
 
     @classmethod
-    def create(cls, meter: metrics.Meter, conventions: GenAIConventions | None = None) -> Instruments:
+    def create(cls, meter: metrics.Meter, conventions: GenAIConventions | None = None,
+               recorder: Recorder | None = None) -> Instruments:
+        """The instruments on ``meter``; with a ``recorder``, its proxies of them (points recorded at collection)."""
         made = {
             "cost": registry.COST,
             "unpriced_calls": registry.UNPRICED_CALLS,
@@ -78,8 +82,16 @@ class Instruments:
             "task_saveable": registry.TASK_SAVEABLE,
             "task_findings": registry.TASK_FINDINGS,
         }
-        return cls(GenAIInstruments(meter, conventions or genai_conventions()),
-                   **{field_name: registry.create_instrument(meter, metric) for field_name, metric in made.items()})
+        def create(metric: registry.Metric) -> Any:
+            instrument = registry.create_instrument(meter, metric)
+            if recorder is None:
+                return instrument
+            if metric.instrument is registry.Instrument.HISTOGRAM:
+                return recorder.histogram(instrument)
+            return recorder.counter(instrument)
+
+        return cls(GenAIInstruments(conventions or genai_conventions(), create),
+                   **{field_name: create(metric) for field_name, metric in made.items()})
 
 
 @dataclass
@@ -94,19 +106,25 @@ class Handler:
     """The generation of GenAI names this handler emits (``init(genai_names=...)``)."""
     stream_usage: bool = False
     """Ask OpenAI-compatible chat streams for their usage when the caller did not (``init(stream_usage=)``)."""
+    recorder: Recorder | None = None
+    """Where the instruments' points wait for the next collection (``init()``'s handler); ``None``: recorded at
+    once."""
 
     @classmethod
     def create(cls, *, tracer_provider: trace.TracerProvider | None = None,
                meter_provider: metrics.MeterProvider | None = None, pricing: PriceTable | None = None,
                content: ContentPolicy | None = None, conventions: GenAIConventions | None = None,
-               stream_usage: bool = False) -> Handler:
-        """A handler on these providers (``None``: the global ones), emitting ``conventions`` (default: v1.41)."""
+               stream_usage: bool = False, recorder: Recorder | None = None) -> Handler:
+        """A handler on these providers (``None``: the global ones), emitting ``conventions`` (default: v1.41);
+        with a ``recorder``, its points are recorded when the meter provider collects."""
         conventions = conventions or genai_conventions()
         schema_url = conventions.schema_url
         tracer = trace.get_tracer(INSTRUMENTATION_SCOPE, __version__, tracer_provider, schema_url=schema_url)
         meter = metrics.get_meter(INSTRUMENTATION_SCOPE, __version__, meter_provider, schema_url=schema_url)
-        return cls(tracer, Instruments.create(meter, conventions), content or ContentPolicy(), pricing, conventions,
-                   stream_usage)
+        if recorder is not None:
+            recorder.collect_with(meter)
+        return cls(tracer, Instruments.create(meter, conventions, recorder), content or ContentPolicy(), pricing,
+                   conventions, stream_usage, recorder)
 
     @property
     def pricing(self) -> PriceTable:

@@ -87,6 +87,21 @@ def test_a_forked_childs_spans_and_metrics_arrive_under_its_own_instance(sink: O
     assert "child" in metrics[child_instance] and "child" not in metrics.get(parent, set())
 
 
+def test_points_waiting_at_the_fork_are_recorded_by_the_parent_only(sink: OtlpHttpSink) -> None:
+    work("parent-waiting")  # its points wait for the parent's next collection
+    child = FORK.Process(target=work, args=("child",))
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    wait_until(lambda: "invoke_agent child" in resources_by_span(sink), timeout=30, what="the child's spans")
+    assert agentvitals.force_flush(timeout_s=10)
+    (parent,) = resources_by_span(sink)["invoke_agent parent-waiting"]
+    metrics = task_metrics_by_instance(sink)
+    assert metrics[parent] == {"parent-waiting"}
+    (child_instance,) = set(metrics) - {parent}
+    assert metrics[child_instance] == {"child"}  # the child's copy of the parent's waiting points was dropped
+
+
 def test_a_fork_pool_delivers_every_task(sink: OtlpHttpSink) -> None:
     pool = FORK.Pool(2)
     try:

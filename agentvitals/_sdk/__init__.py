@@ -35,9 +35,11 @@ from agentvitals._config import ConfigError, Settings, resolve_settings
 from agentvitals._content import ContentPolicy
 from agentvitals._handler import Handler, activate, current, deactivate
 from agentvitals._pricing import load_price_table
+from agentvitals._recording import Recorder
 from agentvitals._redaction import ScrubFunction, redact_url
 from agentvitals._sdk._db_metrics import DatabaseMetricsProcessor, contrib_records_db_metrics
 from agentvitals._sdk._export import BatchExportProcessor, ExporterLogFilter, copy_span
+from agentvitals._sdk._fork import on_fork_in_child
 from agentvitals._sdk._providers import RecordEverythingSampler, meter_provider, tracer_provider
 from agentvitals._sdk._redaction import Redaction
 from agentvitals._version import __version__
@@ -221,9 +223,12 @@ def _start(settings: Settings, prices: Any, explicit_tracer_provider: Any, expli
     runtime = _Runtime(settings, tracers.provider, meters.provider, tracers.owned, meters.owned, span_export,
                        metric_exporter)
     content = ContentPolicy(settings.capture_content, settings.content_max_length, settings.content_events)
+    # Metric points wait for the provider's next collection instead of costing the caller (see _recording).
+    recorder = Recorder()
+    on_fork_in_child(recorder.forget)
     handler = Handler.create(tracer_provider=tracers.provider, meter_provider=meters.provider, pricing=prices,
                              content=content, conventions=genai_conventions(settings.genai_names),
-                             stream_usage=settings.stream_usage)
+                             stream_usage=settings.stream_usage, recorder=recorder)
     activate(handler)
     if span_export is not None or metric_exporter is not None:
         _observe_drops(meters.provider, lambda: _drops(runtime))

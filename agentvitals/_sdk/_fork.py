@@ -12,6 +12,8 @@ happens instead, all through ``os.register_at_fork`` hooks run in the child:
 * pooled HTTP connections are the parent's sockets: the sessions of the OTLP exporters ``init()`` makes
   are closed (:func:`fork_safe_session`), so the child opens connections of its own;
 * a lock another thread held at the fork stays held forever: ours are re-created (their owners' hooks);
+* metric points still waiting for the parent's next collection (``_recording``) are the parent's to record:
+  the child drops its copy;
 * multiprocessing ends a child with ``os._exit``, which skips exit handlers: ``init()`` starts a thread in
   the child that flushes, within the exit deadline, once the child's main thread is done.
 """
