@@ -174,7 +174,8 @@ class AccountingProcessor(SpanProcessor):
 
         run = parent_entry.run if parent_entry is not None else None
         own_run = None
-        if run is None and is_agent(attributes) and not _ours(span):
+        ours = _ours(span)
+        if run is None and not ours and is_agent(attributes):
             own_run = run = TaskRun(agent_name(attributes, span.name), None, None)
             own_run.start_ns = span.start_time or time.time_ns()
             own_run.spans = TaskSpans(span_id, self._thresholds)
@@ -204,10 +205,10 @@ class AccountingProcessor(SpanProcessor):
         entry.uninstrumented = uninstrumented
         entry.llm_nest, entry.tool_nest = llm_nest, tool_nest
         if inference and llm_nest is None:
-            entry.llm_nest, entry.llm_root = _Nest(_ours(span)), True
+            entry.llm_nest, entry.llm_root = _Nest(ours), True
             if run is not None:
                 run.count_step("llm")
-        elif (inference and self.annotate and llm_nest is not None and llm_nest.our_root and not _ours(span)
+        elif (inference and self.annotate and llm_nest is not None and llm_nest.our_root and not ours
               and parent is not None):
             # Another layer tracing the call we already trace (anthropic's native span, a second GenAI
             # instrumentation): counted once by the nest, and left out of the export when our export processor
@@ -238,7 +239,9 @@ class AccountingProcessor(SpanProcessor):
     def _end(self, span: ReadableSpan, entry: _Entry) -> None:
         attributes = span.attributes or {}
         nest = entry.llm_nest
-        if nest is not None and is_inference(attributes):
+        if nest is not None and entry.run is None and entry.llm_root and nest.our_root:
+            pass  # our own call outside any task: the call recorded its cost itself, and there is nothing to credit
+        elif nest is not None and is_inference(attributes):
             facts = CallFacts(attributes)
             if _ours(span):
                 nest.ours = facts

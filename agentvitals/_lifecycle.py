@@ -81,11 +81,17 @@ def llm_active() -> bool:
 
 def should_instrument_llm() -> bool:
     """False when instrumentation is suppressed (our exporters' own calls) or an LLM span is already current."""
-    # Imported here: the module pulls in wrapt and asyncio (~90 ms), which `import agentvitals` alone need not pay;
-    # an instrumented call has imported it already (every instrumentor uses it), so this is a dict lookup.
+    return _instrumentation_enabled() and not llm_active()
+
+
+def _instrumentation_enabled() -> bool:
+    # Imported on the first call: the module pulls in wrapt and asyncio (~90 ms), which `import agentvitals` alone
+    # need not pay; an instrumented call has imported it already (every instrumentor uses it).
+    global _instrumentation_enabled
     from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
-    return is_instrumentation_enabled() and not llm_active()
+    _instrumentation_enabled = is_instrumentation_enabled
+    return is_instrumentation_enabled()
 
 
 def error_type(exc: BaseException) -> str:

@@ -223,10 +223,20 @@ def server(host: object, port: object, scheme: object) -> dict[str, Any]:
     return attributes
 
 
+_last_server: tuple[object, dict[str, Any]] = (None, {})
+"""The last base URL read and its attributes: a client keeps its URL object, and parsing one costs ~3 % of a call."""
+
+
 def server_attributes(instance: Any) -> dict[str, Any]:
-    """``server.*`` from the resource's client base URL, when it has one."""
+    """``server.*`` from the resource's client base URL, when it has one (a new dict: the caller adds to it)."""
+    global _last_server
     base_url = getattr(getattr(instance, "_client", None), "base_url", None)
-    return server(getattr(base_url, "host", None), getattr(base_url, "port", None), getattr(base_url, "scheme", None))
+    seen, attributes = _last_server
+    if base_url is None or base_url is not seen:
+        attributes = server(getattr(base_url, "host", None), getattr(base_url, "port", None),
+                            getattr(base_url, "scheme", None))
+        _last_server = (base_url, attributes)
+    return dict(attributes)
 
 
 # --- stream helpers that send the request on entering a manager (anthropic's messages.stream()) -----

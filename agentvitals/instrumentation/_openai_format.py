@@ -167,7 +167,7 @@ def _gateway_cost(response: LLMResponse, raw_usage: Any) -> None:
 
 def _response_attributes(result: Any, into: dict[str, Any]) -> None:
     """``openai.response.service_tier`` and ``openai.response.system_fingerprint``, when the response has them.
-    Written out (no loop, no helper call): a stream reads them from every chunk."""
+    A stream reads them from its first chunk, its finishing ones and its usage (not from every content delta)."""
     tier = getattr(result, "service_tier", None)
     if isinstance(tier, str) and tier:
         into[OPENAI_RESPONSE_SERVICE_TIER] = tier
@@ -311,10 +311,11 @@ def chat_chunk(chunk: Any, response: LLMResponse, output: OutputBuffer, *, gatew
     if response.model is None:
         response.model = non_empty_str(getattr(chunk, "model", None))
         response.response_id = non_empty_str(getattr(chunk, "id", None))
-    _response_attributes(chunk, response.attributes)
+        _response_attributes(chunk, response.attributes)
     raw_usage = getattr(chunk, "usage", None)
     if raw_usage is not None:
         response.usage = chat_usage(raw_usage) or response.usage
+        _response_attributes(chunk, response.attributes)
         if gateway_cost:
             _gateway_cost(response, raw_usage)
     capture = output.capture
@@ -322,6 +323,8 @@ def chat_chunk(chunk: Any, response: LLMResponse, output: OutputBuffer, *, gatew
         reason = getattr(choice, "finish_reason", None)
         if reason is None and not capture:
             continue  # most chunks: a delta of content we do not keep
+        if reason is not None:
+            _response_attributes(chunk, response.attributes)
         index = getattr(choice, "index", None)
         index = index if isinstance(index, int) else 0
         output.finish(index, reason)
