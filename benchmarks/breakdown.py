@@ -99,6 +99,8 @@ def pieces(endpoint: str) -> dict[str, Piece]:
                   "gen_ai.request.model": "gpt-4o-mini"}
     labels = {**own_labels, "server.address": "fake", "server.port": 80, "gen_ai.response.model": "gpt-4o-mini"}
     genai = handler.instruments.genai
+    recorder = handler.recorder
+    assert recorder is not None, "init() records metric points at collection"
     span = tracer.start_span("chat gpt-4o-mini")
     span_context = trace.set_span_in_context(span)
     empty_context = otel_context.Context()
@@ -155,6 +157,10 @@ def pieces(endpoint: str) -> dict[str, Piece]:
         handler.instruments.cost.add(0.0002, own_labels, context=span_context)
         return None
 
+    def metric_points_recorded() -> object:
+        metric_points()
+        return recorder.record_waiting()
+
     def one_point() -> object:
         genai.record_duration("chat", 0.5, labels, span_context)
         return None
@@ -186,14 +192,19 @@ def pieces(endpoint: str) -> dict[str, Piece]:
         "span, our attributes, the database metrics processor only": span_on("db metrics"),
         "span, our attributes, our export processor only": span_on("export"),
         "span, no attributes, the SDK's batch processor only": span_bare_empty,
-        "metrics: the call's 5 points": metric_points,
-        "metrics: 1 histogram point (6 labels, exemplar)": one_point,
-        "metrics: 1 histogram point (6 labels, no exemplar)": one_point_without_exemplar,
+        "metrics: the call's 5 points, queued (the calling thread)": metric_points,
+        "metrics: the call's 5 points, queued and recorded (a collection's share)": metric_points_recorded,
+        "metrics: 1 histogram point, queued and recorded (6 labels, exemplar)": lambda: (
+            one_point(), recorder.record_waiting()),
+        "metrics: 1 histogram point, queued and recorded (6 labels, no exemplar)": lambda: (
+            one_point_without_exemplar(), recorder.record_waiting()),
         "context: checks, span + flag, attach/detach": context_switch,
     }
 
 
 def worker(args: argparse.Namespace) -> None:
+    from opentelemetry import metrics
+
     meter: Any = overhead.CallgrindMeter() if args.method == "callgrind" else overhead.CpuMeter()
     found = {name: piece for name, piece in pieces(args.endpoint).items()
              if not args.only or any(part in name for part in args.only)}
@@ -207,6 +218,7 @@ def worker(args: argparse.Namespace) -> None:
             for _ in range(args.iterations):
                 piece()
             meter.stop(label)
+            metrics.get_meter_provider().force_flush()  # what the pieces queued is recorded: the queue never fills
     import agentvitals
 
     agentvitals.shutdown()

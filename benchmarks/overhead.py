@@ -22,9 +22,11 @@ Configurations, interleaved in one process, in a shuffled order per round:
                               the default: the only setup in which 462ded1 took its in-process metric path
 Every exporter sends to a local sink on 127.0.0.1 (``sink.py``, another process) that accepts and discards OTLP.
 
-Each measured region is ``calls`` calls followed by a flush of the configuration's spans, so it holds the
-calls and the export of their spans (one batch). Metrics are collected once per export interval, not per call:
-the readers' interval is an hour, so no collection falls into a region.
+Each set of ``calls`` calls is two regions: the calls, then a flush of the configuration's spans and metrics
+(one batch of spans exported, one collection and export of the metrics; agentvitals records the metric points
+its calls queued there, see ``agentvitals/_recording.py``). The readers' interval is an hour, so no other
+collection falls into a region. The report gives both per call: what the calling thread pays, and that plus
+the flush on every thread (the whole cost, wherever it runs).
 
 Methods (``--method``):
   callgrind  (default) each worker runs under ``valgrind --tool=callgrind`` with instrumentation on and collection
@@ -33,8 +35,7 @@ Methods (``--method``):
              machine where the same uninstrumented call varies by 60% between processes.
   cpu        CPU time of the calling thread (``time.thread_time``) and of the process (``time.process_time``),
              over many interleaved rounds; noisier, no valgrind needed.
-"caller" is the calling thread (what the call itself pays); "total" adds every other thread in the region (the
-export). "added" is paired within a round (configuration minus that round's baseline), median over rounds.
+"added" is paired within a round (configuration minus that round's baseline), median over rounds.
 
 The sink counts the spans it received by instrumentation scope, and agentvitals' spans that carry a cost: the
 report shows that every instrumented call made one priced span.
@@ -275,6 +276,11 @@ class Configuration:
     shutdown: Callable[[], None] = lambda: None
 
 
+def _flush(tracer_provider: Any, meter_provider: Any) -> Callable[[], object]:
+    """Export the spans, then collect and export the metrics."""
+    return lambda: (tracer_provider.force_flush(), meter_provider.force_flush())
+
+
 def _floor(endpoint: str) -> Configuration:
     from opentelemetry.trace import SpanKind
 
@@ -307,7 +313,7 @@ def _contrib(endpoint: str) -> Configuration | None:
     return Configuration(
         "openai-v2",
         instrument=lambda: instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider),
-        uninstrument=instrumentor.uninstrument, flush=tracer_provider.force_flush, shutdown=shutdown)
+        uninstrument=instrumentor.uninstrument, flush=_flush(tracer_provider, meter_provider), shutdown=shutdown)
 
 
 def instrumentors(api: str) -> list[Any]:
@@ -360,7 +366,7 @@ def _agentvitals(endpoint: str, providers: str, api: str) -> Configuration:
             instrumentor.uninstrument()
 
     return Configuration("agentvitals", instrument=instrument, uninstrument=uninstrument,
-                         flush=tracer_provider.force_flush, shutdown=agentvitals.shutdown)
+                         flush=_flush(tracer_provider, metrics.get_meter_provider()), shutdown=agentvitals.shutdown)
 
 
 def _plain_task() -> None:
@@ -546,8 +552,9 @@ def run_worker(python: str, sink: Sink, providers: str, args: argparse.Namespace
 
 @dataclass
 class Summary:
-    """Per call: the baseline's cost, each configuration's added cost on the calling thread and its spans' export
-    (every thread), one value per round, paired with that round's baseline."""
+    """Per call: the baseline's cost, each configuration's added cost on the calling thread and in the flush after
+    the calls (span export and metric collection, every thread), one value per round, paired with that round's
+    baseline."""
 
     baseline: dict[str, float] = field(default_factory=dict)
     added: dict[tuple[str, str], list[float]] = field(default_factory=dict)
@@ -555,6 +562,14 @@ class Summary:
 
     def median(self, call_type: str, name: str) -> float:
         return statistics.median(self.added[(call_type, name)])
+
+    def flush(self, call_type: str, name: str) -> float:
+        return statistics.median(self.export[(call_type, name)])
+
+    def total(self, call_type: str, name: str) -> float:
+        """The calling thread's and the flush's, round by round."""
+        return statistics.median(a + e for a, e in zip(self.added[(call_type, name)], self.export[(call_type, name)],
+                                                          strict=True))
 
 
 def summarise(samples: dict[str, tuple[float, float]], total_calls: int) -> Summary:
@@ -600,28 +615,29 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, receive
              f"call, medians over rounds; {machine()}; "
              + ", ".join(f"{k} {v}" for k, v in first["versions"].items()), ""]
     lines.append(f"| providers | call | configuration | added per call, calling thread ({unit}) | range over rounds "
-                 f"| export per span, all threads |")
-    lines.append("|---|---|---|---:|---|---:|")
+                 f"| flush per call (span export, metric collection), all threads | total per call |")
+    lines.append("|---|---|---|---:|---|---:|---:|")
     for providers, result in results.items():
         summary = summarise(result["samples"], args.calls)
         for call_type in APIS[args.api].call_types:
             lines.append(f"| {providers} | {call_type} | the call itself (baseline) | "
-                         f"{fmt.format(summary.baseline[call_type] * scale)} | | |")
+                         f"{fmt.format(summary.baseline[call_type] * scale)} | | | |")
             for (kind, name), values in sorted(summary.added.items()):
                 if kind != call_type:
                     continue
-                export = statistics.median(summary.export[(kind, name)]) * scale
                 lines.append(f"| {providers} | {call_type} | + {name} | "
                              f"{fmt.format(summary.median(call_type, name) * scale)} | "
                              f"{fmt.format(min(values) * scale)} .. {fmt.format(max(values) * scale)} | "
-                             f"{fmt.format(export)} |")
-            if (call_type, "openai-v2") in summary.added:
-                ratio = summary.median(call_type, "agentvitals") / summary.median(call_type, "openai-v2")
-                lines.append(f"| {providers} | {call_type} | **agentvitals / openai-v2** | **{ratio:.2f}x** | | |")
-            if (call_type, "floor") in summary.added:
-                ratio = summary.median(call_type, "agentvitals") / summary.median(call_type, "floor")
-                lines.append(f"| {providers} | {call_type} | agentvitals / floor | {ratio:.2f}x | | |")
-        lines.append(f"| {providers} | | every patch undone | {result['patches_undone']} | | |")
+                             f"{fmt.format(summary.flush(call_type, name) * scale)} | "
+                             f"{fmt.format(summary.total(call_type, name) * scale)} |")
+            for other in ("openai-v2", "floor"):
+                if (call_type, other) in summary.added:
+                    caller = summary.median(call_type, "agentvitals") / summary.median(call_type, other)
+                    total = summary.total(call_type, "agentvitals") / summary.total(call_type, other)
+                    emphasis = "**" if other == "openai-v2" else ""
+                    lines.append(f"| {providers} | {call_type} | {emphasis}agentvitals / {other}{emphasis} | "
+                                 f"{emphasis}{caller:.2f}x{emphasis} | | | {emphasis}{total:.2f}x{emphasis} |")
+        lines.append(f"| {providers} | | every patch undone | {result['patches_undone']} | | | |")
     lines.append("")
     lines.append("Sink received: " + ", ".join(f"{k} {v:,}" for k, v in sorted(received.items())))
     return lines

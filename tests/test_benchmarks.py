@@ -70,7 +70,7 @@ def test_breakdown_measures_every_piece() -> None:
                           "--rounds", "1"], capture_output=True, text=True, check=True, timeout=120)
 
     rows = [line for line in out.stdout.splitlines() if line.startswith("| ") and "---" not in line]
-    assert len(rows) == 1 + 19  # the header and every piece
+    assert len(rows) == 1 + 20  # the header and every piece
     assert any(row.startswith("| the whole wrapper") for row in rows)
 
 
