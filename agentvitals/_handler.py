@@ -82,6 +82,7 @@ class Instruments:
             "task_saveable": registry.TASK_SAVEABLE,
             "task_findings": registry.TASK_FINDINGS,
         }
+
         def create(metric: registry.Metric) -> Any:
             instrument = registry.create_instrument(meter, metric)
             if recorder is None:

@@ -1,18 +1,20 @@
 """Metric points taken on the caller's path, recorded through the SDK's instruments when a reader collects.
 
 A synchronous instrument of the SDK validates and hashes a point's attributes and offers it to the exemplar
-reservoir on the calling thread: ~0.1 M instructions a point, and an LLM call records five. With ``init()``,
+reservoir on the calling thread: ~0.12 M instructions a point, and an LLM call records five. With ``init()``,
 the instruments instrumentation uses are :class:`Recorder` proxies instead: a point is a tuple appended to a
-bounded queue (~1 % of that), and the queue is recorded through the very same public instruments, with the
-point's own context (so its exemplar still links to its span), at the start of each collection. The
+bounded queue (~5 k instructions), and the queue is recorded through the very same public instruments at the
+start of each collection, linked to the point's span (so a sampled span is still its exemplar). The
 recorder's observable instrument is what runs it: the SDK calls observable callbacks before it reads the
 synchronous instruments, so every export and every scrape includes every point taken before it; the
-callback itself observes nothing.
+callback itself observes nothing. A counter's points of one series are added up there: one or two SDK calls
+per series and collection instead of one per point.
 
 Bounded: when ``limit`` points wait (a process making more calls per collection interval than that), a point
-is recorded on the caller as it would be without a recorder, so memory stays bounded and nothing is lost.
-Two differences remain: an exemplar's timestamp is when its point was recorded, at the collection, not when
-it was taken; and attributes passed to a proxy must not be mutated afterwards (the SDK asks the same).
+is recorded on the caller as it would be without a recorder, so memory stays bounded and nothing is lost. A
+waiting point keeps its span's identity, not its context (an ended span, with its attributes, is not kept
+alive). Two differences remain: an exemplar's timestamp is when its point was recorded, at the collection,
+not when it was taken; and attributes passed to a proxy must not be mutated afterwards (the SDK asks the same).
 
 Uses the OpenTelemetry API only.
 """

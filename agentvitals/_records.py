@@ -9,6 +9,7 @@ a gateway or a hostile stream sends.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -117,6 +118,16 @@ class LLMResponse:
     registry lists as metric labels also label the call's GenAI metrics."""
     rejected: tuple[str, ...] = ()
     """Fields of the response (beyond usage) that held invalid values: left absent, never counted."""
+    unparsed_usage: tuple[Callable[[Any], Usage | None], Any] | None = None
+    """A stream's running usage as the provider sent it, and how to read it: parsed once, when the stream ends
+    (:meth:`settle_usage`), for providers that repeat the usage so far on every chunk (Gemini)."""
+
+    def settle_usage(self) -> None:
+        """Parse the running usage a stream kept (the last one reported), if any."""
+        unparsed, self.unparsed_usage = self.unparsed_usage, None
+        if unparsed is not None:
+            parse, raw = unparsed
+            self.usage = parse(raw) or self.usage
 
     def set_provider_cost(self, value: object) -> None:
         """The provider's or gateway's own cost, if ``value`` is one (``None``: none reported)."""

@@ -88,6 +88,7 @@ class StreamRecorder:
             return
         try:
             response = self._response
+            response.settle_usage()
             response.finish_reasons = self._output.finish_reasons() or response.finish_reasons
             response.output_messages = self._output.messages()
             invocation.response = response

@@ -303,12 +303,14 @@ def _chunk(chunk: Any, response: LLMResponse, output: OutputBuffer) -> None:
     if response.model is None:
         response.model = non_empty_str(getattr(chunk, "model_version", None))
         response.response_id = non_empty_str(getattr(chunk, "response_id", None))
-    usage = _usage(getattr(chunk, "usage_metadata", None))
-    if usage is not None:
-        response.usage = usage
+    raw_usage = getattr(chunk, "usage_metadata", None)
+    if raw_usage is not None:  # the usage so far, on every chunk: read once, the last one, when the stream ends
+        response.unparsed_usage = (_usage, raw_usage)
     for position, candidate in enumerate(getattr(chunk, "candidates", None) or ()):
         index = _candidate_index(candidate, position)
-        output.finish(index, finish_reason(getattr(candidate, "finish_reason", None)))
+        reason = getattr(candidate, "finish_reason", None)
+        if reason is not None:
+            output.finish(index, finish_reason(reason))
         if output.capture:
             for part in getattr(getattr(candidate, "content", None), "parts", None) or ():
                 _stream_part(output, index, part)

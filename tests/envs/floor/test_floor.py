@@ -1,5 +1,6 @@
 """The core suites, run at the oldest OpenTelemetry and wrapt releases pyproject.toml accepts: LLM spans with
-their HTTP children, cost, tasks, the exit deadline, redaction and hostile provider data."""
+their HTTP children, cost, tasks, metric points recorded at collection, the exit deadline, redaction and hostile
+provider data."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from tests.test_anthropic import *  # noqa: F403 - the same tests, collected her
 from tests.test_exit import *  # noqa: F403
 from tests.test_hostile_provider import *  # noqa: F403
 from tests.test_openai import *  # noqa: F403
+from tests.test_recording import *  # noqa: F403
 from tests.test_redaction import *  # noqa: F403
 from tests.test_tasks import *  # noqa: F403
 
