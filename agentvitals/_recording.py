@@ -63,12 +63,12 @@ class Recorder:
                                       description="records agentvitals' waiting points; observes nothing")
 
     def histogram(self, histogram: metrics.Histogram) -> metrics.Histogram:
-        return _DeferredHistogram(histogram.record, self)  # type: ignore[return-value]
+        return _DeferredHistogram(histogram.record, self)
 
     def counter(self, counter: metrics.Counter) -> metrics.Counter:
         add = counter.add  # one bound method: the queue's points are told apart by it
         self._counters.add(add)
-        return _DeferredCounter(add, self)  # type: ignore[return-value]
+        return _DeferredCounter(add, self)
 
     def waiting(self) -> int:
         return len(self._waiting)
@@ -159,11 +159,9 @@ class _Deferred:
         recorder._waiting.append((self._method, amount, attributes, span_context))
 
 
-class _DeferredHistogram(_Deferred):
-    __slots__ = ()
+class _DeferredHistogram(_Deferred, metrics.Histogram):
     record = _Deferred._take
 
 
-class _DeferredCounter(_Deferred):
-    __slots__ = ()
+class _DeferredCounter(_Deferred, metrics.Counter):
     add = _Deferred._take
