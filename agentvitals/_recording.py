@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -58,8 +59,13 @@ class Recorder:
             None, trace.INVALID_SPAN_CONTEXT)
 
     def collect_with(self, meter: metrics.Meter) -> None:
-        """Record the waiting points at the start of every collection of ``meter``'s provider."""
-        meter.create_observable_gauge(_COLLECTOR_INSTRUMENT, [self._on_collect],
+        """Record the waiting points at the start of every collection of ``meter``'s provider.
+
+        One callback serves every recorder: a provider keeps the first observable instrument of a name and
+        ignores the callbacks of a later one (a second ``init()`` on the application's provider). Each recorder
+        records through its own instruments, whichever provider's collection runs it."""
+        _live.add(self)
+        meter.create_observable_gauge(_COLLECTOR_INSTRUMENT, [_record_all_waiting],
                                       description="records agentvitals' waiting points; observes nothing")
 
     def histogram(self, histogram: metrics.Histogram) -> metrics.Histogram:
@@ -116,14 +122,21 @@ class Recorder:
                 if amount or not exemplar_recorded:  # an add of 0 still makes the series exist
                     _record(method, amount, attributes, _NO_SPAN)
 
-    def _on_collect(self, options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
-        # Half the collection's time at most: the SDK abandons a collection whose callbacks outlive it.
-        self.record_waiting(time.monotonic_ns() + int(options.timeout_millis * 1e6) // 2)
-        return ()
-
     def forget(self) -> None:
         """Drop the waiting points (in a forked child: the parent records them)."""
         self._waiting.clear()
+
+
+_live: weakref.WeakSet[Recorder] = weakref.WeakSet()
+"""Recorders whose handler (or runtime) still holds them."""
+
+
+def _record_all_waiting(options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
+    # Half the collection's time at most: the SDK abandons a collection whose callbacks outlive it.
+    deadline_ns = time.monotonic_ns() + int(options.timeout_millis * 1e6) // 2
+    for recorder in list(_live):
+        recorder.record_waiting(deadline_ns)
+    return ()
 
 
 def _record(method: Callable[..., None], amount: float, attributes: Mapping[str, Any] | None,

@@ -179,6 +179,25 @@ def test_shutdown_records_the_waiting_points_into_the_applications_provider() ->
     application_provider.shutdown()
 
 
+def test_every_init_on_the_applications_provider_has_its_points_collected() -> None:
+    # The provider keeps the first observable instrument of a name and ignores a later one's callbacks.
+    reader = InMemoryMetricReader()
+    application_provider = MeterProvider(metric_readers=[reader])
+    try:
+        for _ in range(2):
+            agentvitals.init("app-provider", endpoint=False, meter_provider=application_provider,
+                             instrumentations=[])
+            with agentvitals.task("cycle"):
+                pass
+            data = reader.get_metrics_data()  # a collection while this init() is active
+            agentvitals.shutdown(timeout_s=5)
+        (point,) = [p for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
+                    if m.name == TASK_DURATION.name for p in m.data.data_points]
+        assert point.count == 2
+    finally:
+        application_provider.shutdown()
+
+
 def test_a_handler_without_a_recorder_records_at_once(provider: tuple[MeterProvider, InMemoryMetricReader]) -> None:
     meter_provider, reader = provider
     handler = Handler.create(meter_provider=meter_provider)  # what instrumentation uses without init()

@@ -66,6 +66,8 @@ class _Runtime:
     metric_exporter: Any = None
     log_filter: ExporterLogFilter | None = None
     lost_at_exit: dict[str, int] = field(default_factory=dict)
+    recorder: Recorder | None = None
+    """The metric points waiting for a collection (held until the last flush records them)."""
 
 
 _runtime: _Runtime | None = None
@@ -224,7 +226,7 @@ def _start(settings: Settings, prices: Any, explicit_tracer_provider: Any, expli
                        metric_exporter)
     content = ContentPolicy(settings.capture_content, settings.content_max_length, settings.content_events)
     # Metric points wait for the provider's next collection instead of costing the caller (see _recording).
-    recorder = Recorder()
+    runtime.recorder = recorder = Recorder()
     on_fork_in_child(recorder.forget)
     handler = Handler.create(tracer_provider=tracers.provider, meter_provider=meters.provider, pricing=prices,
                              content=content, conventions=genai_conventions(settings.genai_names),
@@ -347,6 +349,8 @@ def _within(deadline: float, work: Callable[[], object], what: str) -> threading
 def _flush_until(runtime: _Runtime, deadline: float, timeout: float) -> None:
     """Flush (and shut down what we own) both providers concurrently, stopping at ``deadline``. What is lost
     on the way (to the deadline or to a failed export) is counted and reported in one log line."""
+    if runtime.recorder is not None:  # into the instruments now: the provider's collection below exports them
+        runtime.recorder.record_waiting(int(deadline * 1e9))
     remaining_ms = max(deadline - time.monotonic(), 0) * 1000
     span_export, metric_exporter = runtime.span_export, runtime.metric_exporter
     spans_lost_before = span_export.lost() if span_export is not None else 0
