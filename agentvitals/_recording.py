@@ -21,6 +21,7 @@ Uses the OpenTelemetry API only.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import weakref
@@ -61,12 +62,14 @@ class Recorder:
     def collect_with(self, meter: metrics.Meter) -> None:
         """Record the waiting points at the start of every collection of ``meter``'s provider.
 
-        One callback serves every recorder: a provider keeps the first observable instrument of a name and
-        ignores the callbacks of a later one (a second ``init()`` on the application's provider). Each recorder
-        records through its own instruments, whichever provider's collection runs it."""
-        _live.add(self)
-        meter.create_observable_gauge(_COLLECTOR_INSTRUMENT, [_record_all_waiting],
-                                      description="records agentvitals' waiting points; observes nothing")
+        One callback per meter serves every recorder on it: a provider keeps the first observable instrument of
+        a name and ignores the callbacks of a later one (a second ``init()`` on the application's provider)."""
+        recorders = _recorders.get(meter)
+        if recorders is None:
+            recorders = _recorders[meter] = weakref.WeakSet()
+            meter.create_observable_gauge(_COLLECTOR_INSTRUMENT, [functools.partial(_record_all_waiting, recorders)],
+                                          description="records agentvitals' waiting points; observes nothing")
+        recorders.add(self)
 
     def histogram(self, histogram: metrics.Histogram) -> metrics.Histogram:
         return _DeferredHistogram(histogram.record, self)
@@ -127,14 +130,15 @@ class Recorder:
         self._waiting.clear()
 
 
-_live: weakref.WeakSet[Recorder] = weakref.WeakSet()
-"""Recorders whose handler (or runtime) still holds them."""
+_recorders: weakref.WeakKeyDictionary[metrics.Meter, weakref.WeakSet[Recorder]] = weakref.WeakKeyDictionary()
+"""The recorders on each meter that its handler (or runtime) still holds."""
 
 
-def _record_all_waiting(options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
+def _record_all_waiting(recorders: weakref.WeakSet[Recorder],
+                        options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
     # Half the collection's time at most: the SDK abandons a collection whose callbacks outlive it.
     deadline_ns = time.monotonic_ns() + int(options.timeout_millis * 1e6) // 2
-    for recorder in list(_live):
+    for recorder in list(recorders):
         recorder.record_waiting(deadline_ns)
     return ()
 

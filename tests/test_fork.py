@@ -88,7 +88,9 @@ def test_a_forked_childs_spans_and_metrics_arrive_under_its_own_instance(sink: O
 
 
 def test_points_waiting_at_the_fork_are_recorded_by_the_parent_only(sink: OtlpHttpSink) -> None:
-    work("parent-waiting")  # its points wait for the parent's next collection
+    # Its points wait for the parent's next collection. (Points a collection recorded before the fork are in the
+    # SDK's storage, which the child inherits: they would be the child's too.)
+    work("parent-waiting")
     child = FORK.Process(target=work, args=("child",))
     child.start()
     child.join(timeout=60)
