@@ -10,6 +10,7 @@ tests and ``benchmarks/exit_time.py`` time what follows ``ready``.
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 
@@ -28,6 +29,8 @@ def answer(question: str) -> str:
 
 
 def main(mode: str, tasks: int) -> None:
+    if mode == "sigint":  # started from a background job, Python inherits Ctrl-C ignored: the test sends it
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     for _ in range(tasks):
         answer("Where is my order?")
     print("ready", flush=True)
