@@ -340,16 +340,7 @@ def stream_anext_wrapper(handler: Handler) -> Callable[..., Any]:
         recorder = _recorder(instance)
         if recorder is None:
             return await wrapped(*args, **kwargs)
-        try:
-            event = await wrapped(*args, **kwargs)
-        except StopAsyncIteration:
-            recorder.finish()
-            raise
-        except Exception as exc:
-            recorder.finish(exc)
-            raise
-        recorder.on_chunk(event)
-        return event
+        return await recorder.apull(lambda: wrapped(*args, **kwargs))
 
     return wrapper
 

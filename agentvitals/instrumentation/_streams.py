@@ -15,7 +15,7 @@ exception's ``error.type``; the exception propagates unchanged. A raw response t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import wrapt
@@ -82,6 +82,19 @@ class StreamRecorder:
         self.on_chunk(chunk)
         return chunk
 
+    async def apull(self, read_next: Callable[[], Awaitable[Any]]) -> Any:
+        """:meth:`pull` for an async stream (``read_next``: its ``__anext__``)."""
+        try:
+            chunk = await read_next()
+        except StopAsyncIteration:
+            self.finish()
+            raise
+        except Exception as exc:
+            self.finish(exc)
+            raise
+        self.on_chunk(chunk)
+        return chunk
+
     def finish(self, exc: BaseException | None = None) -> None:
         invocation = self.invocation
         if invocation.ended:
@@ -137,16 +150,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
         return self
 
     async def __anext__(self) -> Any:
-        try:
-            chunk = await self.__wrapped__.__anext__()
-        except StopAsyncIteration:
-            self._self_recorder.finish()
-            raise
-        except Exception as exc:
-            self._self_recorder.finish(exc)
-            raise
-        self._self_recorder.on_chunk(chunk)
-        return chunk
+        return await self._self_recorder.apull(self.__wrapped__.__anext__)
 
     async def close(self) -> Any:
         try:
