@@ -308,23 +308,22 @@ def chat_response(result: Any, capture: bool, *, gateway_cost: bool = True) -> L
 def chat_chunk(chunk: Any, response: LLMResponse, output: OutputBuffer, *, gateway_cost: bool = True) -> None:
     """One chat completion chunk: choices are kept apart by their ``index`` (``n > 1`` interleaves them);
     ``gateway_cost`` as for :func:`chat_response`."""
-    if response.model is None:
+    first = response.model is None
+    if first:
         response.model = non_empty_str(getattr(chunk, "model", None))
         response.response_id = non_empty_str(getattr(chunk, "id", None))
-        _response_attributes(chunk, response.attributes)
     raw_usage = getattr(chunk, "usage", None)
     if raw_usage is not None:
         response.usage = chat_usage(raw_usage) or response.usage
-        _response_attributes(chunk, response.attributes)
         if gateway_cost:
             _gateway_cost(response, raw_usage)
+    finishing = False
     capture = output.capture
     for choice in getattr(chunk, "choices", None) or ():
         reason = getattr(choice, "finish_reason", None)
         if reason is None and not capture:
             continue  # most chunks: a delta of content we do not keep
-        if reason is not None:
-            _response_attributes(chunk, response.attributes)
+        finishing = finishing or reason is not None
         index = getattr(choice, "index", None)
         index = index if isinstance(index, int) else 0
         output.finish(index, reason)
@@ -338,6 +337,8 @@ def chat_chunk(chunk: Any, response: LLMResponse, output: OutputBuffer, *, gatew
             function = getattr(call, "function", None)
             output.add_tool_call(index, getattr(call, "index", 0), call_id=getattr(call, "id", None),
                                  name=getattr(function, "name", None), arguments=getattr(function, "arguments", None))
+    if first or finishing or raw_usage is not None:  # not every content delta: these carry the response's fields
+        _response_attributes(chunk, response.attributes)
 
 
 def embeddings_response(result: Any, capture: bool) -> LLMResponse:
