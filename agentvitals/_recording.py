@@ -90,7 +90,7 @@ class Recorder:
         exemplar per counter series and collection, so the export is the same, for one or two SDK calls per series
         instead of one per point."""
         waiting, counters = self._waiting, self._counters
-        sums: dict[tuple[Any, ...], list[Any]] = {}
+        sums: dict[tuple[Any, ...], _Sum] = {}
         taken = 0
         last: tuple[trace.SpanContext | None, otel_context.Context] = (None, _NO_SPAN)
         try:
@@ -111,23 +111,36 @@ class Recorder:
                         pass
                     else:
                         if summed is None:
-                            summed = sums[key] = [method, 0, attributes, False]
-                        if summed[3] or not span_context.trace_flags.sampled:
-                            summed[1] += amount  # the series has its exemplar, or this point cannot be one
+                            summed = sums[key] = _Sum(method, attributes)
+                        if summed.exemplar_recorded or not span_context.trace_flags.sampled:
+                            summed.amount += amount  # the series has its exemplar, or this point cannot be one
                             continue
-                        summed[3] = True
+                        summed.exemplar_recorded = True
                 if last[0] is not span_context:  # the exemplar's link: the point's span, by its identity
                     last = (span_context, trace.set_span_in_context(trace.NonRecordingSpan(span_context))
                             if span_context.is_valid else _NO_SPAN)
                 _record(method, amount, attributes, last[1])
         finally:
-            for method, amount, attributes, exemplar_recorded in sums.values():
-                if amount or not exemplar_recorded:  # an add of 0 still makes the series exist
-                    _record(method, amount, attributes, _NO_SPAN)
+            for summed in sums.values():
+                if summed.amount or not summed.exemplar_recorded:  # an add of 0 still makes the series exist
+                    _record(summed.add, summed.amount, summed.attributes, _NO_SPAN)
 
     def forget(self) -> None:
         """Drop the waiting points (in a forked child: the parent records them)."""
         self._waiting.clear()
+
+
+class _Sum:
+    """A counter series' points added up during one collection."""
+
+    __slots__ = ("add", "attributes", "amount", "exemplar_recorded")
+
+    def __init__(self, add: Callable[..., None], attributes: Mapping[str, Any] | None) -> None:
+        self.add = add
+        self.attributes = attributes
+        self.amount: float = 0
+        self.exemplar_recorded = False
+        """One point was recorded on its own, linked to its span."""
 
 
 _recorders: weakref.WeakKeyDictionary[metrics.Meter, weakref.WeakSet[Recorder]] = weakref.WeakKeyDictionary()
